@@ -1,0 +1,159 @@
+/**
+ * The backend contract: everything the engine needs from a package format, and nothing more.
+ *
+ * The core knows nothing of dpkg or rpm. A backend (an adapter package) implements {@link Backend}; the engine picks
+ * it with {@link Backend.detect} on the deployment's tree, or with {@link Backend.supportsFile} for a package file.
+ * Paths handed across this contract are absolute, normalised ("/usr/bin/htop": no "." or ".." segments, no
+ * trailing slash) and name the place *as the package or the database says*; the engine alone maps them onto the
+ * OSTree tree (usrmerge symlinks, /etc → /usr/etc, /var → tmpfiles.d).
+ */
+import type { Readable } from 'node:stream';
+import type { TreeReader } from './tree.js';
+
+export type EntryType = 'file' | 'directory' | 'symlink' | 'hardlink' | 'char-device' | 'block-device' | 'fifo';
+
+/** One file-system object a package ships. */
+export interface PackageEntry {
+  /** Absolute, normalised path as the package names it. */
+  path: string;
+  type: EntryType;
+  /** Permission bits including setuid, setgid and sticky (mask 0o7777). */
+  mode: number;
+  /** Owner and group names; the engine maps them to ids through the base's passwd and group files. */
+  user: string;
+  group: string;
+  /** Numeric ids as the archive states them, used only when the archive gives no name. */
+  uid?: number;
+  gid?: number;
+  /** Size of the body in bytes (0 for everything but regular files). */
+  size: number;
+  /** Symlink: the target as written. Hardlink: the absolute, normalised path of an earlier entry of this package. */
+  linkTarget?: string;
+  devMajor?: number;
+  devMinor?: number;
+  /** Modification time, seconds since the epoch. */
+  mtime: number;
+  /** A configuration file (dpkg conffile, rpm %config). */
+  config?: boolean;
+  /** rpm %ghost: owned and recorded in the database, but not shipped. */
+  ghost?: boolean;
+}
+
+/** An entry with its content; `body` is present for regular files and must be consumed before the next entry. */
+export interface PayloadItem {
+  entry: PackageEntry;
+  body?: Readable;
+}
+
+/** Identity of a package, installed or not. `version` is the backend's own full notation (dpkg "1:2.3-4"). */
+export interface PackageId {
+  name: string;
+  version: string;
+  arch: string;
+}
+
+/** A package file opened by a backend: its metadata is parsed, its payload is read on demand. */
+export interface PackageFile {
+  /** Where the file is on disk. */
+  readonly file: string;
+  readonly id: PackageId;
+  /**
+   * The package's metadata as the backend's `inspect --json` prints it (name, version, arch, relationship fields…).
+   * Must be plain JSON.
+   */
+  readonly metadata: Record<string, unknown>;
+  /** True when the package has maintainer scripts that a layered install does not run (reported to the user). */
+  readonly hasScripts: boolean;
+  /**
+   * Streams the payload in archive order. Every call starts from the beginning of the file, so the engine may read a
+   * package twice (once to list and hash it, once to import it). Throws a {@link PackageFormatError} on bad input.
+   */
+  payload(): AsyncIterable<PayloadItem>;
+}
+
+/** A package recorded in the installed database. */
+export interface InstalledPackage extends PackageId {
+  /** Backend-specific state string, shown by `status` (dpkg: "install ok installed"). */
+  state?: string;
+}
+
+/** The read-only package database found inside a deployment. */
+export interface InstalledDatabase {
+  /** Absolute path inside the tree where the database lives ("/usr/lib/sysimage/dpkg"). */
+  readonly location: string;
+  /** Every package the database records. */
+  packages(): Promise<InstalledPackage[]>;
+  /**
+   * Every path each installed package owns, as the database records it (before usrmerge canonicalisation).
+   * Directories included; the engine ignores them for file conflicts.
+   */
+  fileOwners(): Promise<Map<string, PackageId[]>>;
+}
+
+/** What the engine knows about a package it is layering, handed to {@link Backend.writeDatabase}. */
+export interface LayeredPackage {
+  package: PackageFile;
+  /** The payload as it was listed (paths as the package names them), in archive order. */
+  entries: PackageEntry[];
+  /** Paths this package took over from an installed package (allowed by Replaces/…), grouped by the old owner. */
+  takenOver: Map<string, string[]>;
+}
+
+/** A file, directory or symlink the backend wants in the new tree (its database copy). */
+export interface LayerFile {
+  /** Absolute path in the new tree. */
+  path: string;
+  type: 'file' | 'directory' | 'symlink';
+  mode: number;
+  /** File content, or the symlink target. Directories have none. */
+  content?: Buffer | string;
+  /** A file on disk to stream instead of `content` (for large generated files). */
+  source?: string;
+}
+
+export interface WriteDatabaseOptions {
+  tree: TreeReader;
+  database: InstalledDatabase;
+  added: LayeredPackage[];
+}
+
+/** Everything a package format plugs into the engine. */
+export interface Backend {
+  /** Short name used in refs, metadata and `--backend` ("dpkg", "rpm"). */
+  readonly name: string;
+  /** File name extension of its packages, without the dot ("deb", "rpm"). */
+  readonly extension: string;
+
+  /** True when `file` is one of this backend's package files (by magic bytes, not by name). */
+  supportsFile(file: string): Promise<boolean>;
+
+  /**
+   * Looks for this backend's database in a deployment tree, preferring the read-only copy under /usr and falling back
+   * to the legacy /var location. Returns null when this tree is not managed by this backend.
+   */
+  detect(tree: TreeReader): Promise<string | null>;
+
+  /** Opens the database found by {@link detect}. Never writes to it: its files are hardlinks into the repo. */
+  openDatabase(tree: TreeReader, location: string): Promise<InstalledDatabase>;
+
+  /** Opens a package file and parses its metadata. Throws a {@link PackageFormatError} on bad input. */
+  openPackage(file: string): Promise<PackageFile>;
+
+  /** The backend's version order: negative, zero or positive like a comparator. */
+  compareVersions(a: string, b: string): number;
+
+  /**
+   * True when `incoming` may overwrite a file that `owner` ships (dpkg Replaces, rpm identical-colour rules).
+   * The engine only asks when the contents differ.
+   */
+  mayOverwrite(incoming: PackageFile, owner: PackageId): boolean;
+
+  /**
+   * The full updated database (base entries plus `added`) as files to place in the new tree. Only files that change
+   * need to be returned: the base layer already holds the rest.
+   */
+  writeDatabase(options: WriteDatabaseOptions): Promise<LayerFile[]>;
+
+  /** Human-readable note on what a layered install of this package left undone (e.g. maintainer scripts). */
+  stateNote?(pkg: PackageFile): string | undefined;
+}

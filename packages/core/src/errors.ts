@@ -1,0 +1,65 @@
+/**
+ * Every failure a user can act on is one of these classes. The CLI maps `exitCode` to the process exit status and
+ * prints `message`, which names the package, the file and the fix.
+ */
+export class LayerError extends Error {
+  /** Process exit status the CLI uses for this kind of failure. */
+  readonly exitCode: number = 1;
+  /** Stable machine-readable kind for `--json` output. */
+  readonly kind: string = 'error';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad command-line input: unknown option values, missing arguments, files that do not exist. */
+export class UsageError extends LayerError {
+  override readonly exitCode = 2;
+  override readonly kind = 'usage';
+}
+
+/** A package file that is truncated, corrupt, hostile or of an unsupported format. */
+export class PackageFormatError extends LayerError {
+  override readonly exitCode = 3;
+  override readonly kind = 'package-format';
+  constructor(readonly file: string, detail: string, options?: { cause?: unknown }) {
+    super(`${file}: ${detail}`, options);
+  }
+}
+
+/** Two packages (or a package and the base) ship different content at the same path. */
+export class FileConflictError extends LayerError {
+  override readonly exitCode = 4;
+  override readonly kind = 'file-conflict';
+}
+
+/** The sysroot, deployment, repo or database cannot be found or read. */
+export class SystemStateError extends LayerError {
+  override readonly exitCode = 5;
+  override readonly kind = 'system-state';
+}
+
+/** Another transaction holds the sysroot's lock. */
+export class LockedError extends LayerError {
+  override readonly exitCode = 6;
+  override readonly kind = 'locked';
+}
+
+/** A dependency request that cannot be met (the message explains the chain). */
+export class ResolutionError extends LayerError {
+  override readonly exitCode = 7;
+  override readonly kind = 'resolution';
+}
+
+/** Repository metadata or a download failed verification (signature, hash, size). */
+export class VerificationError extends LayerError {
+  override readonly exitCode = 8;
+  override readonly kind = 'verification';
+}
+
+/** An external tool (ostree, gpg…) failed; the message carries its stderr. */
+export class ToolError extends LayerError {
+  override readonly exitCode = 9;
+  override readonly kind = 'tool';
+}

@@ -1,0 +1,36 @@
+import { PackageFormatError } from './errors.js';
+
+/**
+ * Turns a path as an archive stores it ("./usr/bin/x", "usr/bin/x/", "/usr/bin/x" in rpm headers) into the
+ * normalised absolute form the contract uses ("/usr/bin/x"). Returns "/" for the archive root.
+ * Refuses ".." segments and NUL bytes: a package must never name a place outside its own tree.
+ * `allowAbsolute` is for formats whose paths are absolute by definition (rpm); tar members must be relative.
+ */
+export function normalizeArchivePath(raw: string, file: string, allowAbsolute = false): string {
+  if (raw.includes('\0')) throw new PackageFormatError(file, `entry name contains a NUL byte: ${JSON.stringify(raw)}`);
+  if (raw.startsWith('/') && !allowAbsolute) {
+    throw new PackageFormatError(file, `entry "${raw}" has an absolute path; package members must be relative ("./…")`);
+  }
+  const parts: string[] = [];
+  for (const segment of raw.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') {
+      throw new PackageFormatError(file, `entry "${raw}" contains "..": it would write outside the package's tree`);
+    }
+    parts.push(segment);
+  }
+  return '/' + parts.join('/');
+}
+
+/** Parent directory of a normalised absolute path ("/" for top-level entries). */
+export function parentPath(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+/** Every proper ancestor of a normalised path, outermost first, without "/" ("/a/b/c" → ["/a", "/a/b"]). */
+export function ancestors(path: string): string[] {
+  const out: string[] = [];
+  for (let i = path.indexOf('/', 1); i !== -1; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i));
+  return out;
+}

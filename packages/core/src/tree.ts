@@ -1,0 +1,69 @@
+/**
+ * Read access to a deployment's file tree. The engine and the backends read the base only through this, so the same
+ * code serves a checked-out deployment on disk and (later) a commit inside a repo.
+ */
+import { createReadStream } from 'node:fs';
+import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+
+export type TreeEntryType = 'file' | 'directory' | 'symlink' | 'other';
+
+export interface TreeStat {
+  type: TreeEntryType;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+}
+
+export interface TreeReader {
+  /** Human-readable name for messages (a directory or "repo:commit"). */
+  readonly description: string;
+  /** Metadata of `path` without following a final symlink, or null when nothing is there. */
+  lstat(path: string): Promise<TreeStat | null>;
+  readFile(path: string): Promise<Buffer>;
+  readlink(path: string): Promise<string>;
+  readdir(path: string): Promise<string[]>;
+  createReadStream(path: string): Readable;
+}
+
+/** A tree checked out on disk (a deployment directory). */
+export class DirectoryTree implements TreeReader {
+  constructor(readonly root: string) {}
+
+  get description(): string {
+    return this.root;
+  }
+
+  private real(path: string): string {
+    return join(this.root, path);
+  }
+
+  async lstat(path: string): Promise<TreeStat | null> {
+    try {
+      const st = await lstat(this.real(path));
+      const type: TreeEntryType = st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
+      return { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      throw err;
+    }
+  }
+
+  readFile(path: string): Promise<Buffer> {
+    return readFile(this.real(path));
+  }
+
+  readlink(path: string): Promise<string> {
+    return readlink(this.real(path));
+  }
+
+  readdir(path: string): Promise<string[]> {
+    return readdir(this.real(path));
+  }
+
+  createReadStream(path: string): Readable {
+    return createReadStream(this.real(path), { highWaterMark: 1 << 20 });
+  }
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'adapters/*/src/**/*.test.ts', 'test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**', 'test/bench/**'],
+    testTimeout: 120_000,
+    hookTimeout: 600_000,
+    // End-to-end tests share sysroots and the ostree binary; two cores do not gain from more workers.
+    maxWorkers: 2,
+  },
+});
