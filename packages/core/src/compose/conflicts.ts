@@ -1,0 +1,105 @@
+/**
+ * File conflicts, decided as dpkg decides them: a path that the base (by its database's file lists) or another new
+ * package owns with different content is an error naming both packages, unless the backend says the newcomer may
+ * overwrite it (dpkg Replaces). Identical content is fine. Directories never conflict with directories.
+ */
+import { createHash } from 'node:crypto';
+import type { Backend, InstalledDatabase, PackageId } from '../backend.js';
+import { FileConflictError, PackageFormatError } from '../errors.js';
+import type { ImportedPackage, PlacedEntry } from '../import/importer.js';
+import type { PathPlacer } from '../import/placement.js';
+import { ancestors } from '../paths.js';
+import type { TreeReader } from '../tree.js';
+
+export interface ConflictContext {
+  backend: Backend;
+  tree: TreeReader;
+  database: InstalledDatabase;
+  placer: PathPlacer;
+}
+
+/** Returns, per new package, the database paths it takes over from each installed owner. */
+export async function checkConflicts(ctx: ConflictContext, imported: ImportedPackage[]): Promise<Map<ImportedPackage, Map<string, string[]>>> {
+  const claims = new Map<string, { pkg: ImportedPackage; entry: PlacedEntry }>();
+  const newSymlinks = new Map<string, ImportedPackage>();
+  for (const pkg of imported) {
+    for (const entry of pkg.placed) if (entry.type === 'symlink') newSymlinks.set(entry.path, pkg);
+  }
+
+  for (const pkg of imported) {
+    for (const entry of pkg.placed) {
+      for (const dir of ancestors(entry.path)) {
+        const owner = newSymlinks.get(dir);
+        if (owner && owner !== pkg) {
+          throw new PackageFormatError(pkg.package.file, `${entry.path} lies under ${dir}, a symlink shipped by ${describe(owner.package.id)}; refusing to write through it`);
+        }
+      }
+      const earlier = claims.get(entry.path);
+      if (earlier && !sameContent(earlier.entry, entry)) {
+        if (earlier.entry.type === 'directory' || entry.type === 'directory') {
+          throw conflict(entry.path, pkg.package.id, earlier.pkg.package.id, 'one ships a directory there, the other a file');
+        }
+        if (!ctx.backend.mayOverwrite(pkg.package, earlier.pkg.package.id)) {
+          throw conflict(entry.path, pkg.package.id, earlier.pkg.package.id, 'both are being installed with different content');
+        }
+      }
+      if (!earlier || entry.type !== 'directory') claims.set(entry.path, { pkg, entry });
+    }
+  }
+
+  // Only base paths whose last component matches a new path can collide: canonicalise just those.
+  const newNames = new Set<string>();
+  for (const path of claims.keys()) newNames.add(path.slice(path.lastIndexOf('/') + 1));
+  const takeovers = new Map<ImportedPackage, Map<string, string[]>>();
+  for (const [recorded, owners] of await ctx.database.fileOwners()) {
+    if (!newNames.has(recorded.slice(recorded.lastIndexOf('/') + 1))) continue;
+    let canonical = await ctx.placer.canonical(recorded, false);
+    if (canonical.startsWith('/etc/')) canonical = '/usr' + canonical;
+    const claim = claims.get(canonical);
+    if (!claim || claim.entry.type === 'directory') continue;
+    const base = await ctx.placer.stat(canonical);
+    if (!base || base.type === 'directory') {
+      if (base?.type === 'directory') throw conflict(canonical, claim.pkg.package.id, owners[0], 'the base has a directory there');
+      continue;
+    }
+    if (await sameAsBase(ctx.tree, canonical, base.type, claim.entry)) continue;
+    for (const owner of owners) {
+      if (owner.name === claim.pkg.package.id.name) continue;
+      if (!ctx.backend.mayOverwrite(claim.pkg.package, owner)) {
+        throw conflict(canonical, claim.pkg.package.id, owner, 'it is part of the base with different content', true);
+      }
+      let byOwner = takeovers.get(claim.pkg);
+      if (!byOwner) takeovers.set(claim.pkg, (byOwner = new Map()));
+      const list = byOwner.get(owner.name) ?? [];
+      list.push(recorded);
+      byOwner.set(owner.name, list);
+    }
+  }
+  return takeovers;
+}
+
+function sameContent(a: PlacedEntry, b: PlacedEntry): boolean {
+  if (a.type === 'directory' || b.type === 'directory') return a.type === b.type;
+  const kind = (e: PlacedEntry) => (e.type === 'hardlink' ? 'file' : e.type);
+  if (kind(a) !== kind(b)) return false;
+  return kind(a) === 'symlink' ? a.linkTarget === b.linkTarget : a.sha256 === b.sha256;
+}
+
+async function sameAsBase(tree: TreeReader, path: string, type: string, entry: PlacedEntry): Promise<boolean> {
+  if (type === 'symlink') return entry.type === 'symlink' && (await tree.readlink(path)) === entry.linkTarget;
+  if (type !== 'file' || (entry.type !== 'file' && entry.type !== 'hardlink')) return false;
+  const hash = createHash('sha256');
+  for await (const chunk of tree.createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex') === entry.sha256;
+}
+
+function describe(id: PackageId): string {
+  return `${id.name} ${id.version} (${id.arch})`;
+}
+
+function conflict(path: string, incoming: PackageId, owner: PackageId, why: string, base = false): FileConflictError {
+  const fix = base
+    ? `the package must declare that it replaces ${owner.name} (dpkg: "Replaces: ${owner.name}"), or leave ${incoming.name} out`
+    : `install only one of them, or have ${incoming.name} declare that it replaces ${owner.name}`;
+  return new FileConflictError(`file conflict: ${describe(incoming)} ships ${path}, which ${base ? 'base package ' : ''}${describe(owner)} also owns; ${why}. Fix: ${fix}.`);
+}

@@ -1,0 +1,74 @@
+/**
+ * The last layer of every compose: the updated package database, the layering state, and every directory the package
+ * layers touched, carrying the base's metadata. A later `--tree=ref=` layer replaces the metadata of each directory it
+ * contains (measured: see DESIGN.md), and package layers are cached across bases, so this layer puts the base's mode,
+ * uid and gid back on top. It stays O(changes): only directories the new layers contain are written.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { LayerFile } from '../backend.js';
+import type { ImportedPackage } from '../import/importer.js';
+import { DEFAULT_DIR, LayerTar, type DirMeta } from '../import/layer-tar.js';
+import type { PathPlacer } from '../import/placement.js';
+import type { OstreeRepo } from '../ostree.js';
+import { ancestors } from '../paths.js';
+
+export interface FinalLayerInput {
+  repo: OstreeRepo;
+  placer: PathPlacer;
+  packages: ImportedPackage[];
+  files: LayerFile[];
+}
+
+/** Writes the final layer as an orphan commit and returns its checksum. */
+export async function commitFinalLayer(input: FinalLayerInput): Promise<string> {
+  const dirs = await directoryMetadata(input.placer, input.packages);
+  const layer = new LayerTar(async (dir) => dirs.get(dir) ?? (await baseMeta(input.placer, dir)) ?? DEFAULT_DIR);
+  const abort = new AbortController();
+  const committing = input.repo.commit({ trees: [{ tar: layer.stream }], subject: 'ostree-layer database and directory metadata', signal: abort.signal });
+  committing.catch(() => undefined);
+  try {
+    for (const [path, meta] of dirs) await layer.directory(path, meta);
+    for (const file of input.files) {
+      const meta = { mode: file.mode, uid: 0, gid: 0 };
+      if (file.type === 'directory') await layer.directory(file.path, (await baseMeta(input.placer, file.path)) ?? meta);
+      else if (file.type === 'symlink') await layer.symlink(file.path, meta, String(file.content));
+      else if (file.source !== undefined) await layer.file(file.path, meta, (await stat(file.source)).size, createReadStream(file.source));
+      else {
+        const body = file.content ?? '';
+        await layer.file(file.path, meta, Buffer.byteLength(body), body);
+      }
+    }
+    layer.finalize();
+  } catch (err) {
+    abort.abort();
+    layer.destroy(err as Error);
+    throw err;
+  }
+  return committing;
+}
+
+async function baseMeta(placer: PathPlacer, dir: string): Promise<DirMeta | undefined> {
+  const st = await placer.stat(dir);
+  return st?.type === 'directory' ? { mode: st.mode, uid: st.uid, gid: st.gid } : undefined;
+}
+
+/** Base metadata for directories the base has; else the first package's explicit entry; else the default. */
+async function directoryMetadata(placer: PathPlacer, packages: ImportedPackage[]): Promise<Map<string, DirMeta>> {
+  const explicit = new Map<string, DirMeta>();
+  const touched = new Set<string>(['/']);
+  for (const pkg of packages) {
+    for (const entry of pkg.placed) {
+      for (const dir of ancestors(entry.path)) touched.add(dir);
+      if (entry.type === 'directory') {
+        touched.add(entry.path);
+        if (!explicit.has(entry.path)) explicit.set(entry.path, { mode: entry.mode, uid: entry.uid, gid: entry.gid });
+      }
+    }
+  }
+  const out = new Map<string, DirMeta>();
+  for (const dir of [...touched].sort()) {
+    out.set(dir, (await baseMeta(placer, dir)) ?? explicit.get(dir) ?? DEFAULT_DIR);
+  }
+  return out;
+}

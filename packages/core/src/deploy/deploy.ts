@@ -1,0 +1,36 @@
+/**
+ * Deploy: hand the composed commit to `ostree admin deploy`, which also performs /etc's 3-way merge. The origin keeps
+ * the base's refspec, so a plain `ostree admin upgrade` still follows the vendor's branch, plus our own group recording
+ * what was layered.
+ */
+import { execa } from 'execa';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Deployment, LayerState, Sysroot } from '../discover/sysroot.js';
+import { formatIni, type Ini } from '../discover/ini.js';
+import { toolError } from '../ostree.js';
+
+export const ORIGIN_GROUP = 'ostree-layer';
+
+export async function deployCommit(sysroot: Sysroot, from: Deployment, commit: string, state: LayerState): Promise<void> {
+  const origin: Ini = { ...from.origin };
+  origin[ORIGIN_GROUP] = {
+    'base-commit': state.baseCommit,
+    backend: state.backend,
+    requests: JSON.stringify(state.requests),
+    packages: state.packages.map((p) => `${p.name}=${p.version}:${p.arch}`).join(';'),
+  };
+  const dir = await mkdtemp(join(tmpdir(), 'ostree-layer-origin-'));
+  try {
+    const originFile = join(dir, 'origin');
+    await writeFile(originFile, formatIni(origin));
+    const args = ['admin', 'deploy', `--os=${from.osName}`, `--origin-file=${originFile}`];
+    if (!sysroot.booted) args.push(`--sysroot=${sysroot.path}`);
+    await execa('ostree', [...args, commit]);
+  } catch (err) {
+    throw toolError('ostree admin deploy', err);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

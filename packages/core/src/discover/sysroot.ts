@@ -1,0 +1,119 @@
+/**
+ * Discover: which sysroot, which deployment, which commit, and what ostree-layer put on it before.
+ */
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PackageId } from '../backend.js';
+import { SystemStateError } from '../errors.js';
+import { OstreeRepo, toolError } from '../ostree.js';
+import { DirectoryTree } from '../tree.js';
+import { parseIni, type Ini } from './ini.js';
+
+/** Where ostree-layer records, inside every tree it composes, what the tree is made of. */
+export const STATE_PATH = '/usr/lib/ostree-layer/state.json';
+
+/** What a composed tree is made of: written to {@link STATE_PATH} and to the commit's metadata. */
+export interface LayerState {
+  /** The commit that ostree-layer started from before any layering (the OS vendor's commit). */
+  baseCommit: string;
+  backend: string;
+  /** Every request made so far, in order ("install htop", file names or package names). */
+  requests: string[][];
+  /** Every package layered on the base, with the ref of its cached import. */
+  packages: Array<PackageId & { ref: string }>;
+}
+
+export interface Deployment {
+  osName: string;
+  commit: string;
+  serial: number;
+  /** The deployment's root directory on disk. */
+  dir: string;
+  originFile: string;
+  origin: Ini;
+  booted: boolean;
+  pending: boolean;
+  rollback: boolean;
+}
+
+export class Sysroot {
+  readonly repo: OstreeRepo;
+
+  constructor(readonly path: string, readonly booted: boolean) {
+    this.repo = new OstreeRepo(join(path, 'ostree/repo'));
+  }
+
+  /** The booted system when there is one and no directory was given, else the directory given. */
+  static open(dir?: string): Sysroot {
+    if (dir === undefined) {
+      if (!existsSync('/run/ostree-booted')) {
+        throw new SystemStateError(
+          'this system was not booted from OSTree (/run/ostree-booted is missing): pass --sysroot DIR (and --os NAME) ' +
+            'to layer onto a sysroot on disk, or --repo and --ref with --commit-only to compose without one',
+        );
+      }
+      return new Sysroot('/', true);
+    }
+    if (!existsSync(join(dir, 'ostree/repo/config'))) {
+      throw new SystemStateError(`${dir} is not an OSTree sysroot (no ostree/repo in it); check --sysroot`);
+    }
+    return new Sysroot(dir, false);
+  }
+
+  /** Deployments in boot order, as `ostree admin status` lists them. */
+  async deployments(): Promise<Deployment[]> {
+    let out: string;
+    try {
+      out = (await execa('ostree', ['admin', 'status', `--sysroot=${this.path}`])).stdout;
+    } catch (err) {
+      throw toolError('ostree admin status', err);
+    }
+    const found: Deployment[] = [];
+    for (const line of out.split('\n')) {
+      const m = /^([* ]) (\S+) ([0-9a-f]{64})\.(\d+)(.*)$/.exec(line);
+      if (!m) continue;
+      const [, mark, osName, commit, serial, rest] = m;
+      const dir = join(this.path, 'ostree/deploy', osName, 'deploy', `${commit}.${serial}`);
+      const originFile = `${dir}.origin`;
+      const origin = existsSync(originFile) ? parseIni(await readFile(originFile, 'utf8')) : {};
+      found.push({
+        osName,
+        commit,
+        serial: Number(serial),
+        dir,
+        originFile,
+        origin,
+        booted: mark === '*',
+        pending: rest.includes('(pending)') || rest.includes('(staged)'),
+        rollback: rest.includes('(rollback)'),
+      });
+    }
+    return found;
+  }
+
+  /**
+   * The deployment a transaction starts from: the booted one when booted, else the default (first) one, restricted to
+   * `osName` when given.
+   */
+  async target(osName?: string): Promise<Deployment> {
+    const all = (await this.deployments()).filter((d) => osName === undefined || d.osName === osName);
+    const chosen = all.find((d) => d.booted) ?? all[0];
+    if (!chosen) {
+      const where = osName ? ` for --os ${osName}` : '';
+      throw new SystemStateError(`no deployment found in sysroot ${this.path}${where}; deploy a base first with ostree admin deploy`);
+    }
+    return chosen;
+  }
+}
+
+/** The layering state recorded in a tree, or null for a tree ostree-layer did not compose. */
+export async function readLayerState(tree: DirectoryTree): Promise<LayerState | null> {
+  if (!(await tree.lstat(STATE_PATH))) return null;
+  try {
+    return JSON.parse((await tree.readFile(STATE_PATH)).toString('utf8')) as LayerState;
+  } catch (err) {
+    throw new SystemStateError(`${tree.description}${STATE_PATH} is unreadable (${(err as Error).message}); recompose from the base`);
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * Import: one package's payload, placed by the path policy, streamed straight into its own commit under a cached ref
+ * (`ostree-layer/pkg/<backend>/<name>/<version>/<arch>`). The same pass lists and hashes every entry, which the
+ * conflict check and the database writer need; a package whose cached commit was made from the same placed manifest
+ * is not imported again.
+ */
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Backend, PackageEntry, PackageFile } from '../backend.js';
+import { PackageFormatError } from '../errors.js';
+import type { OstreeRepo } from '../ostree.js';
+import { ancestors } from '../paths.js';
+import type { Accounts } from './accounts.js';
+import { DEFAULT_DIR, LayerTar, type DirMeta } from './layer-tar.js';
+import { PathPlacer } from './placement.js';
+
+/** An entry as it lands in the new tree. */
+export interface PlacedEntry {
+  /** Path in the tree after the path policy. */
+  path: string;
+  type: 'file' | 'directory' | 'symlink' | 'hardlink';
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** SHA-256 of a regular file's content (hardlinks: of their target's). */
+  sha256?: string;
+  /** Symlink target as written, or the placed path of a hardlink's target. */
+  linkTarget?: string;
+  /** The entry as the package named it. */
+  source: PackageEntry;
+}
+
+export interface ImportedPackage {
+  package: PackageFile;
+  ref: string;
+  commit: string;
+  /** True when the cached commit was reused. */
+  cached: boolean;
+  /** Payload as listed, paths as the package names them. */
+  entries: PackageEntry[];
+  placed: PlacedEntry[];
+  /** tmpfiles.d lines for what lives under /var and /run. */
+  tmpfiles: string[];
+}
+
+const MANIFEST_KEY = 'ostree-layer.manifest-sha256';
+
+export function packageRef(backend: string, pkg: PackageFile): string {
+  const part = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, (c) => `_${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return `ostree-layer/pkg/${part(backend)}/${part(pkg.id.name)}/${part(pkg.id.version)}/${part(pkg.id.arch)}`;
+}
+
+export interface ImportContext {
+  backend: Backend;
+  repo: OstreeRepo;
+  placer: PathPlacer;
+  accounts: Accounts;
+}
+
+/** Lists, places and (unless cached) imports one package. */
+export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promise<ImportedPackage> {
+  const ref = packageRef(ctx.backend.name, pkg);
+  const cachedCommit = await ctx.repo.resolve(ref);
+  const cachedManifest = cachedCommit ? await ctx.repo.metadataString(cachedCommit, MANIFEST_KEY) : undefined;
+
+  if (cachedCommit && cachedManifest) {
+    const listed = await walkPayload(ctx, pkg, undefined);
+    if (listed.manifest === cachedManifest) return { ...listed.result, ref, commit: cachedCommit, cached: true };
+  }
+
+  const layer = new LayerTar((dir) => baseDirMeta(ctx.placer, dir));
+  const abort = new AbortController();
+  const committing = ctx.repo.commit({
+    trees: [{ tar: layer.stream }],
+    subject: `${pkg.id.name} ${pkg.id.version} ${pkg.id.arch}`,
+    signal: abort.signal,
+    // The manifest digest is known only after the stream ends, so the ref is written in a second step below.
+  });
+  committing.catch(() => undefined);
+  let walked: Awaited<ReturnType<typeof walkPayload>>;
+  try {
+    walked = await walkPayload(ctx, pkg, layer);
+    layer.finalize();
+  } catch (err) {
+    abort.abort();
+    layer.destroy(err as Error);
+    throw err;
+  }
+  const content = await committing;
+  // Re-commit the same tree under its ref with the manifest recorded: a lazy --tree=ref commit, milliseconds.
+  const commit = await ctx.repo.commit({
+    trees: [{ ref: content }],
+    branch: ref,
+    subject: `${pkg.id.name} ${pkg.id.version} ${pkg.id.arch}`,
+    metadata: { [MANIFEST_KEY]: walked.manifest, 'ostree-layer.package': JSON.stringify(pkg.id) },
+  });
+  return { ...walked.result, ref, commit, cached: false };
+}
+
+async function baseDirMeta(placer: PathPlacer, dir: string): Promise<DirMeta> {
+  const st = await placer.stat(dir);
+  return st?.type === 'directory' ? { mode: st.mode, uid: st.uid, gid: st.gid } : DEFAULT_DIR;
+}
+
+interface Walked {
+  result: Omit<ImportedPackage, 'ref' | 'commit' | 'cached'>;
+  manifest: string;
+}
+
+async function walkPayload(ctx: ImportContext, pkg: PackageFile, layer: LayerTar | undefined): Promise<Walked> {
+  const file = pkg.file;
+  const entries: PackageEntry[] = [];
+  const placed: PlacedEntry[] = [];
+  const tmpfiles: string[] = [];
+  const placedByPackagePath = new Map<string, PlacedEntry>();
+  const ownSymlinks = new Set<string>();
+  const manifest = createHash('sha256');
+
+  for await (const { entry, body } of pkg.payload()) {
+    entries.push(entry);
+    const placement = await ctx.placer.place(entry, file);
+    const finalPath = placement.kind === 'tree' ? placement.path : placement.factoryPath;
+    if (placement.kind === 'runtime') tmpfiles.push(placement.tmpfiles);
+
+    // A path reached through a symlink this very package ships would write wherever that symlink points.
+    for (const dir of [...ancestors(entry.path), ...(finalPath ? ancestors(finalPath) : [])]) {
+      if (ownSymlinks.has(dir)) {
+        throw new PackageFormatError(file, `entry ${entry.path} lies under ${dir}, which the package itself ships as a symlink; refusing to write through it`);
+      }
+    }
+    if (entry.type === 'symlink') {
+      ownSymlinks.add(entry.path);
+      if (finalPath) ownSymlinks.add(finalPath);
+    }
+    if (finalPath === undefined || entry.ghost) {
+      await drain(body);
+      continue;
+    }
+
+    const ids = mapOwner(ctx.accounts, entry, pkg);
+    let item: PlacedEntry;
+    switch (entry.type) {
+      case 'directory': {
+        // An existing directory keeps the base's metadata, as dpkg keeps it.
+        const st = await ctx.placer.stat(finalPath);
+        const meta = st?.type === 'directory' ? { mode: st.mode, uid: st.uid, gid: st.gid } : { mode: entry.mode, ...ids };
+        item = { path: finalPath, type: 'directory', ...meta, size: 0, source: entry };
+        await layer?.directory(finalPath, meta);
+        break;
+      }
+      case 'symlink':
+        item = { path: finalPath, type: 'symlink', mode: 0o777, ...ids, size: 0, linkTarget: entry.linkTarget, source: entry };
+        await layer?.symlink(finalPath, { mode: 0o777, ...ids }, entry.linkTarget ?? '');
+        break;
+      case 'hardlink': {
+        const target = entry.linkTarget ? placedByPackagePath.get(entry.linkTarget) : undefined;
+        if (!target || target.type !== 'file') {
+          throw new PackageFormatError(file, `hardlink ${entry.path} points to ${entry.linkTarget ?? '(nothing)'}, which is not an earlier regular file of this package`);
+        }
+        item = { path: finalPath, type: 'hardlink', mode: target.mode, uid: target.uid, gid: target.gid, size: target.size, sha256: target.sha256, linkTarget: target.path, source: entry };
+        await layer?.hardlink(finalPath, target, target.path);
+        break;
+      }
+      case 'file': {
+        if (!body) throw new PackageFormatError(file, `regular file ${entry.path} has no content stream`);
+        const hash = createHash('sha256');
+        let seen = 0;
+        const tap = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            hash.update(chunk);
+            seen += chunk.length;
+            cb(null, chunk);
+          },
+        });
+        const meta = { mode: entry.mode, ...ids };
+        if (layer) await layer.file(finalPath, meta, entry.size, body.pipe(tap));
+        else await pipeline(body, tap, devNull());
+        if (seen !== entry.size) throw new PackageFormatError(file, `${entry.path}: expected ${entry.size} bytes, read ${seen} (truncated package?)`);
+        item = { path: finalPath, type: 'file', ...meta, size: entry.size, sha256: hash.digest('hex'), source: entry };
+        break;
+      }
+      default:
+        throw new PackageFormatError(file, `${entry.path} is a ${entry.type}; device files and FIFOs cannot be stored in an OSTree commit (create them at boot with tmpfiles.d)`);
+    }
+    placedByPackagePath.set(entry.path, item);
+    placed.push(item);
+    manifest.update(`${item.type} ${item.path} ${item.mode} ${item.uid} ${item.gid} ${item.sha256 ?? ''} ${item.linkTarget ?? ''}\n`);
+  }
+
+  if (tmpfiles.length > 0) {
+    const conf = `# Created by ostree-layer for ${pkg.id.name}: paths under /var and /run are made at boot.\n${tmpfiles.join('\n')}\n`;
+    const path = `/usr/lib/tmpfiles.d/ostree-layer-${pkg.id.name}.conf`;
+    await layer?.file(path, { mode: 0o644, uid: 0, gid: 0 }, Buffer.byteLength(conf), conf);
+    manifest.update(`tmpfiles ${path} ${conf}\n`);
+  }
+  return { result: { package: pkg, entries, placed, tmpfiles }, manifest: manifest.digest('hex') };
+}
+
+function mapOwner(accounts: Accounts, entry: PackageEntry, pkg: PackageFile): { uid: number; gid: number } {
+  const uid = entry.user ? accounts.users.get(entry.user) : entry.uid;
+  const gid = entry.group ? accounts.groups.get(entry.group) : entry.gid;
+  if (uid === undefined) {
+    throw new PackageFormatError(pkg.file, `${entry.path} belongs to user "${entry.user}", which the base's passwd does not define; add the user to the base image (sysusers.d) first`);
+  }
+  if (gid === undefined) {
+    throw new PackageFormatError(pkg.file, `${entry.path} belongs to group "${entry.group}", which the base's group file does not define; add the group to the base image first`);
+  }
+  return { uid, gid };
+}
+
+async function drain(body: NodeJS.ReadableStream | undefined): Promise<void> {
+  if (!body) return;
+  for await (const _ of body) void _;
+}
+
+function devNull() {
+  return new Transform({ transform: (_c, _e, cb) => cb() }).resume();
+}

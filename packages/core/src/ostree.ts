@@ -1,0 +1,111 @@
+/**
+ * The ostree driver: the only place that runs the `ostree` binary. Every call names the repo explicitly and turns a
+ * failure into a ToolError carrying ostree's own message.
+ */
+import { execa, ExecaError } from 'execa';
+import type { Readable } from 'node:stream';
+import { ToolError } from './errors.js';
+
+export interface CommitOptions {
+  /** Trees overlaid in order; later ones win. `ref:` a commit or ref, `tar:` a stream fed on stdin. */
+  trees: Array<{ ref: string } | { tar: Readable }>;
+  /** Ref to point at the new commit; without one the commit is written as an orphan. */
+  branch?: string;
+  subject?: string;
+  metadata?: Record<string, string>;
+  /** Aborting kills ostree before it writes the commit or moves the ref. */
+  signal?: AbortSignal;
+}
+
+export class OstreeRepo {
+  constructor(readonly path: string) {}
+
+  private async run(args: string[], input?: Readable, signal?: AbortSignal): Promise<string> {
+    try {
+      const sub = execa('ostree', [...args], { input, cancelSignal: signal, maxBuffer: 256 * 1024 * 1024 });
+      return (await sub).stdout;
+    } catch (err) {
+      throw toolError(`ostree ${args[0]}`, err);
+    }
+  }
+
+  /** The commit a ref or revision resolves to, or null when it does not exist. */
+  async resolve(rev: string): Promise<string | null> {
+    try {
+      const out = await execa('ostree', [`--repo=${this.path}`, 'rev-parse', rev]);
+      return out.stdout.trim();
+    } catch {
+      return null;
+    }
+  }
+
+  /** Refs under a prefix (without the prefix stripped), sorted. */
+  async refs(prefix?: string): Promise<string[]> {
+    const out = await this.run([`--repo=${this.path}`, 'refs', ...(prefix ? [prefix] : [])]);
+    const names = out.split('\n').filter(Boolean);
+    return (prefix ? names.map((n) => `${prefix.replace(/\/$/, '')}/${n}`) : names).sort();
+  }
+
+  async deleteRef(ref: string): Promise<void> {
+    await this.run([`--repo=${this.path}`, 'refs', '--delete', ref]);
+  }
+
+  /** A string metadata key of a commit, or undefined. */
+  async metadataString(commit: string, key: string): Promise<string | undefined> {
+    try {
+      const out = await execa('ostree', [`--repo=${this.path}`, 'show', `--print-metadata-key=${key}`, commit]);
+      return parseGVariantString(out.stdout.trim());
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Writes a commit. Deliberately offers no commit modifiers (--owner-uid, --statoverride, --skip-list…): any of them
+   * makes ostree walk and re-read every file of a `--tree=ref=` base, turning an O(changes) compose into O(base).
+   * Ownership and modes are fixed while building each layer's tar stream instead.
+   */
+  async commit(options: CommitOptions): Promise<string> {
+    const tars = options.trees.filter((t): t is { tar: Readable } => 'tar' in t);
+    if (tars.length > 1) throw new Error('ostree commit reads at most one tar stream (stdin) per call');
+    const args = [`--repo=${this.path}`, 'commit', options.branch ? `--branch=${options.branch}` : '--orphan'];
+    args.push(`--subject=${options.subject ?? 'ostree-layer'}`);
+    for (const tree of options.trees) args.push('ref' in tree ? `--tree=ref=${tree.ref}` : '--tree=tar=/dev/stdin');
+    for (const [key, value] of Object.entries(options.metadata ?? {})) args.push(`--add-metadata-string=${key}=${value}`);
+    return this.run(args, tars[0]?.tar, options.signal);
+  }
+
+  /** `ostree ls -d` of one path in a commit: null when missing. */
+  async lsDir(commit: string, path: string): Promise<string | null> {
+    try {
+      return (await execa('ostree', [`--repo=${this.path}`, 'ls', '-d', commit, path])).stdout;
+    } catch {
+      return null;
+    }
+  }
+}
+
+export function toolError(what: string, err: unknown): ToolError {
+  if (err instanceof ExecaError) {
+    const stderr = String(err.stderr ?? '').trim();
+    const detail = stderr || err.shortMessage;
+    return new ToolError(`${what} failed: ${detail}`, { cause: err });
+  }
+  return new ToolError(`${what} failed: ${(err as Error).message}`, { cause: err });
+}
+
+/** Decodes the GVariant text form of a string ('abc' or "abc" with backslash escapes) that `ostree show` prints. */
+export function parseGVariantString(text: string): string | undefined {
+  const m = /^(['"])([\s\S]*)\1$/.exec(text);
+  if (!m) return undefined;
+  return m[2].replace(/\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)/g, (_, esc: string) => {
+    switch (esc[0]) {
+      case 'n': return '\n';
+      case 't': return '\t';
+      case 'r': return '\r';
+      case 'u':
+      case 'U': return String.fromCodePoint(parseInt(esc.slice(1), 16));
+      default: return esc;
+    }
+  });
+}

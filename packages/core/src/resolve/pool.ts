@@ -1,0 +1,216 @@
+/**
+ * The pool: every package the solver may consider (installed base and repository candidates) as small integer ids,
+ * with interned names and an index from each provided name to its providers. Like libsolv's Pool it knows no package
+ * format: versions are compared and architectures judged only through the functions the backend injects.
+ */
+import type { Alternative, Provide, Relation, RelationOp } from './relation.js';
+import { formatAlternative } from './relation.js';
+
+/** What a backend hands the pool for one package. Relations are already parsed into {@link Relation} values. */
+export interface PackageSpec {
+  name: string;
+  /** The backend's full version notation ("1:2.3-4", "2.3-4.fc40"). */
+  version: string;
+  arch: string;
+  provides?: Provide[];
+  requires?: Relation[];
+  /** Needed before this package is unpacked (Pre-Depends, Requires(pre)): required, and ordered first. */
+  preRequires?: Relation[];
+  conflicts?: Relation[];
+  /** rpm Obsoletes: matched against package names (not provides). */
+  obsoletes?: Relation[];
+  /** Weak forward dependencies: installed when installable, never a cause of failure. */
+  recommends?: Relation[];
+  /** Pin priority (apt); higher is preferred by the default candidate order. Defaults to 0. */
+  priority?: number;
+  /** Opaque backend value handed back in the transaction (the repository entry, the download URL…). */
+  data?: unknown;
+}
+
+export interface PoolPackage extends Readonly<PackageSpec> {
+  readonly id: number;
+  readonly nameId: number;
+  /** True for packages of the installed base: locked, they stay exactly as they are. */
+  readonly installed: boolean;
+}
+
+export interface PoolOptions {
+  /** The backend's version order (negative, zero, positive). */
+  compareVersions(a: string, b: string): number;
+  /**
+   * Whether a provided version satisfies `op wanted`. Default: compareVersions against op. rpm backends override it so
+   * that "foo = 1.2" matches "1.2-3" (a release-less requirement ignores the release).
+   */
+  versionMatches?(provided: string, op: RelationOp, wanted: string): boolean;
+  /** rpm: an unversioned Provides satisfies every versioned requirement. Debian: it satisfies none. */
+  unversionedProvidesMatchAny?: boolean;
+  /** False for packages whose architecture the target system cannot run. Default: all installable. */
+  installable?(pkg: PoolPackage): boolean;
+  /**
+   * Whether `candidate` may satisfy an alternative with arch qualifier `qualifier` written in `dependent`'s
+   * relation (dependent undefined for a user request). Debian implements Multi-Arch here. Default: no qualifier
+   * accepts all, otherwise the candidate's arch must equal it or the qualifier be "any".
+   */
+  archAllows?(candidate: PoolPackage, qualifier: string | undefined, dependent: PoolPackage | undefined): boolean;
+  /**
+   * Two packages of the same name may be installed together (Debian Multi-Arch: same of different arches, rpm
+   * multilib). Default: never — only one version of a name.
+   */
+  mayCoexist?(a: PoolPackage, b: PoolPackage): boolean;
+  /** Spelling of one alternative in messages ("libc6 (>= 2.38)" vs "libc6 >= 2.38"). */
+  formatAlternative?(alt: Alternative): string;
+}
+
+const EMPTY: readonly number[] = Object.freeze([]);
+
+export class Pool {
+  /** Index = package id; id 0 is unused so that ids can be signed literals. */
+  readonly packages: PoolPackage[] = [undefined as unknown as PoolPackage];
+  readonly options: PoolOptions;
+  private readonly nameIds = new Map<string, number>();
+  private readonly names: string[] = [];
+  /** nameId → ids of packages providing that name, and the version each provides (parallel arrays). */
+  private readonly providerIds: number[][] = [];
+  private readonly providerVersions: (string | undefined)[][] = [];
+  /** nameId → ids of packages whose own name it is. */
+  private readonly byName: number[][] = [];
+  private readonly providesCache = new Map<string, readonly number[]>();
+  private readonly mark: number[] = [];
+  private markEpoch = 0;
+
+  constructor(options: PoolOptions) {
+    this.options = options;
+  }
+
+  get size(): number {
+    return this.packages.length - 1;
+  }
+
+  /** The integer id of a name (package or virtual), interning it. */
+  intern(name: string): number {
+    let id = this.nameIds.get(name);
+    if (id === undefined) {
+      id = this.names.length;
+      this.names.push(name);
+      this.nameIds.set(name, id);
+      this.providerIds.push([]);
+      this.providerVersions.push([]);
+      this.byName.push([]);
+    }
+    return id;
+  }
+
+  nameOf(nameId: number): string {
+    return this.names[nameId];
+  }
+
+  /** Adds a package; `installed` marks it as part of the locked base. Returns its id. */
+  add(spec: PackageSpec, installed = false): number {
+    const id = this.packages.length;
+    const nameId = this.intern(spec.name);
+    const pkg: PoolPackage = { ...spec, id, nameId, installed };
+    this.packages.push(pkg);
+    this.byName[nameId].push(id);
+    this.addProvider(nameId, id, spec.version);
+    for (const p of spec.provides ?? []) {
+      const pid = this.intern(p.name);
+      // rpm packages list their own "name = evr" among Provides; indexing it twice would only duplicate results.
+      if (pid === nameId && p.version === spec.version) continue;
+      this.addProvider(pid, id, p.version);
+    }
+    this.providesCache.clear();
+    return id;
+  }
+
+  private addProvider(nameId: number, id: number, version: string | undefined): void {
+    this.providerIds[nameId].push(id);
+    this.providerVersions[nameId].push(version);
+  }
+
+  get(id: number): PoolPackage {
+    return this.packages[id];
+  }
+
+  /** Packages whose own name is `name` (not virtual providers). */
+  packagesNamed(name: string): readonly number[] {
+    const id = this.nameIds.get(name);
+    return id === undefined ? EMPTY : this.byName[id];
+  }
+
+  /** Whether a provided version satisfies the alternative's range. */
+  versionMatches(provided: string | undefined, alt: Alternative): boolean {
+    if (!alt.op || alt.version === undefined) return true;
+    if (provided === undefined) return this.options.unversionedProvidesMatchAny === true;
+    if (this.options.versionMatches) return this.options.versionMatches(provided, alt.op, alt.version);
+    return testOp(this.options.compareVersions(provided, alt.version), alt.op);
+  }
+
+  /**
+   * Ids of every package (installed or not) that satisfies one alternative written by `dependent` (undefined for a
+   * user request), without duplicates, in pool order.
+   */
+  whatProvides(alt: Alternative, dependent?: PoolPackage): readonly number[] {
+    const key = alt.op ? `${alt.name}\0${alt.op}\0${alt.version}` : alt.name;
+    let ids = this.providesCache.get(key);
+    if (ids === undefined) {
+      ids = this.computeProviders(alt);
+      this.providesCache.set(key, ids);
+    }
+    const archAllows = this.options.archAllows;
+    if (!archAllows && alt.arch === undefined) return ids;
+    const allows = archAllows ?? defaultArchAllows;
+    return ids.filter((id) => allows(this.packages[id], alt.arch, dependent));
+  }
+
+  /** Packages whose own name and version match (rpm Obsoletes semantics). */
+  whatMatchesName(alt: Alternative): number[] {
+    return this.packagesNamed(alt.name).filter((id) => this.versionMatches(this.packages[id].version, alt));
+  }
+
+  private computeProviders(alt: Alternative): readonly number[] {
+    const nameId = this.nameIds.get(alt.name);
+    if (nameId === undefined) return EMPTY;
+    const ids = this.providerIds[nameId];
+    const versions = this.providerVersions[nameId];
+    const epoch = ++this.markEpoch;
+    const out: number[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (this.mark[id] === epoch || !this.versionMatches(versions[i], alt)) continue;
+      this.mark[id] = epoch;
+      out.push(id);
+    }
+    return out.sort((a, b) => a - b);
+  }
+
+  /** "htop 3.2.2-2 (amd64)" style label used in messages. */
+  label(id: number): string {
+    const p = this.packages[id];
+    return `${p.name} ${p.version} (${p.arch})`;
+  }
+
+  formatAlternative(alt: Alternative): string {
+    return (this.options.formatAlternative ?? formatAlternative)(alt);
+  }
+}
+
+function defaultArchAllows(candidate: PoolPackage, qualifier: string | undefined): boolean {
+  return qualifier === undefined || qualifier === 'any' || candidate.arch === qualifier;
+}
+
+export function testOp(cmp: number, op: RelationOp): boolean {
+  switch (op) {
+    case '<':
+      return cmp < 0;
+    case '<=':
+      return cmp <= 0;
+    case '=':
+      return cmp === 0;
+    case '>=':
+      return cmp >= 0;
+    case '>':
+      return cmp > 0;
+    case '!=':
+      return cmp !== 0;
+  }
+}

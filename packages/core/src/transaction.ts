@@ -1,0 +1,211 @@
+/**
+ * The install transaction: discover → open database → import → check conflicts → write database → compose → deploy.
+ * Every step before deploy only adds objects and cache refs to the repo, so a failure or a kill anywhere moves no
+ * deployment and no user-visible ref.
+ */
+import { existsSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import type { Backend, InstalledDatabase, LayerFile, PackageFile, PackageId } from './backend.js';
+import { checkConflicts } from './compose/conflicts.js';
+import { commitFinalLayer } from './compose/final-layer.js';
+import { deployCommit } from './deploy/deploy.js';
+import { readLayerState, STATE_PATH, Sysroot, type Deployment, type LayerState } from './discover/sysroot.js';
+import { ResolutionError, SystemStateError, UsageError } from './errors.js';
+import { readAccounts } from './import/accounts.js';
+import { importPackage, type ImportedPackage } from './import/importer.js';
+import { PathPlacer } from './import/placement.js';
+import { TransactionLock } from './lock.js';
+import { OstreeRepo } from './ostree.js';
+import { DirectoryTree, type TreeReader } from './tree.js';
+import { join } from 'node:path';
+import { checkoutCommit } from './discover/checkout.js';
+
+export interface Target {
+  /** Layer onto a sysroot's deployment (booted `/` when `sysroot` is undefined). */
+  sysroot?: string;
+  osName?: string;
+  /** Compose server-side instead: start from `ref` in `repo`, move `ref` to the result, deploy nothing. */
+  commitOnly?: { repo: string; ref: string };
+}
+
+export interface InstallOptions extends Target {
+  backends: Backend[];
+  files: string[];
+  dryRun?: boolean;
+  /** Progress lines for a human; the CLI sends them to stderr. */
+  progress?: (line: string) => void;
+}
+
+export interface PlannedPackage extends PackageId {
+  file: string;
+  /** The reason a layered install leaves this package short of fully configured, if any. */
+  note?: string;
+  cached?: boolean;
+  ref?: string;
+}
+
+export interface InstallResult {
+  dryRun: boolean;
+  backend: string;
+  /** The commit the transaction started from (a deployment's or the ref's). */
+  from: string;
+  baseCommit: string;
+  install: PlannedPackage[];
+  /** Packages named on the command line that the tree already has in that version. */
+  alreadyInstalled: PackageId[];
+  commit?: string;
+  deployed: boolean;
+  notes: string[];
+}
+
+interface Opened {
+  repo: OstreeRepo;
+  tree: TreeReader;
+  fromCommit: string;
+  deployment?: Deployment;
+  sysroot?: Sysroot;
+  lockPath: string;
+  cleanup: () => Promise<void>;
+}
+
+async function openTarget(target: Target): Promise<Opened> {
+  if (target.commitOnly) {
+    const repo = new OstreeRepo(target.commitOnly.repo);
+    if (!existsSync(join(repo.path, 'config'))) throw new SystemStateError(`${repo.path} is not an OSTree repo; check --repo`);
+    const commit = await repo.resolve(target.commitOnly.ref);
+    if (!commit) throw new SystemStateError(`ref ${target.commitOnly.ref} does not exist in ${repo.path}; check --ref`);
+    const checkout = await checkoutCommit(repo, commit);
+    return { repo, tree: checkout.tree, fromCommit: commit, lockPath: join(repo.path, 'ostree-layer.lock'), cleanup: checkout.dispose };
+  }
+  const sysroot = Sysroot.open(target.sysroot);
+  const deployment = await sysroot.target(target.osName);
+  return {
+    repo: sysroot.repo,
+    tree: new DirectoryTree(deployment.dir),
+    fromCommit: deployment.commit,
+    deployment,
+    sysroot,
+    lockPath: join(sysroot.path, 'ostree/ostree-layer.lock'),
+    cleanup: async () => undefined,
+  };
+}
+
+/** Finds the backend whose database the tree carries. */
+export async function detectBackend(backends: Backend[], tree: TreeReader): Promise<{ backend: Backend; location: string }> {
+  for (const backend of backends) {
+    const location = await backend.detect(tree);
+    if (location) return { backend, location };
+  }
+  const names = backends.map((b) => b.name).join(', ');
+  throw new SystemStateError(`no package database (${names}) found in ${tree.description}: is this the deployment of a dpkg- or rpm-based OS?`);
+}
+
+export async function install(options: InstallOptions): Promise<InstallResult> {
+  const say = options.progress ?? (() => undefined);
+  if (options.files.length === 0) throw new UsageError('name at least one package file to install');
+  const files = options.files.map((f) => resolvePath(f));
+  for (const file of files) if (!existsSync(file)) throw new UsageError(`${file}: no such package file`);
+
+  const opened = await openTarget(options);
+  const lock = options.dryRun ? undefined : await TransactionLock.acquire(opened.lockPath);
+  try {
+    const { tree, repo } = opened;
+    const { backend, location } = await detectBackend(options.backends, tree);
+    const database = await backend.openDatabase(tree, location);
+    const previous = await readLayerState(tree instanceof DirectoryTree ? tree : new DirectoryTree('/nonexistent'));
+    say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
+
+    const packages: PackageFile[] = [];
+    for (const file of files) packages.push(await backend.openPackage(file));
+    const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages);
+
+    const result: InstallResult = {
+      dryRun: Boolean(options.dryRun),
+      backend: backend.name,
+      from: opened.fromCommit,
+      baseCommit: previous?.baseCommit ?? opened.fromCommit,
+      install: fresh.map((p) => ({ ...p.id, file: p.file, note: backend.stateNote?.(p) })),
+      alreadyInstalled,
+      deployed: false,
+      notes: [],
+    };
+    if (options.dryRun || fresh.length === 0) return result;
+
+    const placer = new PathPlacer(tree);
+    const accounts = await readAccounts(tree);
+    const imported: ImportedPackage[] = [];
+    for (const pkg of fresh) {
+      const started = Date.now();
+      const one = await importPackage({ backend, repo, placer, accounts }, pkg);
+      imported.push(one);
+      say(`${one.cached ? 'cached ' : 'imported'} ${pkg.id.name} ${pkg.id.version} (${pkg.id.arch}), ${one.placed.length} entries, ${Date.now() - started} ms`);
+      if (one.tmpfiles.length > 0) result.notes.push(`${pkg.id.name}: ${one.tmpfiles.length} path(s) under /var or /run are created at boot by /usr/lib/tmpfiles.d/ostree-layer-${pkg.id.name}.conf`);
+    }
+    const takeovers = await checkConflicts({ backend, tree, database, placer }, imported);
+
+    const state: LayerState = {
+      baseCommit: result.baseCommit,
+      backend: backend.name,
+      requests: [...(previous?.requests ?? []), ['install', ...fresh.map((p) => p.id.name)]],
+      packages: [...(previous?.packages ?? []), ...imported.map((p) => ({ ...p.package.id, ref: p.ref }))],
+    };
+    const dbFiles: LayerFile[] = await backend.writeDatabase({
+      tree,
+      database,
+      added: imported.map((p) => ({ package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map() })),
+    });
+    dbFiles.push({ path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' });
+    const finalLayer = await commitFinalLayer({ repo, placer, packages: imported, files: dbFiles });
+
+    result.commit = await repo.commit({
+      trees: [{ ref: opened.fromCommit }, ...imported.map((p) => ({ ref: p.commit })), { ref: finalLayer }],
+      branch: options.commitOnly?.ref,
+      subject: `ostree-layer: install ${fresh.map((p) => p.id.name).join(' ')}`,
+      metadata: {
+        'ostree-layer.base-commit': state.baseCommit,
+        'ostree-layer.backend': backend.name,
+        'ostree-layer.request': JSON.stringify(state.requests),
+        'ostree-layer.packages': JSON.stringify(state.packages.map(({ name, version, arch }) => ({ name, version, arch }))),
+      },
+    });
+    result.install = imported.map((p) => ({ ...p.package.id, file: p.package.file, note: backend.stateNote?.(p.package), cached: p.cached, ref: p.ref }));
+    say(`composed ${result.commit}`);
+
+    if (opened.sysroot && opened.deployment) {
+      await deployCommit(opened.sysroot, opened.deployment, result.commit, state);
+      result.deployed = true;
+      say(`deployed ${result.commit.slice(0, 10)}; it boots next`);
+    }
+    return result;
+  } finally {
+    await lock?.release();
+    await opened.cleanup();
+  }
+}
+
+/** Same name, arch and version as an installed package: nothing to do. Another version: base packages cannot change. */
+async function checkAgainstInstalled(backend: Backend, database: InstalledDatabase, packages: PackageFile[]) {
+  const installed = new Map<string, PackageId>();
+  for (const pkg of await database.packages()) installed.set(`${pkg.name}:${pkg.arch}`, pkg);
+  const fresh: PackageFile[] = [];
+  const alreadyInstalled: PackageId[] = [];
+  const seen = new Map<string, PackageFile>();
+  for (const pkg of packages) {
+    const key = `${pkg.id.name}:${pkg.id.arch}`;
+    const have = installed.get(key) ?? installed.get(`${pkg.id.name}:all`);
+    if (have && backend.compareVersions(have.version, pkg.id.version) === 0) {
+      alreadyInstalled.push(have);
+      continue;
+    }
+    if (have) {
+      throw new ResolutionError(
+        `${pkg.id.name} ${pkg.id.version} (${pkg.file}) would replace ${have.name} ${have.version} from the base, and base packages cannot change in a layered install; update the base image instead`,
+      );
+    }
+    const dup = seen.get(key);
+    if (dup) throw new UsageError(`${pkg.file} and ${dup.file} are both ${pkg.id.name} (${pkg.id.arch}); name one of them`);
+    seen.set(key, pkg);
+    fresh.push(pkg);
+  }
+  return { fresh, alreadyInstalled };
+}
