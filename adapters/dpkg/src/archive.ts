@@ -1,0 +1,328 @@
+/**
+ * Opening a .deb: the ar wrapper, `debian-binary`, control.tar (metadata and maintainer scripts, held in memory: they
+ * are small) and data.tar (the payload, streamed on demand).
+ */
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import * as tar from 'tar-stream';
+import {
+  LayerError,
+  PackageFormatError,
+  normalizeArchivePath,
+  type EntryType,
+  type PackageEntry,
+  type PackageFile,
+  type PackageId,
+  type PayloadItem,
+} from '@ostree-layer/core';
+import { readAr, type ArMember } from './ar.js';
+import { ControlSyntaxError, parseParagraphs, type Paragraph } from './control.js';
+import { decompress, memberCompression, type Compression } from './decompress.js';
+import { buildMetadata } from './inspect.js';
+
+/** Control members that only describe the package; every other one is a script or data dpkg copies into info/. */
+const NOT_INFO = new Set(['control', 'md5sums', 'conffiles']);
+/** Scripts whose presence means a real install would have run something we did not. */
+const INSTALL_SCRIPTS = ['preinst', 'postinst', 'config'];
+const MAX_CONTROL_MEMBER = 64 << 20;
+
+export interface ControlMember {
+  name: string;
+  mode: number;
+  content: Buffer;
+}
+
+/** A .deb opened by {@link openDeb}. */
+export class DebPackage implements PackageFile {
+  readonly id: PackageId;
+  readonly hasScripts: boolean;
+  private metadataCache?: Record<string, unknown>;
+
+  constructor(
+    readonly file: string,
+    /** The parsed `control` paragraph. */
+    readonly control: Paragraph,
+    /** Every member of control.tar other than `control` itself, by name ("postinst", "md5sums", "conffiles"…). */
+    readonly controlMembers: Map<string, ControlMember>,
+    /** Absolute paths listed in `conffiles` (flags such as "remove-on-upgrade" stripped). */
+    readonly conffiles: string[],
+    readonly dataMember: string,
+    readonly dataCompression: Compression,
+  ) {
+    const get = (f: string) => control.get(f);
+    this.id = { name: get('Package')!, version: get('Version')!, arch: get('Architecture')! };
+    this.hasScripts = INSTALL_SCRIPTS.some((s) => controlMembers.has(s));
+  }
+
+  get metadata(): Record<string, unknown> {
+    this.metadataCache ??= buildMetadata(this.control, this.conffiles);
+    return this.metadataCache;
+  }
+
+  /** Control members dpkg copies into info/ as `<pkg>.<name>` (maintainer scripts, triggers, shlibs, symbols…). */
+  infoMembers(): ControlMember[] {
+    return [...this.controlMembers.values()].filter((m) => !NOT_INFO.has(m.name));
+  }
+
+  /** `md5sums` as a map from absolute path to hash, or an empty map when the package ships none. */
+  md5sums(): Map<string, string> {
+    const out = new Map<string, string>();
+    const m = this.controlMembers.get('md5sums');
+    if (!m) return out;
+    for (const line of m.content.toString('utf8').split('\n')) {
+      const match = /^([0-9a-f]{32})\s+\*?(.+)$/.exec(line.trim());
+      if (match) out.set(normalizeArchivePath(match[2]!.replace(/^\//, ''), this.file), match[1]!);
+    }
+    return out;
+  }
+
+  payload(): AsyncIterable<PayloadItem> {
+    return readPayload(this);
+  }
+}
+
+/** Opens the ar archive and finds a member, leaving the iterator positioned on it. */
+async function* members(file: string): AsyncGenerator<ArMember> {
+  const input = createReadStream(file, { highWaterMark: 1 << 20 });
+  try {
+    yield* readAr(input, file);
+  } finally {
+    input.destroy();
+  }
+}
+
+function wrap(file: string, what: string, err: unknown): LayerError {
+  if (err instanceof LayerError) return err;
+  const msg = err instanceof Error ? err.message : String(err);
+  return new PackageFormatError(file, `${what}: ${msg}; the package is corrupt or truncated`, { cause: err });
+}
+
+/** Reads the ar members up to control.tar and returns the opened package. Throws {@link PackageFormatError}. */
+export async function openDeb(file: string): Promise<DebPackage> {
+  const it = members(file);
+  try {
+    const first = await it.next();
+    if (first.done || first.value.name !== 'debian-binary') {
+      throw new PackageFormatError(file, 'not a Debian package: the first ar member must be "debian-binary"');
+    }
+    const version = (await readAll(first.value.body, 64)).toString('latin1');
+    if (!/^2\.\d+\n/.test(version)) {
+      throw new PackageFormatError(file, `unsupported .deb format version ${JSON.stringify(version.trim())} (expected 2.x)`);
+    }
+    let control: Map<string, ControlMember> | undefined;
+    for (;;) {
+      const next = await it.next();
+      if (next.done) break;
+      const m = next.value;
+      if (m.name.startsWith('_')) continue; // dpkg ignores members starting with "_"
+      const cc = memberCompression(m.name, 'control');
+      if (cc && !control) {
+        control = await readControlTar(decompress(m.body, cc, file, m.name), file, m.name);
+        continue;
+      }
+      const dc = memberCompression(m.name, 'data');
+      if (dc) {
+        if (!control) throw new PackageFormatError(file, `${m.name} comes before control.tar; the member order is wrong`);
+        return finishOpen(file, control, m.name, dc);
+      }
+      throw new PackageFormatError(file, `unexpected ar member "${m.name}" (expected control.tar* and data.tar*)`);
+    }
+    throw new PackageFormatError(file, control ? 'no data.tar member; the file is truncated' : 'no control.tar member; the file is truncated');
+  } catch (err) {
+    throw wrap(file, 'reading the package', err);
+  } finally {
+    await it.return(undefined);
+  }
+}
+
+function finishOpen(file: string, members: Map<string, ControlMember>, dataMember: string, dc: Compression): DebPackage {
+  const controlFile = members.get('control');
+  if (!controlFile) throw new PackageFormatError(file, 'control.tar has no "control" file');
+  members.delete('control');
+  let paragraphs: Paragraph[];
+  try {
+    paragraphs = parseParagraphs(controlFile.content.toString('utf8'));
+  } catch (err) {
+    if (err instanceof ControlSyntaxError) throw new PackageFormatError(file, `control file: ${err.message}`);
+    throw err;
+  }
+  if (paragraphs.length !== 1) throw new PackageFormatError(file, `control file has ${paragraphs.length} paragraphs (expected 1)`);
+  const control = paragraphs[0]!;
+  for (const f of ['Package', 'Version', 'Architecture']) {
+    if (!control.get(f)) throw new PackageFormatError(file, `control file lacks the mandatory "${f}" field`);
+  }
+  const conffiles: string[] = [];
+  const cf = members.get('conffiles');
+  if (cf) {
+    for (const line of cf.content.toString('utf8').split('\n')) {
+      const words = line.trim().split(/\s+/).filter(Boolean);
+      const path = words.at(-1);
+      if (!path) continue;
+      if (!path.startsWith('/')) throw new PackageFormatError(file, `conffiles names "${path}", which is not absolute`);
+      conffiles.push(normalizeArchivePath(path, file, true));
+    }
+  }
+  return new DebPackage(file, control, members, conffiles, dataMember, dc);
+}
+
+async function readAll(stream: Readable, limit: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    n += (c as Buffer).length;
+    if (n > limit) throw new Error(`member larger than ${limit} bytes`);
+    parts.push(c as Buffer);
+  }
+  return Buffer.concat(parts, n);
+}
+
+async function readControlTar(input: Readable, file: string, member: string): Promise<Map<string, ControlMember>> {
+  const out = new Map<string, ControlMember>();
+  const extract = tar.extract();
+  input.on('error', (err) => extract.destroy(err));
+  input.pipe(extract as unknown as NodeJS.WritableStream);
+  for await (const entry of extract) {
+    const h = entry.header;
+    const path = normalizeArchivePath(h.name, file);
+    if (h.type !== 'file' && h.type !== 'contiguous-file') {
+      entry.resume();
+      continue;
+    }
+    if (path.lastIndexOf('/') !== 0) {
+      throw new PackageFormatError(file, `${member}: unexpected nested member "${h.name}"`);
+    }
+    const content = await readAll(entry as unknown as Readable, MAX_CONTROL_MEMBER);
+    out.set(path.slice(1), { name: path.slice(1), mode: h.mode & 0o7777, content });
+  }
+  return out;
+}
+
+const TYPES: Record<string, EntryType> = {
+  file: 'file', 'contiguous-file': 'file', directory: 'directory', symlink: 'symlink', link: 'hardlink',
+  'character-device': 'char-device', 'block-device': 'block-device', fifo: 'fifo',
+};
+
+function paxNumber(pax: Record<string, string> | undefined, key: string): number | undefined {
+  const v = pax?.[key];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/** Turns a tar header into a contract entry, refusing what dpkg refuses or what we cannot represent. */
+function toEntry(h: tar.Header, pkg: DebPackage, path: string, seen: Set<string>, conffiles: Set<string>): PackageEntry {
+  const file = pkg.file;
+  const pax = (h.pax ?? undefined) as Record<string, string> | undefined;
+  if (pax && Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) {
+    throw new PackageFormatError(file, `data.tar entry "${h.name}" is a sparse file, which dpkg does not support; rebuild the package without --sparse`);
+  }
+  const type = h.type ? TYPES[h.type] : undefined;
+  if (!type) {
+    throw new PackageFormatError(file, `data.tar entry "${h.name}" has an unsupported type (GNU sparse or unknown); rebuild the package with dpkg-deb`);
+  }
+  const entry: PackageEntry = {
+    path,
+    type,
+    mode: h.mode & 0o7777,
+    user: pax?.uname ?? h.uname ?? '',
+    group: pax?.gname ?? h.gname ?? '',
+    uid: paxNumber(pax, 'uid') ?? h.uid,
+    gid: paxNumber(pax, 'gid') ?? h.gid,
+    size: type === 'file' ? h.size : 0,
+    mtime: Math.floor(paxNumber(pax, 'mtime') ?? h.mtime.getTime() / 1000),
+  };
+  if (type === 'symlink') entry.linkTarget = h.linkname;
+  if (type === 'hardlink') {
+    if (!h.linkname) throw new PackageFormatError(file, `data.tar hardlink "${h.name}" has no target`);
+    const target = normalizeArchivePath(h.linkname, file);
+    if (!seen.has(target)) {
+      throw new PackageFormatError(file, `data.tar hardlink "${h.name}" points to "${h.linkname}", which is not an earlier file of this package`);
+    }
+    entry.linkTarget = target;
+  }
+  if (type === 'char-device' || type === 'block-device') {
+    entry.devMajor = h.devmajor;
+    entry.devMinor = h.devminor;
+  }
+  if (conffiles.has(path)) entry.config = true;
+  return entry;
+}
+
+/** Wraps tar-stream's entry (a streamx stream) into a Node Readable, as the contract promises. */
+function nodeBody(source: Readable): { body: Readable; ended: Promise<void> } {
+  const body = new Readable({
+    highWaterMark: 1 << 16,
+    read() {
+      source.resume();
+    },
+    destroy(err, cb) {
+      cb(err);
+    },
+  });
+  const ended = new Promise<void>((resolve, reject) => {
+    source.on('data', (c: Buffer) => {
+      if (!body.destroyed && !body.push(c)) source.pause();
+    });
+    source.on('end', () => {
+      if (!body.destroyed) body.push(null);
+      resolve();
+    });
+    source.on('error', (err: Error) => {
+      body.destroy(err);
+      reject(err);
+    });
+  });
+  ended.catch(() => undefined);
+  source.pause();
+  return { body, ended };
+}
+
+async function* readPayload(pkg: DebPackage): AsyncGenerator<PayloadItem> {
+  const file = pkg.file;
+  const it = members(file);
+  try {
+    let data: ArMember | undefined;
+    // Manual stepping: a for-await "break" would close the ar reader and with it the data member's body.
+    for (let next = await it.next(); !next.done; next = await it.next()) {
+      if (next.value.name === pkg.dataMember) {
+        data = next.value;
+        break;
+      }
+    }
+    if (!data) throw new PackageFormatError(file, `${pkg.dataMember} disappeared: the file changed since it was opened`);
+    const extract = tar.extract();
+    const input = decompress(data.body, pkg.dataCompression, file, data.name);
+    input.on('error', (err) => extract.destroy(err));
+    input.pipe(extract as unknown as NodeJS.WritableStream);
+    const seen = new Set<string>();
+    const conffiles = new Set(pkg.conffiles);
+    for await (const source of extract) {
+      const h = source.header;
+      const path = normalizeArchivePath(h.name, file);
+      if (path === '/') {
+        source.resume();
+        continue;
+      }
+      const entry = toEntry(h, pkg, path, seen, conffiles);
+      seen.add(path);
+      if (entry.type !== 'file' || h.size === 0) {
+        source.resume();
+        yield { entry, body: entry.type === 'file' ? Readable.from([]) : undefined };
+        continue;
+      }
+      const { body, ended } = nodeBody(source as unknown as Readable);
+      yield { entry, body };
+      // The consumer may have left the body unread or destroyed it: drain what remains so the tar parser moves on.
+      if (!body.readableEnded) {
+        source.removeAllListeners('data');
+        source.on('data', () => undefined);
+        source.resume();
+      }
+      await ended;
+    }
+  } catch (err) {
+    throw wrap(file, `reading ${pkg.dataMember}`, err);
+  } finally {
+    await it.return(undefined);
+  }
+}

@@ -1,0 +1,271 @@
+/** Finding and reading the dpkg database (`status` + `info/`) inside a deployment tree. */
+import { createHash } from 'node:crypto';
+import {
+  SystemStateError,
+  type InstalledDatabase,
+  type InstalledPackage,
+  type LayerFile,
+  type PackageId,
+  type TreeReader,
+  type WriteDatabaseOptions,
+} from '@ostree-layer/core';
+import { DebPackage } from './archive.js';
+import { ControlSyntaxError, formatParagraphs, parseParagraphs, type Paragraph } from './control.js';
+
+/** Where an OSTree-ready tree keeps the database, best first; /var/lib/dpkg is the legacy, mutable location. */
+export const DATABASE_LOCATIONS = ['/usr/lib/sysimage/dpkg', '/usr/share/dpkg/database', '/var/lib/dpkg'];
+
+/** States in which a package's files are on disk (everything but "not-installed" and "config-files"). */
+const PRESENT_STATES = new Set(['installed', 'unpacked', 'half-installed', 'half-configured', 'triggers-awaited', 'triggers-pending']);
+
+function joinPath(dir: string, rel: string): string {
+  const parts: string[] = [];
+  for (const seg of `${rel.startsWith('/') ? '' : dir}/${rel}`.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') parts.pop();
+    else parts.push(seg);
+  }
+  return '/' + parts.join('/');
+}
+
+/** Resolves every symlink along `path` inside the tree (never escaping its root), like the kernel would in a chroot. */
+export async function resolveInTree(tree: TreeReader, path: string): Promise<string> {
+  let todo = path.split('/').filter(Boolean);
+  let done = '/';
+  for (let hops = 0; todo.length > 0; ) {
+    const seg = todo.shift()!;
+    if (seg === '.') continue;
+    if (seg === '..') {
+      done = joinPath(done, '..');
+      continue;
+    }
+    const next = joinPath(done, seg);
+    const st = await tree.lstat(next);
+    if (st?.type === 'symlink') {
+      if (++hops > 40) throw new SystemStateError(`${tree.description}: too many symlinks resolving ${path}`);
+      const target = await tree.readlink(next);
+      todo = [...target.split('/').filter(Boolean), ...todo];
+      if (target.startsWith('/')) done = '/';
+      continue;
+    }
+    done = next;
+  }
+  return done;
+}
+
+/** The first location holding a dpkg database (a directory with a `status` file), following symlinks; or null. */
+export async function findDatabase(tree: TreeReader): Promise<string | null> {
+  for (const candidate of DATABASE_LOCATIONS) {
+    const real = await resolveInTree(tree, candidate);
+    const st = await tree.lstat(`${real}/status`);
+    if (st?.type === 'file') return real;
+  }
+  return null;
+}
+
+/** The installed name of a package: "pkg:arch" for Multi-Arch: same ones, as dpkg names their info/ files. */
+export function infoName(p: Paragraph): string {
+  const name = p.get('Package')!;
+  return p.get('Multi-Arch') === 'same' ? `${name}:${p.get('Architecture')}` : name;
+}
+
+export interface StatusRecord extends InstalledPackage {
+  paragraph: Paragraph;
+  /** "pkg" or "pkg:arch": the file name prefix under info/. */
+  infoName: string;
+}
+
+/** The dpkg database of a tree, read once and kept: `status` paragraphs and, on demand, the `info/*.list` files. */
+export class DpkgDatabase implements InstalledDatabase {
+  private owners?: Promise<Map<string, PackageId[]>>;
+
+  constructor(
+    readonly tree: TreeReader,
+    readonly location: string,
+    /** Every paragraph of `status`, in file order. */
+    readonly paragraphs: Paragraph[],
+  ) {}
+
+  /** Records whose package files are present on disk. */
+  records(): StatusRecord[] {
+    const out: StatusRecord[] = [];
+    for (const p of this.paragraphs) {
+      const state = p.get('Status');
+      const name = p.get('Package');
+      if (!state || !name) continue;
+      if (!PRESENT_STATES.has(state.split(/\s+/)[2] ?? '')) continue;
+      out.push({ name, version: p.get('Version') ?? '', arch: p.get('Architecture') ?? '', state, paragraph: p, infoName: infoName(p) });
+    }
+    return out;
+  }
+
+  async packages(): Promise<InstalledPackage[]> {
+    return this.records().map(({ name, version, arch, state }) => ({ name, version, arch, state }));
+  }
+
+  fileOwners(): Promise<Map<string, PackageId[]>> {
+    this.owners ??= this.readOwners();
+    return this.owners;
+  }
+
+  /** The paths of one package's `.list` file, in file order ([] when it has none). */
+  async listFile(infoName: string): Promise<string[]> {
+    const path = `${this.location}/info/${infoName}.list`;
+    if (!(await this.tree.lstat(path))) return [];
+    return (await this.tree.readFile(path)).toString('utf8').split('\n').filter((l) => l !== '');
+  }
+
+  private async readOwners(): Promise<Map<string, PackageId[]>> {
+    const owners = new Map<string, PackageId[]>();
+    const records = this.records();
+    const lists = new Array<string[]>(records.length);
+    let next = 0;
+    // A few reads in flight at once: hundreds of small files, each one a syscall round trip.
+    const worker = async () => {
+      while (next < records.length) {
+        const i = next++;
+        lists[i] = await this.listFile(records[i]!.infoName);
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    records.forEach((r, i) => {
+      const id: PackageId = { name: r.name, version: r.version, arch: r.arch };
+      for (const path of lists[i]!) {
+        if (path === '/.') continue;
+        const list = owners.get(path);
+        if (list) list.push(id);
+        else owners.set(path, [id]);
+      }
+    });
+    return owners;
+  }
+}
+
+/** Reads `status` in one pass. Throws {@link SystemStateError} when it is missing or unparsable. */
+export async function openDatabase(tree: TreeReader, location: string): Promise<DpkgDatabase> {
+  const statusPath = `${location}/status`;
+  let text: string;
+  try {
+    text = (await tree.readFile(statusPath)).toString('utf8');
+  } catch (err) {
+    throw new SystemStateError(`${tree.description}: cannot read the dpkg status file ${statusPath} (${(err as Error).message})`, { cause: err });
+  }
+  try {
+    return new DpkgDatabase(tree, location, parseParagraphs(text));
+  } catch (err) {
+    if (err instanceof ControlSyntaxError) {
+      throw new SystemStateError(`${tree.description}: ${statusPath} is corrupt (${err.message}); restore it from status-old`);
+    }
+    throw err;
+  }
+}
+
+/** The package state dpkg would record for a layered package whose maintainer scripts did not run. */
+export function layeredStatus(pkg: DebPackage): string {
+  return pkg.controlMembers.has('postinst') || pkg.controlMembers.has('config') ? 'install ok unpacked' : 'install ok installed';
+}
+
+function sortKey(p: Paragraph): [string, string] {
+  return [p.get('Package') ?? '', p.get('Architecture') ?? ''];
+}
+
+function compareKeys(a: [string, string], b: [string, string]): number {
+  // dpkg sorts by name, then architecture, comparing bytes (strcmp), not by locale.
+  if (a[0] !== b[0]) return a[0] < b[0] ? -1 : 1;
+  return a[1] === b[1] ? 0 : a[1] < b[1] ? -1 : 1;
+}
+
+/** Hashes of the regular files of a package that need one, read from its payload (hardlinks take their target's). */
+async function hashPayload(pkg: DebPackage, wanted: (path: string) => boolean): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for await (const { entry, body } of pkg.payload()) {
+    if (entry.type === 'hardlink' && wanted(entry.path)) {
+      const h = out.get(entry.linkTarget!);
+      if (h) out.set(entry.path, h);
+      continue;
+    }
+    if (entry.type !== 'file' || !body || !wanted(entry.path)) {
+      body?.resume();
+      continue;
+    }
+    const hash = createHash('md5');
+    for await (const chunk of body) hash.update(chunk as Buffer);
+    out.set(entry.path, hash.digest('hex'));
+  }
+  return out;
+}
+
+function md5sumsText(paths: Iterable<[string, string]>): string {
+  let s = '';
+  for (const [path, hash] of paths) s += `${hash}  ${path.slice(1)}\n`;
+  return s;
+}
+
+/** Builds the files of the updated database: see {@link Backend.writeDatabase}. */
+export async function writeDatabase(options: WriteDatabaseOptions): Promise<LayerFile[]> {
+  const { tree, added } = options;
+  const db = options.database instanceof DpkgDatabase ? options.database : await openDatabase(tree, options.database.location);
+  const loc = db.location;
+  const files: LayerFile[] = [];
+  const status = [...db.paragraphs];
+
+  for (const layered of added) {
+    const pkg = layered.package;
+    if (!(pkg instanceof DebPackage)) throw new SystemStateError(`${pkg.file}: not a package opened by the dpkg backend`);
+    const shipped = pkg.md5sums();
+    const conffiles = new Set(pkg.conffiles);
+    const needsHash = (p: string) => conffiles.has(p) || (shipped.size === 0 && !conffiles.has(p));
+    const hashes = conffiles.size > 0 || shipped.size === 0 ? await hashPayload(pkg, needsHash) : new Map<string, string>();
+
+    const para = pkg.control.clone();
+    para.set('Status', layeredStatus(pkg));
+    if (pkg.conffiles.length > 0) {
+      para.set('Conffiles', pkg.conffiles.map((c) => `\n ${c} ${hashes.get(c) ?? shipped.get(c) ?? 'newconffile'}`).join(''));
+    }
+    const key = sortKey(para);
+    const same = status.findIndex((p) => compareKeys(sortKey(p), key) === 0);
+    if (same !== -1) status[same] = para;
+    else {
+      const at = status.findIndex((p) => compareKeys(sortKey(p), key) > 0);
+      status.splice(at === -1 ? status.length : at, 0, para);
+    }
+
+    const info = `${loc}/info/${infoName(para)}`;
+    const list = ['/.', ...layered.entries.map((e) => e.path)];
+    files.push({ path: `${info}.list`, type: 'file', mode: 0o644, content: list.join('\n') + '\n' });
+    const md5 = pkg.controlMembers.get('md5sums')?.content
+      ?? md5sumsText(layered.entries.filter((e) => (e.type === 'file' || e.type === 'hardlink') && !conffiles.has(e.path) && hashes.has(e.path)).map((e) => [e.path, hashes.get(e.path)!]));
+    files.push({ path: `${info}.md5sums`, type: 'file', mode: 0o644, content: md5 });
+    for (const m of pkg.infoMembers()) files.push({ path: `${info}.${m.name}`, type: 'file', mode: m.mode, content: m.content });
+    const cf = pkg.controlMembers.get('conffiles');
+    if (cf) files.push({ path: `${info}.conffiles`, type: 'file', mode: 0o644, content: cf.content });
+
+    for (const [ownerKey, paths] of layered.takenOver) files.push(...(await dropOwnedPaths(db, ownerKey, new Set(paths))));
+  }
+
+  files.push({ path: `${loc}/status`, type: 'file', mode: 0o644, content: formatParagraphs(status) });
+  for (const dir of ['info', 'updates', 'triggers']) {
+    if (!(await tree.lstat(`${loc}/${dir}`))) files.push({ path: `${loc}/${dir}`, type: 'directory', mode: 0o755 });
+  }
+  return files;
+}
+
+/** The old owner's `.list` and `.md5sums` rewritten without the paths a layered package took over. */
+async function dropOwnedPaths(db: DpkgDatabase, ownerKey: string, taken: Set<string>): Promise<LayerFile[]> {
+  const records = db.records();
+  const owner = records.find((r) => r.infoName === ownerKey) ?? records.find((r) => r.name === ownerKey);
+  if (!owner) throw new SystemStateError(`${db.tree.description}: package ${ownerKey} is not in the dpkg database at ${db.location}`);
+  const info = `${db.location}/info/${owner.infoName}`;
+  const out: LayerFile[] = [];
+  const list = await db.listFile(owner.infoName);
+  out.push({ path: `${info}.list`, type: 'file', mode: 0o644, content: list.filter((p) => !taken.has(p)).map((p) => p + '\n').join('') });
+  if (await db.tree.lstat(`${info}.md5sums`)) {
+    const lines = (await db.tree.readFile(`${info}.md5sums`)).toString('utf8').split('\n');
+    const kept = lines.filter((l) => {
+      const m = /^[0-9a-f]{32}\s+\*?(.+)$/.exec(l);
+      return l !== '' && !(m && taken.has('/' + m[1]!.replace(/^\//, '')));
+    });
+    out.push({ path: `${info}.md5sums`, type: 'file', mode: 0o644, content: kept.map((l) => l + '\n').join('') });
+  }
+  return out;
+}
