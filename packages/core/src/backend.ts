@@ -154,6 +154,12 @@ export interface Backend {
    */
   writeDatabase(options: WriteDatabaseOptions): Promise<LayerFile[]>;
 
+  /**
+   * Everything about a package file as plain JSON for `inspect --json`: at least name, version, arch, the
+   * relationship fields and `files` (objects with path, type, mode, user, group, size).
+   */
+  inspect?(file: string): Promise<Record<string, unknown>>;
+
   /** Human-readable note on what a layered install of this package left undone (e.g. maintainer scripts). */
   stateNote?(pkg: PackageFile): string | undefined;
 }
