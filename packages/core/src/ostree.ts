@@ -70,7 +70,7 @@ export class OstreeRepo {
     if (tars.length > 1) throw new Error('ostree commit reads at most one tar stream (stdin) per call');
     const args = [`--repo=${this.path}`, 'commit', options.branch ? `--branch=${options.branch}` : '--orphan'];
     args.push(`--subject=${options.subject ?? 'ostree-layer'}`);
-    for (const tree of options.trees) args.push('ref' in tree ? `--tree=ref=${tree.ref}` : '--tree=tar=/dev/stdin');
+    for (const tree of options.trees) args.push('ref' in tree ? `--tree=ref=${tree.ref}` : '--tree=tar=-');
     for (const [key, value] of Object.entries(options.metadata ?? {})) args.push(`--add-metadata-string=${key}=${value}`);
     return this.run(args, tars[0]?.tar, options.signal);
   }
