@@ -114,7 +114,7 @@ class Explainer {
   }
 
   private falsePackage(id: number, chain: ProblemStep[]): void {
-    const { sat, info } = this.rules;
+    const { sat } = this.rules;
     if (chain.length > MAX_DEPTH || this.visiting.has(id) || this.problems.size >= MAX_PROBLEMS) return;
     const r = sat.reason[id];
     if (sat.value[id] !== -1 || r < 0) return;
@@ -124,7 +124,6 @@ class Explainer {
     } finally {
       this.visiting.delete(id);
     }
-    void info;
   }
 
   /** Explains why rule `r` rules out (or, for a top-level conflict, is broken by) package `id`. */
