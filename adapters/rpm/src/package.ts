@@ -1,0 +1,112 @@
+/** An opened .rpm as the engine sees it: identity, metadata JSON, the payload on demand. */
+import type { PackageFile, PackageId, PayloadItem } from '@ostree-layer/core';
+import { PackageFormatError } from '@ostree-layer/core';
+import { readArchive, verifyDigests, type RpmArchive } from './archive.js';
+import { readDependencies, type Dependencies } from './dependencies.js';
+import { FileFlag, headerFiles, type HeaderFile } from './files.js';
+import { Tag, type RpmHeader } from './header.js';
+import { payloadItems } from './payload.js';
+import { formatEvr, type RpmEvr } from './version.js';
+
+const SCRIPT_TAGS = [
+  Tag.PreIn, Tag.PostIn, Tag.PreUn, Tag.PostUn, Tag.PreInProg, Tag.PostInProg, Tag.PreUnProg, Tag.PostUnProg,
+  Tag.PreTrans, Tag.PostTrans, 1153, 1154, Tag.TriggerScripts, 5066, 5076,
+];
+
+export interface RpmIdentity {
+  name: string;
+  evr: RpmEvr;
+  arch: string;
+}
+
+/** Name, epoch, version, release and arch of a header; refuses a header without them. */
+export function identityOf(h: RpmHeader, file: string, source = false): RpmIdentity {
+  const name = h.string(Tag.Name);
+  const version = h.string(Tag.Version);
+  const release = h.string(Tag.Release);
+  if (!name || version === undefined || release === undefined) throw new PackageFormatError(file, 'header has no name, version or release; it is not a package header');
+  const epoch = h.number(Tag.Epoch);
+  const arch = source || !h.has(Tag.SourceRpm) ? 'src' : (h.string(Tag.Arch) ?? 'noarch');
+  return { name, evr: { epoch: epoch === undefined ? undefined : String(epoch), version, release }, arch };
+}
+
+export function hasScripts(h: RpmHeader): boolean {
+  return SCRIPT_TAGS.some((t) => h.has(t));
+}
+
+export interface RpmFileJson {
+  path: string;
+  type: string;
+  mode: number;
+  user: string;
+  group: string;
+  size: number;
+  linkTarget?: string;
+  config?: boolean;
+  ghost?: boolean;
+}
+
+export function filesJson(files: HeaderFile[]): RpmFileJson[] {
+  return files.map((f) => ({
+    path: f.path, type: f.type, mode: f.mode, user: f.user, group: f.group, size: f.type === 'file' ? f.size : 0,
+    ...(f.type === 'symlink' ? { linkTarget: f.linkTo } : {}),
+    ...(f.flags & FileFlag.Config ? { config: true } : {}),
+    ...(f.flags & FileFlag.Ghost ? { ghost: true } : {}),
+  }));
+}
+
+export class RpmPackage implements PackageFile {
+  readonly id: PackageId;
+  readonly identity: RpmIdentity;
+  readonly files: HeaderFile[];
+  readonly dependencies: Dependencies;
+  readonly hasScripts: boolean;
+
+  constructor(readonly archive: RpmArchive) {
+    const h = archive.header;
+    this.identity = identityOf(h, archive.file, archive.source);
+    this.id = { name: this.identity.name, version: formatEvr(this.identity.evr), arch: this.identity.arch };
+    this.files = headerFiles(h, archive.file);
+    this.dependencies = readDependencies(h, archive.file);
+    this.hasScripts = hasScripts(h);
+  }
+
+  get file(): string {
+    return this.archive.file;
+  }
+
+  get header(): RpmHeader {
+    return this.archive.header;
+  }
+
+  get metadata(): Record<string, unknown> {
+    const h = this.archive.header;
+    const { evr } = this.identity;
+    return {
+      name: this.identity.name,
+      epoch: evr.epoch === undefined ? null : Number(evr.epoch),
+      version: evr.version,
+      release: evr.release,
+      arch: h.string(Tag.Arch) ?? null,
+      source: this.identity.arch === 'src',
+      summary: h.string(Tag.Summary) ?? null,
+      license: h.string(Tag.License) ?? null,
+      url: h.string(Tag.Url) ?? null,
+      sourceRpm: h.string(Tag.SourceRpm) ?? null,
+      hasScripts: this.hasScripts,
+      dependencies: this.dependencies,
+      files: filesJson(this.files),
+    };
+  }
+
+  payload(): AsyncIterable<PayloadItem> {
+    return payloadItems(this.archive, this.files);
+  }
+}
+
+/** Opens, parses and digest-checks a package. Throws PackageFormatError on anything rpm would refuse. */
+export async function openRpm(file: string, options: { verify?: boolean } = {}): Promise<RpmPackage> {
+  const archive = await readArchive(file);
+  if (options.verify !== false) await verifyDigests(archive);
+  return new RpmPackage(archive);
+}

@@ -1,0 +1,159 @@
+/**
+ * Streams an rpm payload as contract entries: decompress (node:zlib for gzip, the system's xz/zstd/bzip2 tools for the
+ * rest), read cpio, and take every entry's metadata from the header, which is what rpm itself trusts.
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { PackageFormatError, normalizeArchivePath, type PackageEntry, type PayloadItem } from '@ostree-layer/core';
+import { asFormatError, sniffCompressor, type Compressor, type RpmArchive } from './archive.js';
+import { readCpio } from './cpio.js';
+import { FileFlag, type HeaderFile } from './files.js';
+
+const TOOLS: Record<Exclude<Compressor, 'gzip' | 'none'>, [string, string[]]> = {
+  xz: ['xz', ['-dc']],
+  lzma: ['xz', ['--format=lzma', '-dc']],
+  zstd: ['zstd', ['-dc']],
+  bzip2: ['bzip2', ['-dc']],
+};
+
+/** The decompressed payload bytes. A failing decompressor ends in a PackageFormatError carrying its stderr. */
+export async function* decompress(file: string, offset: number, kind: Compressor): AsyncGenerator<Buffer> {
+  const input = createReadStream(file, { start: offset, highWaterMark: 1 << 20 });
+  try {
+    if (kind === 'none') {
+      yield* input as AsyncIterable<Buffer>;
+      return;
+    }
+    if (kind === 'gzip') {
+      const gunzip = createGunzip();
+      input.on('error', (err) => gunzip.destroy(err));
+      input.pipe(gunzip);
+      try {
+        yield* gunzip as AsyncIterable<Buffer>;
+      } catch (err) {
+        throw new PackageFormatError(file, `gzip payload cannot be decompressed (${(err as Error).message}); the package is truncated or corrupt`, { cause: err });
+      } finally {
+        gunzip.destroy();
+      }
+      return;
+    }
+    const [cmd, args] = TOOLS[kind];
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.on('error', () => undefined); // EPIPE when we stop early; the exit status tells the real story
+    input.pipe(child.stdin);
+    const exited = new Promise<number | null>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => resolve(code));
+    });
+    try {
+      yield* child.stdout as AsyncIterable<Buffer>;
+      const code = await exited.catch((err: Error) => {
+        throw new PackageFormatError(file, `cannot run "${cmd}" to decompress the ${kind} payload (${err.message}); install it`);
+      });
+      if (code !== 0) throw new PackageFormatError(file, `${kind} payload cannot be decompressed ("${cmd} ${args.join(' ')}": ${stderr.trim() || `exit ${code}`}); the package is truncated or corrupt`);
+    } finally {
+      if (child.exitCode === null) child.kill();
+    }
+  } finally {
+    input.destroy();
+  }
+}
+
+function toEntry(f: HeaderFile, file: string): PackageEntry {
+  if (f.type === 'socket') throw new PackageFormatError(file, `${f.path} is a socket; packages cannot ship sockets`);
+  const entry: PackageEntry = {
+    path: f.path, type: f.type, mode: f.mode, user: f.user, group: f.group,
+    size: f.type === 'file' ? f.size : 0, mtime: f.mtime,
+  };
+  if (f.type === 'symlink') entry.linkTarget = f.linkTo;
+  if (f.type === 'char-device' || f.type === 'block-device') {
+    entry.devMajor = (f.rdev >>> 8) & 0xfff;
+    entry.devMinor = (f.rdev & 0xff) | ((f.rdev >>> 12) & 0xfff00);
+  }
+  if (f.flags & FileFlag.Config) entry.config = true;
+  if (f.flags & FileFlag.Ghost) entry.ghost = true;
+  return entry;
+}
+
+/** Hardlink sets by (device, inode), regular non-ghost files only, in file-index order. */
+function hardlinkSets(files: HeaderFile[]): Map<number, number[]> {
+  const byKey = new Map<string, number[]>();
+  for (const f of files) {
+    if (f.type !== 'file' || f.flags & FileFlag.Ghost) continue;
+    const key = `${f.device}:${f.inode}`;
+    const list = byKey.get(key) ?? [];
+    list.push(f.index);
+    byKey.set(key, list);
+  }
+  const out = new Map<number, number[]>();
+  for (const list of byKey.values()) if (list.length > 1) for (const i of list) out.set(i, list);
+  return out;
+}
+
+/**
+ * Payload items in archive order, then the header's %ghost entries (owned, never shipped). In a hardlink set rpm
+ * writes the content with one member only (the last); members seen before it are held back and follow it as
+ * hardlinks, so every hardlink names an entry already yielded.
+ */
+export async function* payloadItems(a: RpmArchive, files: HeaderFile[]): AsyncGenerator<PayloadItem> {
+  const file = a.file;
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const links = hardlinkSets(files);
+  const seen = new Set<number>();
+  const leaders = new Map<number[], string>();
+  const held = new Map<number[], HeaderFile[]>();
+  const strippedSize = (index: number) => {
+    const f = files[index];
+    if (!f) throw new PackageFormatError(file, `payload names file #${index}, which the header does not list`);
+    const set = links.get(index);
+    if (f.type !== 'file' || (set && set[set.length - 1] !== index)) return 0;
+    return f.size;
+  };
+  try {
+    const kind = await sniffCompressor(a);
+    for await (const { entry, body } of readCpio(decompress(file, a.payloadOffset, kind), file, strippedSize)) {
+      let f: HeaderFile | undefined;
+      if (entry.index !== undefined) {
+        f = files[entry.index];
+      } else {
+        const path = normalizeArchivePath(entry.name!, file);
+        f = byPath.get(path);
+        if (!f) throw new PackageFormatError(file, `payload has ${path}, which the header does not list; the package is corrupt`);
+      }
+      if (!f) throw new PackageFormatError(file, `payload names file #${entry.index}, which the header does not list`);
+      if (seen.has(f.index)) throw new PackageFormatError(file, `payload has ${f.path} twice; the package is corrupt`);
+      seen.add(f.index);
+      const item = toEntry(f, file);
+      const set = links.get(f.index);
+      if (set) {
+        const leader = leaders.get(set);
+        if (leader) {
+          yield { entry: { ...item, type: 'hardlink', size: 0, linkTarget: leader } };
+        } else if (entry.size === 0 && f.size > 0) {
+          held.set(set, [...(held.get(set) ?? []), f]);
+        } else {
+          leaders.set(set, f.path);
+          yield { entry: item, body };
+          for (const h of held.get(set) ?? []) yield { entry: { ...toEntry(h, file), type: 'hardlink', size: 0, linkTarget: f.path } };
+          held.delete(set);
+        }
+        continue;
+      }
+      if (f.type === 'file') {
+        if (entry.size !== f.size) throw new PackageFormatError(file, `${f.path} has ${entry.size} bytes in the payload but ${f.size} in the header; the package is corrupt`);
+        yield { entry: item, body };
+      } else {
+        yield { entry: item };
+      }
+    }
+  } catch (err) {
+    throw asFormatError(file, err, 'reading the payload failed');
+  }
+  if (held.size) throw new PackageFormatError(file, `a hardlink set (${[...held.values()][0].map((f) => f.path).join(', ')}) has no member carrying its content; the package is corrupt`);
+  const missing = files.filter((f) => !seen.has(f.index) && !(f.flags & FileFlag.Ghost));
+  if (missing.length) throw new PackageFormatError(file, `payload lacks ${missing.length} file(s) the header lists (first: ${missing[0].path}); the package is truncated or corrupt`);
+  for (const f of files) if (f.flags & FileFlag.Ghost) yield { entry: toEntry(f, file) };
+}
