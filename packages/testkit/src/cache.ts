@@ -1,0 +1,139 @@
+/**
+ * The cache shared by every test worker and the demo: one ostree repo holding the built bases, plus a lock file per
+ * base so parallel workers build each base once.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LockedError, SystemStateError } from '@ostree-layer/core';
+import { run } from './run.js';
+
+/** A committed base tree: what makeSysroot pulls and deploys. */
+export interface BaseImage {
+  /** The cached ostree repo (mode bare-user) holding the commit. */
+  repo: string;
+  ref: string;
+  /** Commit checksum the ref pointed to when this was returned. */
+  commit: string;
+  /** Stateroot name a sysroot made from this base uses unless told otherwise. */
+  osName: string;
+}
+
+export interface CacheOptions {
+  /** Where the repo and locks live; default $OSTREE_LAYER_TEST_CACHE or <repo>/.cache/testkit. */
+  cacheDir?: string;
+}
+
+/** The monorepo root: the nearest ancestor of this module whose package.json declares workspaces. */
+function findRepoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest)) {
+      try {
+        if (JSON.parse(readFileSync(manifest, 'utf8')).workspaces) return dir;
+      } catch {
+        // A broken manifest on the way up is not ours; keep climbing.
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+    dir = parent;
+  }
+}
+
+export function resolveCacheDir(options: CacheOptions = {}): string {
+  if (options.cacheDir) return resolve(options.cacheDir);
+  const fromEnv = process.env.OSTREE_LAYER_TEST_CACHE;
+  if (fromEnv) return resolve(fromEnv);
+  return join(findRepoRoot(), '.cache', 'testkit');
+}
+
+/**
+ * Holds an exclusive flock(1) on `lockFile` while `fn` runs. The lock lives in a child `flock … cat` whose stdin is
+ * our pipe: if this process dies, even by SIGKILL, the pipe closes, cat exits and the lock is released.
+ */
+export async function withFileLock<T>(lockFile: string, fn: () => Promise<T>, timeoutSeconds = 1200): Promise<T> {
+  await mkdir(dirname(lockFile), { recursive: true });
+  const holder = spawn('flock', ['--exclusive', '--wait', String(timeoutSeconds), lockFile, 'sh', '-c', 'echo locked; exec cat >/dev/null'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolveExit) => holder.once('close', (code) => resolveExit(code)));
+  let stderr = '';
+  holder.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const acquired = await new Promise<boolean>((resolveLock, rejectLock) => {
+    holder.once('error', rejectLock);
+    holder.stdout.once('data', () => resolveLock(true));
+    void exited.then(() => resolveLock(false));
+  });
+  if (!acquired) {
+    throw new LockedError(
+      `could not lock ${lockFile} within ${timeoutSeconds} s${stderr ? `: ${stderr.trim()}` : ''}; ` +
+        'another test run is building the same base: wait for it, or remove the cache directory if no build is running',
+    );
+  }
+  try {
+    return await fn();
+  } finally {
+    holder.stdin.end();
+    await exited;
+  }
+}
+
+/** Creates the cache repo once (bare-user: pulls into a sysroot copy objects, so a test can never corrupt the cache). */
+export async function ensureCacheRepo(cacheDir: string): Promise<string> {
+  const repo = join(cacheDir, 'repo');
+  if (existsSync(join(repo, 'config'))) return repo;
+  await withFileLock(join(cacheDir, 'repo.lock'), async () => {
+    if (existsSync(join(repo, 'config'))) return;
+    await mkdir(repo, { recursive: true });
+    await run('ostree', ['init', `--repo=${repo}`, '--mode=bare-user']);
+  });
+  return repo;
+}
+
+/** Key in each cached commit's metadata naming the recipe that built it; a changed recipe rebuilds the base. */
+export const RECIPE_KEY = 'testkit.recipe';
+
+/** The commit of `ref` when it was built by `recipe`, else null (missing ref or an older recipe). */
+export async function cachedCommit(repo: string, ref: string, recipe: string): Promise<string | null> {
+  let commit: string;
+  try {
+    commit = await run('ostree', ['rev-parse', `--repo=${repo}`, ref]);
+  } catch {
+    return null;
+  }
+  try {
+    const stored = await run('ostree', ['show', `--repo=${repo}`, `--print-metadata-key=${RECIPE_KEY}`, commit]);
+    return stored.trim() === `'${recipe}'` ? commit : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Returns the cached base `ref` built by `recipe`, building it with `build` under the base's lock when missing.
+ * `build` must commit to `ref` in `repo` with metadata {@link RECIPE_KEY} = recipe.
+ */
+export async function ensureCached(
+  cacheDir: string,
+  ref: string,
+  recipe: string,
+  build: (repo: string) => Promise<void>,
+): Promise<{ repo: string; commit: string }> {
+  const repo = await ensureCacheRepo(cacheDir);
+  const hit = await cachedCommit(repo, ref, recipe);
+  if (hit) return { repo, commit: hit };
+  const lockName = ref.replace(/[^A-Za-z0-9_.-]+/g, '_') + '.lock';
+  return withFileLock(join(cacheDir, lockName), async () => {
+    // Another worker may have built it while we waited for the lock.
+    const built = await cachedCommit(repo, ref, recipe);
+    if (built) return { repo, commit: built };
+    await build(repo);
+    const commit = await cachedCommit(repo, ref, recipe);
+    if (!commit) throw new SystemStateError(`building ${ref} in ${repo} finished but the ref does not carry recipe ${recipe}`);
+    return { repo, commit };
+  });
+}

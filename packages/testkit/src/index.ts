@@ -1,0 +1,13 @@
+/**
+ * Builders for tests and the demo: real bases (Debian minbase, a tiny RPM base) cached as ostree commits, throwaway
+ * sysroots, and fixture packages made with the real dpkg-deb and rpmbuild (plus hand-made hostile .debs).
+ */
+export { ensureCacheRepo, resolveCacheDir, withFileLock, type BaseImage, type CacheOptions } from './cache.js';
+export { mountsUnder, removeTree, unmountUnder } from './cleanup.js';
+export { buildDeb, debControl, type DebCompression, type DebFileSpec, type DebSpec } from './deb.js';
+export { DEBIAN_MINBASE_REF, DEBIAN_MIRROR, DEBIAN_SOURCES_LINE, DPKG_DB_PATH, ensureDebianMinbase } from './minbase.js';
+export { commitTree, makeOstreeReady, STAND_IN_KERNEL_VERSION, type CommitTreeOptions, type OstreeReadyOptions } from './ostree-tree.js';
+export { buildRawDataTarDeb, HOSTILE_DATA_ENTRIES, rawTar, type RawDebSpec, type RawTarEntry } from './rawdeb.js';
+export { buildRpm, rpmSpecText, type RpmCompression, type RpmFileSpec, type RpmSpec } from './rpm.js';
+export { ensureRpmBase, findStaticBusybox, rpmBaseSpecs, RPM_BASE_REF, RPM_DB_PATH, type RpmBase } from './rpmbase.js';
+export { deploymentOrigin, listDeployments, makeSysroot, type Sysroot, type SysrootOptions } from './sysroot.js';

@@ -1,0 +1,71 @@
+/** A real Debian bookworm minbase, made OSTree-ready and cached as a commit. */
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError } from '@ostree-layer/core';
+import { removeTree } from './cleanup.js';
+import { ensureCached, resolveCacheDir, type BaseImage, type CacheOptions } from './cache.js';
+import { commitTree, makeOstreeReady } from './ostree-tree.js';
+import { isRoot, run } from './run.js';
+
+export const DEBIAN_MINBASE_REF = 'debian/bookworm/minbase';
+export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+/** The APT source the base is built from and keeps in /usr/etc/apt/sources.list. */
+export const DEBIAN_SOURCES_LINE = `deb ${DEBIAN_MIRROR} bookworm main`;
+/** Where the dpkg database lives in the committed tree (nothing is left at var/lib/dpkg: /var is never deployed). */
+export const DPKG_DB_PATH = 'usr/lib/sysimage/dpkg';
+
+// Bump when the recipe below changes: cached commits of another recipe are rebuilt.
+const RECIPE = 'debian-minbase-1';
+
+const inFlight = new Map<string, Promise<BaseImage>>();
+
+/**
+ * The Debian bookworm minbase commit (`mmdebstrap --variant=minbase`, about 20–30 s the first time; a cache hit costs
+ * two `ostree` calls). Parallel workers share one build through a lock file in the cache directory.
+ */
+export function ensureDebianMinbase(options: CacheOptions = {}): Promise<BaseImage> {
+  const cacheDir = resolveCacheDir(options);
+  let pending = inFlight.get(cacheDir);
+  if (!pending) {
+    pending = buildOrReuse(cacheDir);
+    inFlight.set(cacheDir, pending);
+    pending.catch(() => inFlight.delete(cacheDir));
+  }
+  return pending;
+}
+
+async function buildOrReuse(cacheDir: string): Promise<BaseImage> {
+  if (!isRoot()) throw new UsageError('ensureDebianMinbase needs root (mmdebstrap in root mode, ownership in the commit)');
+  const { repo, commit } = await ensureCached(cacheDir, DEBIAN_MINBASE_REF, RECIPE, (repo) => buildMinbase(cacheDir, repo));
+  return { repo, ref: DEBIAN_MINBASE_REF, commit, osName: 'debian' };
+}
+
+async function buildMinbase(cacheDir: string, repo: string): Promise<void> {
+  // We hold the base's lock, so any build dir left here is from a killed run.
+  for (const stale of (await readdir(cacheDir)).filter((n) => n.startsWith('build-minbase-'))) {
+    await removeTree(join(cacheDir, stale));
+  }
+  const work = await mkdtemp(join(cacheDir, 'build-minbase-'));
+  const root = join(work, 'root');
+  try {
+    await run('mmdebstrap', ['--quiet', '--variant=minbase', '--mode=root', 'bookworm', root, DEBIAN_SOURCES_LINE], {
+      timeoutMs: 15 * 60_000,
+      hint:
+        'mmdebstrap builds the Debian test base from deb.debian.org: check that the archive is reachable and that ' +
+        'scripts/setup has run, or point OSTREE_LAYER_TEST_CACHE at a cache that already holds ' + DEBIAN_MINBASE_REF,
+    });
+    await makeOstreeReady(root, { moveIntoUsr: [['var/lib/dpkg', DPKG_DB_PATH]] });
+    // One plain source keeps the APT tests on the suite the base came from (no -updates/-security drift).
+    await writeFile(join(root, 'usr/etc/apt/sources.list'), DEBIAN_SOURCES_LINE + '\n');
+    await commitTree({
+      repo,
+      ref: DEBIAN_MINBASE_REF,
+      root,
+      subject: 'Debian bookworm minbase (ostree-layer testkit)',
+      recipe: RECIPE,
+      metadata: { version: 'bookworm-minbase' },
+    });
+  } finally {
+    await removeTree(work);
+  }
+}

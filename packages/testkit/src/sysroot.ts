@@ -1,0 +1,120 @@
+/** Throwaway OSTree sysroots in a temp dir: init-fs, os-init, pull-local from the cache, deploy. */
+import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SystemStateError, UsageError } from '@ostree-layer/core';
+import { removeTree } from './cleanup.js';
+import { isRoot, run } from './run.js';
+
+export interface SysrootOptions {
+  /** A committed base (what ensureDebianMinbase/ensureRpmBase return, or any repo + ref) to pull and deploy. */
+  base?: { repo: string; ref: string; osName?: string };
+  /** Or an OSTree-ready tree on disk (see makeOstreeReady), committed straight into the sysroot's repo. */
+  treeDir?: string;
+  /** Ref for `treeDir`'s commit; default "testkit/tree". */
+  ref?: string;
+  /** Stateroot name; default the base's osName, else "testos". */
+  osName?: string;
+  /** Where to build the sysroot (must not exist or be empty); default a new temp dir. dispose() deletes it. */
+  dir?: string;
+}
+
+export interface Sysroot {
+  /** The sysroot directory (what `--sysroot` takes). */
+  readonly sysroot: string;
+  readonly osName: string;
+  /** The sysroot's own repo, `<sysroot>/ostree/repo`. */
+  readonly repo: string;
+  /** The ref deployed first; its commit is in the sysroot's repo. */
+  readonly ref: string;
+  readonly commit: string;
+  /** Milliseconds the setup took (init-fs to deploy), for tests that watch the cost. */
+  readonly setupMs: number;
+  /** The default deployment's checkout; after a later `ostree admin deploy` this follows the new default. */
+  deploymentDir(): string;
+  /** Every deployment's checkout in boot order (default first). */
+  deployments(): string[];
+  /** Unmounts anything below the sysroot, clears the deployments' immutable bit and deletes the directory. */
+  dispose(): Promise<void>;
+}
+
+/** Builds a sysroot with one deployment of the given base. Needs root (`ostree admin` writes a real boot layout). */
+export async function makeSysroot(options: SysrootOptions): Promise<Sysroot> {
+  if (!isRoot()) throw new UsageError('makeSysroot needs root: ostree admin deploy writes owners and immutable bits');
+  if (!options.base === !options.treeDir) throw new UsageError('makeSysroot: pass exactly one of `base` or `treeDir`');
+  const started = performance.now();
+  const sysroot = await prepareDir(options.dir);
+  const osName = options.osName ?? options.base?.osName ?? 'testos';
+  const repo = join(sysroot, 'ostree', 'repo');
+  try {
+    await run('ostree', ['admin', 'init-fs', sysroot]);
+    await run('ostree', ['admin', 'os-init', `--sysroot=${sysroot}`, osName]);
+    let ref: string;
+    if (options.base) {
+      ref = options.base.ref;
+      await run('ostree', ['pull-local', `--repo=${repo}`, options.base.repo, ref]);
+    } else {
+      ref = options.ref ?? 'testkit/tree';
+      await run('ostree', ['commit', `--repo=${repo}`, `--branch=${ref}`, `--tree=dir=${resolve(options.treeDir!)}`, '--subject=testkit tree']);
+    }
+    const commit = (await run('ostree', ['rev-parse', `--repo=${repo}`, ref])).trim();
+    await run('ostree', ['admin', 'deploy', `--sysroot=${sysroot}`, `--os=${osName}`, ref]);
+    const setupMs = performance.now() - started;
+    return {
+      sysroot,
+      osName,
+      repo,
+      ref,
+      commit,
+      setupMs,
+      deploymentDir: () => {
+        const first = listDeployments(sysroot)[0];
+        if (!first) throw new SystemStateError(`${sysroot} has no deployment (no boot/loader/entries/*.conf)`);
+        return first;
+      },
+      deployments: () => listDeployments(sysroot),
+      dispose: () => removeTree(sysroot, { sysroot: true }),
+    };
+  } catch (err) {
+    await removeTree(sysroot, { sysroot: true });
+    throw err;
+  }
+}
+
+async function prepareDir(dir: string | undefined): Promise<string> {
+  if (!dir) return mkdtemp(join(tmpdir(), 'ostree-layer-sysroot-'));
+  const path = resolve(dir);
+  if (existsSync(path) && (await readdir(path)).length > 0) {
+    throw new UsageError(`makeSysroot: ${path} is not empty; give a new or empty directory (dispose() deletes it)`);
+  }
+  await mkdir(path, { recursive: true });
+  return path;
+}
+
+/**
+ * Deployments in boot order, read the way the bootloader would: each boot entry's `ostree=` path resolves through
+ * the boot.N symlinks to a deployment checkout, and the entry with the highest `version` is the default.
+ */
+export function listDeployments(sysroot: string): string[] {
+  const entriesDir = join(sysroot, 'boot', 'loader', 'entries');
+  if (!existsSync(entriesDir)) return [];
+  const entries: { version: number; dir: string }[] = [];
+  for (const name of readdirSync(entriesDir)) {
+    if (!name.endsWith('.conf')) continue;
+    const text = readFileSync(join(entriesDir, name), 'utf8');
+    const version = Number(/^version\s+(\d+)/m.exec(text)?.[1] ?? 0);
+    const target = /(?:^|\s)ostree=(\S+)/m.exec(/^options\s+(.*)$/m.exec(text)?.[1] ?? '')?.[1];
+    if (!target) continue;
+    entries.push({ version, dir: realpathSync(join(sysroot, target)) });
+  }
+  return entries.sort((a, b) => b.version - a.version).map((e) => e.dir);
+}
+
+/** The `[origin]` refspec of a deployment (its `.origin` file beside the checkout). */
+export function deploymentOrigin(deploymentDir: string): string {
+  const text = readFileSync(`${deploymentDir}.origin`, 'utf8');
+  const refspec = /^refspec=(.*)$/m.exec(text)?.[1];
+  if (!refspec) throw new SystemStateError(`${deploymentDir}.origin has no refspec= line`);
+  return refspec;
+}
