@@ -17,6 +17,7 @@ import { PathPlacer } from './import/placement.js';
 import { TransactionLock } from './lock.js';
 import { OstreeRepo } from './ostree.js';
 import { DirectoryTree, type TreeReader } from './tree.js';
+import { faultPoint } from './fault.js';
 import { join } from 'node:path';
 import { checkoutCommit } from './discover/checkout.js';
 
@@ -157,6 +158,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     dbFiles.push({ path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' });
     const finalLayer = await commitFinalLayer({ repo, placer, packages: imported, files: dbFiles });
 
+    await faultPoint('compose');
     result.commit = await repo.commit({
       trees: [{ ref: opened.fromCommit }, ...imported.map((p) => ({ ref: p.commit })), { ref: finalLayer }],
       branch: options.commitOnly?.ref,
@@ -172,6 +174,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     say(`composed ${result.commit}`);
 
     if (opened.sysroot && opened.deployment) {
+      await faultPoint('deploy');
       await deployCommit(opened.sysroot, opened.deployment, result.commit, state);
       result.deployed = true;
       say(`deployed ${result.commit.slice(0, 10)}; it boots next`);

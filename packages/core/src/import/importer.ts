@@ -12,6 +12,7 @@ import { PackageFormatError } from '../errors.js';
 import type { OstreeRepo } from '../ostree.js';
 import { ancestors } from '../paths.js';
 import type { Accounts } from './accounts.js';
+import { faultPoint } from '../fault.js';
 import { DEFAULT_DIR, LayerTar, type DirMeta } from './layer-tar.js';
 import { PathPlacer } from './placement.js';
 
@@ -175,7 +176,10 @@ async function walkPayload(ctx: ImportContext, pkg: PackageFile, layer: LayerTar
           },
         });
         const meta = { mode: entry.mode, ...ids };
-        if (layer) await layer.file(finalPath, meta, entry.size, body.pipe(tap));
+        if (layer) {
+          await layer.file(finalPath, meta, entry.size, body.pipe(tap));
+          await faultPoint('import');
+        }
         else await pipeline(body, tap, devNull());
         if (seen !== entry.size) throw new PackageFormatError(file, `${entry.path}: expected ${entry.size} bytes, read ${seen} (truncated package?)`);
         item = { path: finalPath, type: 'file', ...meta, size: entry.size, sha256: hash.digest('hex'), source: entry };

@@ -86,9 +86,9 @@ class Explainer {
     return formatRelation(rel, (a) => this.pool.formatAlternative(a));
   }
 
-  private emit(kind: ProblemKind, chain: ProblemStep[], reason: string): void {
+  private emit(kind: ProblemKind, chain: ProblemStep[], reason: string, joiner = ': '): void {
     const path = chain.map((s) => s.relation ?? `${s.package!.name} ${s.package!.version}`).join(' → ');
-    const text = path ? `${path}: ${reason}` : reason;
+    const text = path ? `${path}${joiner}${reason}` : reason;
     if (!this.problems.has(text)) this.problems.set(text, { kind, chain, reason, text });
   }
 
@@ -147,8 +147,13 @@ class Explainer {
         const [a, b] = why.pkg === id ? [id, other] : [why.pkg!, id];
         if (b === undefined) return this.combination(r, chain);
         const culprit = a === id ? b : a;
-        const rel = why.relation ? ` (${this.relText(why.relation)})` : '';
-        return this.emit('conflicts', chain, `${pool.get(a).name} conflicts with ${pool.get(b).name}${rel} (${this.trueReason(culprit)})`);
+        const relText = why.relation ? this.relText(why.relation) : '';
+        const through = relText && relText !== pool.get(b).name ? ` through "${relText}"` : '';
+        const what = `conflicts with ${pool.get(b).name} (${this.trueReason(culprit)})${through}`;
+        // "foo conflicts with bar" reads better than "foo: foo conflicts with bar" when the chain ends at foo.
+        const last = chain[chain.length - 1];
+        if (a === id && last?.relation === pool.get(a).name) return this.emit('conflicts', chain, what, ' ');
+        return this.emit('conflicts', chain, `${pool.get(a).name} ${what}`);
       }
       case 'obsoletes': {
         const target = other!;

@@ -1,0 +1,129 @@
+import {
+  DirectoryTree,
+  detectBackend,
+  install,
+  readLayerState,
+  Sysroot,
+  UsageError,
+  type InstallResult,
+} from '@ostree-layer/core';
+import { BACKENDS, backendByName, backendForFile } from './backends.js';
+import { printJson, progress } from './output.js';
+
+interface TargetOpts {
+  sysroot?: string;
+  os?: string;
+  json?: boolean;
+}
+
+export async function runInstall(
+  files: string[],
+  opts: TargetOpts & { repo?: string; ref?: string; commitOnly?: boolean; dryRun?: boolean },
+): Promise<void> {
+  if (opts.commitOnly && (!opts.repo || !opts.ref)) throw new UsageError('--commit-only needs --repo DIR and --ref REF');
+  if (!opts.commitOnly && (opts.repo || opts.ref)) throw new UsageError('--repo and --ref go with --commit-only');
+  const result = await install({
+    backends: BACKENDS,
+    files,
+    sysroot: opts.sysroot,
+    osName: opts.os,
+    commitOnly: opts.commitOnly ? { repo: opts.repo!, ref: opts.ref! } : undefined,
+    dryRun: opts.dryRun,
+    progress: progress(Boolean(opts.json)),
+  });
+  if (opts.json) return printJson(result);
+  printInstall(result);
+}
+
+function printInstall(result: InstallResult): void {
+  for (const pkg of result.alreadyInstalled) console.log(`${pkg.name} is already the newest version (${pkg.version}).`);
+  if (result.install.length === 0) {
+    console.log('Nothing to layer.');
+    return;
+  }
+  console.log(result.dryRun ? 'The following packages would be layered:' : 'Layered packages:');
+  for (const pkg of result.install) console.log(`  ${pkg.name} ${pkg.version} (${pkg.arch})${pkg.note ? ` — ${pkg.note}` : ''}`);
+  for (const note of result.notes) console.log(`Note: ${note}`);
+  if (result.dryRun) return;
+  console.log(`Commit: ${result.commit}`);
+  console.log(result.deployed ? 'Deployed; reboot to use it.' : 'Not deployed (--commit-only).');
+}
+
+export async function runStatus(opts: TargetOpts): Promise<void> {
+  const sysroot = Sysroot.open(opts.sysroot);
+  const deployments = (await sysroot.deployments()).filter((d) => !opts.os || d.osName === opts.os);
+  const out = [];
+  for (const d of deployments) {
+    const tree = new DirectoryTree(d.dir);
+    const state = await readLayerState(tree);
+    let backend: string | undefined;
+    let basePackages: number | undefined;
+    try {
+      const found = await detectBackend(BACKENDS, tree);
+      backend = found.backend.name;
+      const all = await (await found.backend.openDatabase(tree, found.location)).packages();
+      const layered = new Set((state?.packages ?? []).map((p) => `${p.name}:${p.arch}`));
+      basePackages = all.filter((p) => !layered.has(`${p.name}:${p.arch}`)).length;
+    } catch {
+      // A deployment without a known database still has a status line.
+    }
+    out.push({
+      os: d.osName,
+      commit: d.commit,
+      serial: d.serial,
+      booted: d.booted,
+      pending: d.pending,
+      rollback: d.rollback,
+      refspec: d.origin.origin?.refspec,
+      backend,
+      baseCommit: state?.baseCommit ?? d.commit,
+      basePackages,
+      layered: (state?.packages ?? []).map(({ name, version, arch }) => ({ name, version, arch })),
+      requests: state?.requests ?? [],
+    });
+  }
+  if (opts.json) return printJson({ sysroot: sysroot.path, deployments: out });
+  for (const d of out) {
+    const flags = [d.booted && 'booted', d.pending && 'pending', d.rollback && 'rollback'].filter(Boolean).join(', ');
+    console.log(`${d.booted ? '*' : ' '} ${d.os} ${d.commit}.${d.serial}${flags ? ` (${flags})` : ''}`);
+    if (d.refspec) console.log(`    origin refspec: ${d.refspec}`);
+    if (d.baseCommit !== d.commit) console.log(`    base commit: ${d.baseCommit}`);
+    if (d.backend) console.log(`    ${d.backend}: ${d.basePackages} base packages`);
+    console.log(`    layered: ${d.layered.length ? d.layered.map((p) => `${p.name} ${p.version} (${p.arch})`).join(', ') : 'none'}`);
+  }
+}
+
+const OPERATORS: Record<string, (c: number) => boolean> = {
+  lt: (c) => c < 0, '<<': (c) => c < 0, 'lt-nl': (c) => c < 0,
+  le: (c) => c <= 0, '<=': (c) => c <= 0,
+  eq: (c) => c === 0, '=': (c) => c === 0,
+  ne: (c) => c !== 0,
+  ge: (c) => c >= 0, '>=': (c) => c >= 0,
+  gt: (c) => c > 0, '>>': (c) => c > 0,
+};
+
+export async function runVercmp(a: string, op: string, b: string, opts: { backend: string; json?: boolean }): Promise<void> {
+  const backend = backendByName(opts.backend);
+  if (!backend) throw new UsageError(`unknown backend "${opts.backend}"; use dpkg or rpm`);
+  const test = OPERATORS[op];
+  if (!test) throw new UsageError(`unknown operator "${op}"; use one of ${Object.keys(OPERATORS).join(' ')}`);
+  const cmp = backend.compareVersions(a, b);
+  const holds = test(cmp);
+  if (opts.json) printJson({ a, op, b, backend: backend.name, compare: Math.sign(cmp), result: holds });
+  process.exitCode = holds ? 0 : 1;
+}
+
+export async function runInspect(files: string[], opts: { json?: boolean }): Promise<void> {
+  const out: unknown[] = [];
+  for (const file of files) {
+    const backend = await backendForFile(file);
+    if (!backend) throw new UsageError(`${file}: not a package file any backend knows (${BACKENDS.map((b) => b.extension).join(', ')})`);
+    if (!backend.inspect) throw new UsageError(`${backend.name} cannot inspect files`);
+    out.push(await backend.inspect(file));
+  }
+  if (opts.json) return printJson(out);
+  for (const item of out as Array<Record<string, unknown> & { files?: Array<Record<string, unknown>> }>) {
+    console.log(`${item.name} ${item.version} (${item.arch})`);
+    for (const f of item.files ?? []) console.log(`  ${String(f.type).padEnd(9)} ${Number(f.mode).toString(8).padStart(4, '0')} ${f.user}/${f.group} ${String(f.size).padStart(9)} ${f.path}`);
+  }
+}

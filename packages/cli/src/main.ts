@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+import { Command } from '@commander-js/extra-typings';
+import { runInspect, runInstall, runStatus, runVercmp } from './commands.js';
+import { reportError } from './output.js';
+
+const program = new Command('ostree-layer')
+  .description('Layer dpkg and rpm packages onto OSTree deployments without touching the running tree')
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('install')
+  .description('layer package files onto the deployment and deploy the result for the next boot')
+  .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--os <name>', 'OS name of the deployment (stateroot)')
+  .option('--json', 'print one JSON document on stdout')
+  .argument('<files...>', 'package files (.deb, .rpm)')
+  .option('--repo <dir>', 'with --commit-only: the OSTree repo to compose in')
+  .option('--ref <ref>', 'with --commit-only: the ref to start from and to move to the result')
+  .option('--commit-only', 'compose a commit in --repo under --ref and deploy nothing (server side)')
+  .option('--dry-run', 'show what would be layered; change nothing')
+  .action(async (files, opts) => runInstall(files, opts));
+
+program
+  .command('status')
+  .description('deployments with their base and layered packages')
+  .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--os <name>', 'OS name of the deployments to show')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (opts) => runStatus(opts));
+
+program
+  .command('vercmp')
+  .description('compare two versions like dpkg --compare-versions (exit 0 when the relation holds, 1 when not)')
+  .argument('<a>')
+  .argument('<op>', 'lt le eq ne ge gt, or << <= = >= >>')
+  .argument('<b>')
+  .option('--backend <name>', 'version rules to use: dpkg or rpm', 'dpkg')
+  .option('--json', 'print the result as JSON')
+  .action(async (a, op, b, opts) => runVercmp(a, op, b, opts));
+
+program
+  .command('inspect')
+  .description('print the metadata and file list of package files')
+  .argument('<files...>')
+  .option('--json', 'print a JSON array, one object per file')
+  .action(async (files, opts) => runInspect(files, opts));
+
+const json = process.argv.includes('--json');
+try {
+  await program.parseAsync();
+} catch (err) {
+  const code = (err as { code?: string }).code;
+  if (code === 'commander.helpDisplayed' || code === 'commander.version') process.exitCode = 0;
+  else if (typeof code === 'string' && code.startsWith('commander.')) process.exitCode = 2;
+  else process.exitCode = reportError(err, json);
+}
