@@ -66,7 +66,10 @@ class Explainer {
 
   run(conflict: number): Problem[] {
     const why = this.rules.info[conflict];
-    if (why?.kind === 'request' && why.relation) {
+    if (this.needsLearned(conflict)) {
+      // The proof used learned clauses: no single chain tells the story, the whole combination does.
+      this.combination(conflict, []);
+    } else if (why?.kind === 'request' && why.relation) {
       this.falseRelation(why.relation, [], undefined);
     } else if (why && why.pkg !== undefined) {
       // A rule broken by packages that were all forced in: show how the first one was pulled in.
@@ -97,7 +100,8 @@ class Explainer {
     const here = [...chain, { relation: this.relText(rel) }];
     const alts = Array.isArray(rel) ? rel : [];
     const dep = dependent === undefined ? undefined : this.pool.get(dependent);
-    const candidates = [...new Set(alts.flatMap((a) => this.pool.whatProvides(a, dep)))];
+    const all = [...new Set(alts.flatMap((a) => this.pool.whatProvides(a, dep)))];
+    const candidates = all.filter((id) => this.rules.sat.value[id] !== 1);
     if (!Array.isArray(rel)) {
       this.emit('combination', here, 'no combination of packages satisfies this rich dependency');
       return;
@@ -191,11 +195,33 @@ class Explainer {
     const why = r >= 0 ? this.rules.info[r] : undefined;
     if (!why || seen.has(id) || seen.size > MAX_DEPTH) return [this.step(id)];
     seen.add(id);
-    if (why.kind === 'request' && why.relation) return [{ relation: this.relText(why.relation) }, this.step(id)];
+    const via = (rel: Relation): ProblemStep[] => {
+      const named = Array.isArray(rel) && rel.length === 1 && rel[0].name === this.pool.get(id).name;
+      return named ? [{ relation: this.relText(rel) }] : [{ relation: this.relText(rel) }, this.step(id)];
+    };
+    if (why.kind === 'request' && why.relation) return via(why.relation);
     if (why.kind === 'requires' && why.pkg !== undefined && why.pkg !== id && why.relation) {
-      return [...this.pathTo(why.pkg, seen), { relation: this.relText(why.relation) }, this.step(id)];
+      return [...this.pathTo(why.pkg, seen), ...via(why.relation)];
     }
     return [this.step(id)];
+  }
+
+  /** Whether the level-0 reasons behind a clause include a learned clause. */
+  private needsLearned(conflict: number): boolean {
+    const { sat, info } = this.rules;
+    const seen = new Set<number>();
+    const work = [conflict];
+    while (work.length > 0) {
+      const c = work.pop()!;
+      if (seen.has(c)) continue;
+      seen.add(c);
+      if (!info[c]) return true;
+      for (const l of sat.clauses[c]) {
+        const reason = sat.reason[l >> 1];
+        if (reason >= 0 && sat.level[l >> 1] === 0) work.push(reason);
+      }
+    }
+    return false;
   }
 
   /** The failure needs several rules at once: list the original rules of the proof. */

@@ -173,7 +173,8 @@ describe('solve: ordering and cycles', () => {
 
 describe('solve: search', () => {
   it('backtracks when the first greedy choice turns out wrong', () => {
-    // "a" is decided first and takes x; only after deciding for "b" does it show that x cannot stay.
+    // "a" is decided first and takes x, which rules out w and so q; b's other choice r needs s, which conflicts with
+    // x's own dependency deep2. Only learning that x is impossible leaves y and q.
     const pool = universe(`
       a 1 ; requires: x | y
       x 1 ; requires: deep1
@@ -182,7 +183,8 @@ describe('solve: search', () => {
       y 1
       b 1 ; requires: q | r
       q 1 ; requires: w
-      r 1 ; conflicts: a
+      r 1 ; requires: s
+      s 1 ; conflicts: deep2
       w 1`);
     const tx = solve(pool, ['a', 'b'].map(parseAlternative));
     expect(tx.install.map((s) => s.package.name).sort()).toEqual(['a', 'b', 'q', 'w', 'y']);
