@@ -30,6 +30,8 @@ export interface RuleInfo {
   relation?: Relation;
   /** Index into the request list. */
   request?: number;
+  /** Rich rules: the literals in written order (the SAT core reorders its copy), so choices follow the text. */
+  order?: number[];
 }
 
 /** A weak (Recommends) clause: never added to the SAT core, only used to steer decisions. */
@@ -105,7 +107,7 @@ export function buildRules(pool: Pool, requests: readonly Request[], withWeak: b
   const add = (lits: number[], why: RuleInfo): number => {
     const clean = normalise(lits);
     if (!clean) return -1;
-    info.push(why);
+    info.push(why.relation && isRich(why.relation) ? { ...why, order: clean } : why);
     const id = sat.addClause(clean);
     if (why.kind === 'requires' || why.kind === 'request') {
       for (const l of clean) {

@@ -127,8 +127,10 @@ class PolicyDecisions implements DecisionSource {
     if (open.length === 0) return 0;
     const why = info[ci];
     const dependent = why?.pkg === undefined ? undefined : this.pool.get(why.pkg);
-    const choice = why?.relation && !isRich(why.relation) ? this.choose(why.relation, open, dependent) : this.best(open);
-    return lit(choice, true);
+    if (why?.relation && !isRich(why.relation)) return lit(this.choose(why.relation, open, dependent), true);
+    // Rich rules: the first open literal as written ("A if C else B" tries B before C).
+    const first = why?.order?.find((l) => !(l & 1) && sat.value[litVar(l)] === 0);
+    return first ?? lit(this.best(open), true);
   }
 
   private decideWeak(w: WeakRule): number {
@@ -143,7 +145,8 @@ class PolicyDecisions implements DecisionSource {
     }
     if (open.length === 0) return 0;
     const dependent = this.pool.get(w.pkg);
-    return lit(isRich(w.relation) ? this.best(open) : this.choose(w.relation, open, dependent), true);
+    if (!isRich(w.relation)) return lit(this.choose(w.relation, open, dependent), true);
+    return w.lits.find((l) => !(l & 1) && this.rules.sat.value[litVar(l)] === 0) ?? lit(this.best(open), true);
   }
 
   private best(open: number[]): number {
