@@ -84,6 +84,9 @@ export async function* readAr(input: Readable, file: string): AsyncGenerator<ArM
   const src = new ByteSource(input);
   try {
     const magic = await src.exact(MAGIC.length);
+    if (magic.length < MAGIC.length && MAGIC.startsWith(magic.toString('latin1'))) {
+      throw new PackageFormatError(file, `truncated after ${magic.length} bytes; the file is incomplete: download it again`);
+    }
     if (magic.toString('latin1') !== MAGIC) {
       throw new PackageFormatError(file, 'not an ar archive (bad magic); a .deb starts with "!<arch>\\n"');
     }

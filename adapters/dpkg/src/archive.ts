@@ -249,7 +249,7 @@ function toEntry(h: tar.Header, pkg: DebPackage, path: string, seen: Set<string>
 }
 
 /** Wraps tar-stream's entry (a streamx stream) into a Node Readable, as the contract promises. */
-function nodeBody(source: Readable): { body: Readable; ended: Promise<void> } {
+function nodeBody(source: Readable, onError: (err: unknown) => Error): { body: Readable; ended: Promise<void> } {
   const body = new Readable({
     highWaterMark: 1 << 16,
     read() {
@@ -268,8 +268,9 @@ function nodeBody(source: Readable): { body: Readable; ended: Promise<void> } {
       resolve();
     });
     source.on('error', (err: Error) => {
-      body.destroy(err);
-      reject(err);
+      const mapped = onError(err);
+      body.destroy(mapped);
+      reject(mapped);
     });
   });
   ended.catch(() => undefined);
@@ -310,7 +311,7 @@ async function* readPayload(pkg: DebPackage): AsyncGenerator<PayloadItem> {
         yield { entry, body: entry.type === 'file' ? Readable.from([]) : undefined };
         continue;
       }
-      const { body, ended } = nodeBody(source as unknown as Readable);
+      const { body, ended } = nodeBody(source as unknown as Readable, (err) => wrap(file, `reading ${pkg.dataMember}`, err));
       yield { entry, body };
       // The consumer may have left the body unread or destroyed it: drain what remains so the tar parser moves on.
       if (!body.readableEnded) {

@@ -214,8 +214,9 @@ export async function writeDatabase(options: WriteDatabaseOptions): Promise<Laye
     if (!(pkg instanceof DebPackage)) throw new SystemStateError(`${pkg.file}: not a package opened by the dpkg backend`);
     const shipped = pkg.md5sums();
     const conffiles = new Set(pkg.conffiles);
-    const needsHash = (p: string) => conffiles.has(p) || (shipped.size === 0 && !conffiles.has(p));
-    const hashes = conffiles.size > 0 || shipped.size === 0 ? await hashPayload(pkg, needsHash) : new Map<string, string>();
+    // dpkg generates md5sums (conffiles included, archive order) for packages that ship none.
+    const needsHash = (p: string) => conffiles.has(p) || !pkg.controlMembers.has('md5sums');
+    const hashes = conffiles.size > 0 || !pkg.controlMembers.has('md5sums') ? await hashPayload(pkg, needsHash) : new Map<string, string>();
 
     const para = pkg.control.clone();
     para.set('Status', layeredStatus(pkg));
@@ -234,7 +235,7 @@ export async function writeDatabase(options: WriteDatabaseOptions): Promise<Laye
     const list = ['/.', ...layered.entries.map((e) => e.path)];
     files.push({ path: `${info}.list`, type: 'file', mode: 0o644, content: list.join('\n') + '\n' });
     const md5 = pkg.controlMembers.get('md5sums')?.content
-      ?? md5sumsText(layered.entries.filter((e) => (e.type === 'file' || e.type === 'hardlink') && !conffiles.has(e.path) && hashes.has(e.path)).map((e) => [e.path, hashes.get(e.path)!]));
+      ?? md5sumsText(layered.entries.filter((e) => hashes.has(e.path)).map((e) => [e.path, hashes.get(e.path)!]));
     files.push({ path: `${info}.md5sums`, type: 'file', mode: 0o644, content: md5 });
     for (const m of pkg.infoMembers()) files.push({ path: `${info}.${m.name}`, type: 'file', mode: m.mode, content: m.content });
     const cf = pkg.controlMembers.get('conffiles');
