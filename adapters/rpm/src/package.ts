@@ -2,7 +2,7 @@
 import type { PackageFile, PackageId, PayloadItem } from '@ostree-layer/core';
 import { PackageFormatError } from '@ostree-layer/core';
 import { readArchive, verifyDigests, type RpmArchive } from './archive.js';
-import { readDependencies, type Dependencies } from './dependencies.js';
+import { Sense, readDependencies, type Dependencies } from './dependencies.js';
 import { FileFlag, headerFiles, type HeaderFile } from './files.js';
 import { Tag, type RpmHeader } from './header.js';
 import { payloadItems } from './payload.js';
@@ -55,6 +55,16 @@ export function filesJson(files: HeaderFile[]): RpmFileJson[] {
   }));
 }
 
+/**
+ * A header without an immutable region is a pre-rpm-4 package; rpm retrofits the "name = EVR" provide that rpm 4
+ * adds at build time, and so do we, so such a package answers to its own name. rpm 4.18 appends it even when the
+ * package already provides it (seen with rpm's own v3 test package), so this does too.
+ */
+function retrofitSelfProvide(deps: Dependencies, id: RpmIdentity): void {
+  const version = formatEvr(id.evr);
+  deps.provides.push({ name: id.name, flags: Sense.Equal, operator: '=', version });
+}
+
 export class RpmPackage implements PackageFile {
   readonly id: PackageId;
   readonly identity: RpmIdentity;
@@ -68,6 +78,7 @@ export class RpmPackage implements PackageFile {
     this.id = { name: this.identity.name, version: formatEvr(this.identity.evr), arch: this.identity.arch };
     this.files = headerFiles(h, archive.file);
     this.dependencies = readDependencies(h, archive.file);
+    if (!h.has(Tag.HeaderImmutable) && this.identity.arch !== 'src') retrofitSelfProvide(this.dependencies, this.identity);
     this.hasScripts = hasScripts(h);
   }
 

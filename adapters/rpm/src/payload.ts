@@ -119,7 +119,9 @@ export async function* payloadItems(a: RpmArchive, files: HeaderFile[]): AsyncGe
       if (entry.index !== undefined) {
         f = files[entry.index];
       } else {
-        const path = normalizeArchivePath(entry.name!, file);
+        // rpm looks cpio names up in the header ("./usr/x" and "/usr/x" alike; nfpm writes the latter) and installs
+        // at the header's path, so an absolute name is only a lookup key; ".." is still refused.
+        const path = normalizeArchivePath(entry.name!, file, true);
         f = byPath.get(path);
         if (!f) throw new PackageFormatError(file, `payload has ${path}, which the header does not list; the package is corrupt`);
       }

@@ -1,0 +1,165 @@
+/**
+ * The installed rpm database inside a deployment: read it (sqlite with better-sqlite3, BerkeleyDB `Packages` with
+ * @snyk/rpm-parser for names and versions only) and write the full updated copy as a new rpmdb.sqlite layer file.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  SystemStateError, type InstalledDatabase, type InstalledPackage, type LayerFile, type PackageId,
+  type TreeReader, type WriteDatabaseOptions,
+} from '@ostree-layer/core';
+import { headerFiles } from './files.js';
+import { Tag, parseHeaderBlob, type RpmHeader } from './header.js';
+import { createSchema, insertHeader } from './indexes.js';
+import { installedBlob } from './installed.js';
+import { databaseFileIn, type DatabaseFormat } from './locate.js';
+import { RpmPackage } from './package.js';
+import { openSqliteReadOnly } from './sqlite.js';
+import { formatEvr } from './version.js';
+
+export { locateDatabase } from './locate.js';
+
+export interface InstalledHeader {
+  hnum: number;
+  header: RpmHeader;
+  id: PackageId;
+}
+
+/** Identity of an installed header; gpg-pubkey pseudo-packages have no arch, shown as rpm shows it: "(none)". */
+function installedId(h: RpmHeader, where: string): PackageId {
+  const name = h.string(Tag.Name) ?? '';
+  const version = h.string(Tag.Version) ?? '';
+  const release = h.string(Tag.Release);
+  const epoch = h.number(Tag.Epoch);
+  if (!name) throw new SystemStateError(`${where}: a database entry has no name; the rpm database is corrupt (rpm --rebuilddb)`);
+  return { name, version: formatEvr({ epoch: epoch === undefined ? undefined : String(epoch), version, release }), arch: h.string(Tag.Arch) ?? '(none)' };
+}
+
+export class RpmDatabase implements InstalledDatabase {
+  private cachedHeaders?: InstalledHeader[];
+
+  constructor(
+    readonly tree: TreeReader,
+    readonly location: string,
+    readonly format: DatabaseFormat,
+    readonly dbFile: string,
+  ) {}
+
+  /** Every installed header in hnum order (sqlite only: the other formats give no headers here). */
+  async headers(): Promise<InstalledHeader[]> {
+    if (this.cachedHeaders) return this.cachedHeaders;
+    if (this.format !== 'sqlite') {
+      throw new SystemStateError(`${this.tree.description}${this.dbFile}: full headers are only read from rpmdb.sqlite; convert the ${this.format} database with "rpmdb --rebuilddb --define '_db_backend sqlite'" in the image`);
+    }
+    const opened = await openSqliteReadOnly(this.tree, this.dbFile);
+    const where = `${this.tree.description}${this.dbFile}`;
+    try {
+      const out: InstalledHeader[] = [];
+      for (const row of opened.db.prepare("SELECT hnum, blob FROM 'Packages' ORDER BY hnum").iterate() as Iterable<{ hnum: number; blob: Buffer }>) {
+        const header = parseHeaderBlob(row.blob, where, `installed header #${row.hnum}`);
+        out.push({ hnum: row.hnum, header, id: installedId(header, where) });
+      }
+      this.cachedHeaders = out;
+      return out;
+    } finally {
+      await opened.close();
+    }
+  }
+
+  async packages(): Promise<InstalledPackage[]> {
+    if (this.format === 'bdb') return readBdbPackages(this.tree, this.dbFile);
+    return (await this.headers()).map((h) => ({ ...h.id, state: 'installed' }));
+  }
+
+  async fileOwners(): Promise<Map<string, PackageId[]>> {
+    const owners = new Map<string, PackageId[]>();
+    const where = `${this.tree.description}${this.dbFile}`;
+    for (const { header, id } of await this.headers()) {
+      for (const f of headerFiles(header, where)) {
+        const list = owners.get(f.path);
+        if (list) list.push(id);
+        else owners.set(f.path, [id]);
+      }
+    }
+    return owners;
+  }
+}
+
+/** BerkeleyDB `Packages` through @snyk/rpm-parser: names, versions and arches only (no files, no dependencies). */
+async function readBdbPackages(tree: TreeReader, path: string): Promise<InstalledPackage[]> {
+  let parser: { getPackages(data: Buffer): Promise<{ response: Array<{ name: string; version: string; release: string; epoch?: number; arch?: string }>; error?: unknown }> };
+  try {
+    parser = (await import('@snyk/rpm-parser' as string)) as typeof parser;
+  } catch (err) {
+    throw new SystemStateError(`${tree.description}${path}: reading a BerkeleyDB rpm database needs @snyk/rpm-parser, which is not installed`, { cause: err });
+  }
+  // The parser takes the whole file; BerkeleyDB databases in images are a few MB.
+  const result = await parser.getPackages(await tree.readFile(path));
+  if (result.error) throw new SystemStateError(`${tree.description}${path}: cannot read the BerkeleyDB rpm database (${String(result.error)})`);
+  return result.response.map((p) => ({
+    name: p.name,
+    version: formatEvr({ epoch: p.epoch ? String(p.epoch) : undefined, version: p.version, release: p.release }),
+    arch: p.arch ?? '(none)',
+    state: 'installed',
+  }));
+}
+
+export async function openRpmDatabase(tree: TreeReader, location: string): Promise<RpmDatabase> {
+  const found = await databaseFileIn(tree, location);
+  if (!found) throw new SystemStateError(`${tree.description}${location}: no rpm database (rpmdb.sqlite, Packages) found there`);
+  if (found.format === 'ndb') throw new SystemStateError(`${tree.description}${found.path}: ndb rpm databases are not supported; convert it with "rpmdb --rebuilddb --define '_db_backend sqlite'"`);
+  return new RpmDatabase(tree, location, found.format, found.path);
+}
+
+/** The transaction colour to record: what the base's packages recorded, else 0 (rpm's value on non-multilib arches). */
+function baseColor(headers: InstalledHeader[]): number {
+  for (const { header } of headers) {
+    const c = header.number(Tag.InstallColor);
+    if (c !== undefined && header.string(Tag.Name) !== 'gpg-pubkey') return c;
+  }
+  return 0;
+}
+
+/**
+ * Writes base rows + the added packages into a new rpmdb.sqlite in a temp directory, returned as a LayerFile whose
+ * `source` is that file. The base is copied with VACUUM INTO from the read-only connection (its index rows stay
+ * exactly as rpm wrote them); the copy is switched to rollback-journal mode so a read-only /usr can be queried
+ * without -shm/-wal files. Stale -wal/-shm files in the base are shadowed with empty ones.
+ */
+export async function writeRpmDatabase(options: WriteDatabaseOptions & { now?: number }): Promise<LayerFile[]> {
+  const base = options.database as RpmDatabase;
+  if (!(base instanceof RpmDatabase)) throw new SystemStateError('writeDatabase was given a database the rpm backend did not open');
+  const headers = await base.headers();
+  const dir = await mkdtemp(join(tmpdir(), 'ostree-layer-rpmdb-out-'));
+  const out = join(dir, 'rpmdb.sqlite');
+  const opened = await openSqliteReadOnly(base.tree, base.dbFile);
+  try {
+    opened.db.prepare('VACUUM INTO ?').run(out);
+  } finally {
+    await opened.close();
+  }
+  const db = new Database(out);
+  try {
+    db.pragma('journal_mode = DELETE');
+    createSchema(db);
+    const stamp = { time: options.now ?? Math.floor(Date.now() / 1000), color: baseColor(headers) };
+    db.transaction(() => {
+      for (const layered of options.added) {
+        const pkg = layered.package as RpmPackage;
+        if (!(pkg instanceof RpmPackage)) throw new SystemStateError(`${layered.package.file}: not opened by the rpm backend`);
+        const blob = installedBlob(pkg.header, pkg.archive.signature, pkg.files.length, stamp, pkg.file);
+        insertHeader(db, blob, parseHeaderBlob(blob, pkg.file, 'installed header'));
+      }
+    })();
+  } finally {
+    db.close();
+  }
+  const files: LayerFile[] = [{ path: join(base.location, 'rpmdb.sqlite'), type: 'file', mode: 0o644, source: out }];
+  for (const suffix of ['-wal', '-shm']) {
+    const path = join(base.location, `rpmdb.sqlite${suffix}`);
+    if (await base.tree.lstat(path)) files.push({ path, type: 'file', mode: 0o644, content: Buffer.alloc(0) });
+  }
+  return files;
+}

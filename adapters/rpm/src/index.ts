@@ -1,0 +1,65 @@
+/** The rpm backend: .rpm files, rpmdb, rpm's version order. */
+import type { Backend, PackageFile, PackageId, TreeReader } from '@ostree-layer/core';
+import { open } from 'node:fs/promises';
+import { LEAD_MAGIC } from './archive.js';
+import { locateDatabase, openRpmDatabase, writeRpmDatabase } from './database.js';
+import { RpmPackage, openRpm } from './package.js';
+import { compareEvrStrings } from './version.js';
+
+/** Arches that share a multilib system, with rpm's file colour for each (1 = 32-bit ELF, 2 = 64-bit ELF). */
+const MULTILIB: Record<string, { family: string; color: number }> = {
+  x86_64: { family: 'x86', color: 2 }, i386: { family: 'x86', color: 1 }, i486: { family: 'x86', color: 1 },
+  i586: { family: 'x86', color: 1 }, i686: { family: 'x86', color: 1 }, athlon: { family: 'x86', color: 1 },
+  ppc64: { family: 'ppc', color: 2 }, ppc: { family: 'ppc', color: 1 },
+  s390x: { family: 's390', color: 2 }, s390: { family: 's390', color: 1 },
+  sparc64: { family: 'sparc', color: 2 }, sparcv9: { family: 'sparc', color: 1 }, sparc: { family: 'sparc', color: 1 },
+};
+
+/**
+ * rpm lets multilib siblings ship different ELF files at one path: the file of the preferred colour (64-bit,
+ * rpm's default %_prefer_color 2) is kept. Without the path the contract cannot tell an ELF file (coloured) from a
+ * data file (colour 0, a real conflict), so this answers for the package pair; see the adapter README.
+ */
+export function multilibMayOverwrite(incoming: PackageFile, owner: PackageId): boolean {
+  const a = MULTILIB[incoming.id.arch];
+  const b = MULTILIB[owner.arch];
+  if (!a || !b || a.family !== b.family || a.color === b.color) return false;
+  if (a.color <= b.color) return false;
+  if (incoming instanceof RpmPackage) return incoming.files.some((f) => f.color !== 0);
+  return true;
+}
+
+export const rpmBackend: Backend = {
+  name: 'rpm',
+  extension: 'rpm',
+
+  async supportsFile(file: string): Promise<boolean> {
+    const fd = await open(file, 'r').catch(() => undefined);
+    if (!fd) return false;
+    try {
+      const buf = Buffer.alloc(4);
+      const { bytesRead } = await fd.read(buf, 0, 4, 0);
+      return bytesRead === 4 && buf.equals(LEAD_MAGIC);
+    } finally {
+      await fd.close();
+    }
+  },
+
+  detect: (tree: TreeReader) => locateDatabase(tree),
+  openDatabase: (tree, location) => openRpmDatabase(tree, location),
+  openPackage: (file) => openRpm(file),
+  compareVersions: compareEvrStrings,
+  mayOverwrite: multilibMayOverwrite,
+  writeDatabase: (options) => writeRpmDatabase(options),
+
+  stateNote(pkg: PackageFile): string | undefined {
+    return pkg.hasScripts ? `${pkg.id.name}: rpm scriptlets were not run (layered install)` : undefined;
+  },
+};
+
+export { inspectRpm } from './inspect.js';
+export { openRpm, RpmPackage } from './package.js';
+export { RpmDatabase, openRpmDatabase, writeRpmDatabase } from './database.js';
+export { compareEvr, compareEvrStrings, parseEvr, rpmvercmp, type RpmEvr } from './version.js';
+export * from './dependencies.js';
+export { parseHeaderBlob, RpmHeader, Tag, TagType } from './header.js';
