@@ -139,21 +139,21 @@ describe('layering real Debian packages', () => {
     const spec = {
       version: '1.0',
       arch: 'amd64',
-      files: [{ path: '/usr/bin/which', content: '#!/bin/sh\necho impostor\n', mode: 0o755 }],
+      files: [{ path: '/usr/bin/savelog', content: '#!/bin/sh\necho impostor\n', mode: 0o755 }],
     };
     const bad = await buildDeb(join(work, 'bad'), { name: 'which-impostor', ...spec });
     const r = await cli(['install', ...target(s), bad]);
     expect(r.exitCode).toBe(4);
-    expect(r.stderr).toMatch(/which-impostor 1\.0.*\/usr\/bin\/which.*debianutils/);
+    expect(r.stderr).toMatch(/which-impostor 1\.0.*\/usr\/bin\/savelog.*debianutils/);
     expect(await systemSnapshot(s.sysroot)).toBe(before);
 
     const good = await buildDeb(join(work, 'good'), { name: 'which-impostor', replaces: 'debianutils', ...spec });
     const ok = await cli(['install', ...target(s), good]);
     expect(ok.exitCode, ok.stderr).toBe(0);
     const dir = s.deploymentDir();
-    expect(readFileSync(join(dir, 'usr/bin/which'), 'utf8')).toContain('impostor');
-    const owner = await dpkg([`--admindir=${join(dir, DB)}`, '-S', '/usr/bin/which']);
-    expect(owner.stdout).toBe('which-impostor: /usr/bin/which');
+    expect(readFileSync(join(dir, 'usr/bin/savelog'), 'utf8')).toContain('impostor');
+    const owner = await dpkg([`--admindir=${join(dir, DB)}`, '-S', '/usr/bin/savelog']);
+    expect(owner.stdout).toBe('which-impostor: /usr/bin/savelog');
     const audit = await dpkg([`--admindir=${join(dir, DB)}`, '--audit']);
     expect(audit.stdout).toBe('');
   });

@@ -7,5 +7,6 @@ export type FaultPoint = 'import' | 'compose' | 'deploy';
 export async function faultPoint(point: FaultPoint): Promise<void> {
   if (process.env.OSTREE_LAYER_FAULT_PAUSE !== point) return;
   process.stderr.write(`ostree-layer: paused at ${point}\n`);
-  await new Promise(() => undefined);
+  // A pending timer keeps the event loop (and so the process) alive until the test kills it.
+  await new Promise(() => setInterval(() => undefined, 60_000));
 }
