@@ -10,6 +10,7 @@ import {
   type WriteDatabaseOptions,
 } from '@ostree-layer/core';
 import { DebPackage } from './archive.js';
+import { RELATION_FIELDS, formatRelation, parseRelationField } from './dependencies.js';
 import { ControlSyntaxError, formatParagraphs, parseParagraphs, type Paragraph } from './control.js';
 
 /** Where an OSTree-ready tree keeps the database, best first; /var/lib/dpkg is the legacy, mutable location. */
@@ -160,6 +161,21 @@ export async function openDatabase(tree: TreeReader, location: string): Promise<
   }
 }
 
+/**
+ * The control paragraph as dpkg records it in `status`: booleans that are "no" dropped, relationship fields
+ * re-written from their parsed form (dpkg stores parsed relations, so "a(>=1)" becomes "a (>= 1)").
+ */
+export function statusParagraph(control: Paragraph): Paragraph {
+  const p = control.clone();
+  for (const f of ['Essential', 'Protected']) if (p.get(f)?.toLowerCase() === 'no') p.delete(f);
+  if (p.get('Multi-Arch')?.toLowerCase() === 'no') p.delete('Multi-Arch');
+  for (const f of RELATION_FIELDS) {
+    const v = p.get(f);
+    if (v !== undefined) p.set(f, parseRelationField(v).map((alts) => alts.map(formatRelation).join(' | ')).join(', '));
+  }
+  return p;
+}
+
 /** The package state dpkg would record for a layered package whose maintainer scripts did not run. */
 export function layeredStatus(pkg: DebPackage): string {
   return pkg.controlMembers.has('postinst') || pkg.controlMembers.has('config') ? 'install ok unpacked' : 'install ok installed';
@@ -201,6 +217,13 @@ function md5sumsText(paths: Iterable<[string, string]>): string {
   return s;
 }
 
+interface InfoRecord {
+  infoName: string;
+  name: string;
+  list: string[];
+  md5sums: string;
+}
+
 /** Builds the files of the updated database: see {@link Backend.writeDatabase}. */
 export async function writeDatabase(options: WriteDatabaseOptions): Promise<LayerFile[]> {
   const { tree, added } = options;
@@ -208,6 +231,8 @@ export async function writeDatabase(options: WriteDatabaseOptions): Promise<Laye
   const loc = db.location;
   const files: LayerFile[] = [];
   const status = [...db.paragraphs];
+  const records: InfoRecord[] = [];
+  const taken = new Map<string, Set<string>>();
 
   for (const layered of added) {
     const pkg = layered.package;
@@ -218,7 +243,7 @@ export async function writeDatabase(options: WriteDatabaseOptions): Promise<Laye
     const needsHash = (p: string) => conffiles.has(p) || !pkg.controlMembers.has('md5sums');
     const hashes = conffiles.size > 0 || !pkg.controlMembers.has('md5sums') ? await hashPayload(pkg, needsHash) : new Map<string, string>();
 
-    const para = pkg.control.clone();
+    const para = statusParagraph(pkg.control);
     para.set('Status', layeredStatus(pkg));
     if (pkg.conffiles.length > 0) {
       para.set('Conffiles', pkg.conffiles.map((c) => `\n ${c} ${hashes.get(c) ?? shipped.get(c) ?? 'newconffile'}`).join(''));
@@ -231,19 +256,35 @@ export async function writeDatabase(options: WriteDatabaseOptions): Promise<Laye
       status.splice(at === -1 ? status.length : at, 0, para);
     }
 
-    const info = `${loc}/info/${infoName(para)}`;
-    const list = ['/.', ...layered.entries.map((e) => e.path)];
-    files.push({ path: `${info}.list`, type: 'file', mode: 0o644, content: list.join('\n') + '\n' });
-    const md5 = pkg.controlMembers.get('md5sums')?.content
-      ?? md5sumsText(layered.entries.filter((e) => hashes.has(e.path)).map((e) => [e.path, hashes.get(e.path)!]));
-    files.push({ path: `${info}.md5sums`, type: 'file', mode: 0o644, content: md5 });
+    const name = infoName(para);
+    const info = `${loc}/info/${name}`;
+    records.push({
+      infoName: name,
+      name: pkg.id.name,
+      list: ['/.', ...layered.entries.map((e) => e.path)],
+      md5sums: pkg.controlMembers.get('md5sums')?.content.toString('utf8')
+        ?? md5sumsText(layered.entries.filter((e) => hashes.has(e.path)).map((e) => [e.path, hashes.get(e.path)!])),
+    });
     for (const m of pkg.infoMembers()) files.push({ path: `${info}.${m.name}`, type: 'file', mode: m.mode, content: m.content });
     const cf = pkg.controlMembers.get('conffiles');
     if (cf) files.push({ path: `${info}.conffiles`, type: 'file', mode: 0o644, content: cf.content });
-
-    for (const [ownerKey, paths] of layered.takenOver) files.push(...(await dropOwnedPaths(db, ownerKey, new Set(paths))));
+    for (const [owner, paths] of layered.takenOver) {
+      const set = taken.get(owner) ?? new Set<string>();
+      for (const p of paths) set.add(p);
+      taken.set(owner, set);
+    }
   }
 
+  for (const [ownerKey, paths] of taken) {
+    // The old owner may be a package of this same transaction: then its generated files lose the paths.
+    const own = records.find((r) => r.infoName === ownerKey) ?? records.find((r) => r.name === ownerKey);
+    if (own) own.list = own.list.filter((p) => !paths.has(p));
+    else files.push(...(await dropOwnedPaths(db, ownerKey, paths)));
+  }
+  for (const r of records) {
+    files.push({ path: `${loc}/info/${r.infoName}.list`, type: 'file', mode: 0o644, content: r.list.map((p) => p + '\n').join('') });
+    if (r.md5sums !== '') files.push({ path: `${loc}/info/${r.infoName}.md5sums`, type: 'file', mode: 0o644, content: r.md5sums });
+  }
   files.push({ path: `${loc}/status`, type: 'file', mode: 0o644, content: formatParagraphs(status) });
   for (const dir of ['info', 'updates', 'triggers']) {
     if (!(await tree.lstat(`${loc}/${dir}`))) files.push({ path: `${loc}/${dir}`, type: 'directory', mode: 0o755 });
@@ -251,7 +292,10 @@ export async function writeDatabase(options: WriteDatabaseOptions): Promise<Laye
   return files;
 }
 
-/** The old owner's `.list` and `.md5sums` rewritten without the paths a layered package took over. */
+/**
+ * The old owner's `.list` rewritten without the paths a layered package took over. Its `.md5sums` stays as it is:
+ * dpkg 1.21 leaves it untouched too (checked against a real install in database.test.ts).
+ */
 async function dropOwnedPaths(db: DpkgDatabase, ownerKey: string, taken: Set<string>): Promise<LayerFile[]> {
   const records = db.records();
   const owner = records.find((r) => r.infoName === ownerKey) ?? records.find((r) => r.name === ownerKey);
@@ -260,13 +304,5 @@ async function dropOwnedPaths(db: DpkgDatabase, ownerKey: string, taken: Set<str
   const out: LayerFile[] = [];
   const list = await db.listFile(owner.infoName);
   out.push({ path: `${info}.list`, type: 'file', mode: 0o644, content: list.filter((p) => !taken.has(p)).map((p) => p + '\n').join('') });
-  if (await db.tree.lstat(`${info}.md5sums`)) {
-    const lines = (await db.tree.readFile(`${info}.md5sums`)).toString('utf8').split('\n');
-    const kept = lines.filter((l) => {
-      const m = /^[0-9a-f]{32}\s+\*?(.+)$/.exec(l);
-      return l !== '' && !(m && taken.has('/' + m[1]!.replace(/^\//, '')));
-    });
-    out.push({ path: `${info}.md5sums`, type: 'file', mode: 0o644, content: kept.map((l) => l + '\n').join('') });
-  }
   return out;
 }

@@ -70,7 +70,7 @@ export async function buildDeb(dir: string, spec: DebSpec): Promise<string> {
 
 /**
  * A dpkg admin directory with the given status text, an empty `.list` for every package in it (so dpkg does not
- * complain), and the `format`, `updates/`, `triggers/` members dpkg expects.
+ * complain), an empty `.md5sums` (or --audit would), and the `format`, `updates/`, `triggers/` members dpkg expects.
  */
 export async function makeAdminDir(dir: string, status: string): Promise<void> {
   await mkdir(join(dir, 'info'), { recursive: true });
@@ -83,6 +83,7 @@ export async function makeAdminDir(dir: string, status: string): Promise<void> {
     if (!name) continue;
     const ma = /^Multi-Arch: same$/m.test(para) ? `:${/^Architecture: (\S+)/m.exec(para)![1]}` : '';
     await writeFile(join(dir, `info/${name}${ma}.list`), '');
+    await writeFile(join(dir, `info/${name}${ma}.md5sums`), '');
   }
 }
 
