@@ -3,7 +3,7 @@
  * against a database rpm itself wrote for the same packages).
  */
 import { Tag, type RpmHeader } from './header.js';
-import { Sense } from './dependencies.js';
+import { Sense, parseRichDependency, type RichDependency } from './dependencies.js';
 import { tidKey } from './installed.js';
 import type { SqliteDb } from './sqlite.js';
 
@@ -48,8 +48,20 @@ export function indexRows(table: string, tag: number, h: RpmHeader): Array<[stri
     if (table === 'Requirename' && reqFlags[i] & INSTALL_ONLY && !(reqFlags[i] & ERASE_ONLY)) return;
     if (table === 'Triggername' && values.indexOf(value) < i) return;
     rows.push([value, i]);
+    // rpm also indexes every capability named inside a rich dependency, under the same idx.
+    if (value.startsWith('(') && DEPENDENCY_TABLES.has(table)) {
+      for (const name of richNames(parseRichDependency(value, 'installed header'))) rows.push([name, i]);
+    }
   });
   return rows;
+}
+
+const DEPENDENCY_TABLES = new Set(['Requirename', 'Providename', 'Conflictname', 'Obsoletename', 'Recommendname', 'Suggestname', 'Supplementname', 'Enhancename']);
+
+function richNames(dep: RichDependency): string[] {
+  if (dep.op === 'atom') return [dep.name];
+  if ('operands' in dep) return dep.operands.flatMap(richNames);
+  return [dep.left, dep.right, ...(dep.otherwise ? [dep.otherwise] : [])].flatMap(richNames);
 }
 
 /** Adds one header to Packages and every index; returns its hnum. */
