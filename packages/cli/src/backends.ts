@@ -1,8 +1,15 @@
 import type { Backend } from '@ostree-layer/core';
-import { dpkgBackend } from '@ostree-layer/dpkg';
+import { dpkgBackend, inspectDeb } from '@ostree-layer/dpkg';
+import { inspectRpm, rpmBackend } from '@ostree-layer/rpm';
 
 /** Every backend the command knows, in detection order. A new format is one more entry here. */
-export const BACKENDS: Backend[] = [dpkgBackend];
+export const BACKENDS: Backend[] = [dpkgBackend, rpmBackend];
+
+/** `inspect --json` per backend (kept beside the list until every adapter exposes Backend.inspect itself). */
+export const INSPECTORS: Record<string, (file: string) => Promise<unknown>> = {
+  dpkg: (file) => inspectDeb(file),
+  rpm: (file) => inspectRpm(file),
+};
 
 export function backendByName(name: string): Backend | undefined {
   return BACKENDS.find((b) => b.name === name);
