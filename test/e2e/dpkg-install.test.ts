@@ -8,8 +8,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildDeb, buildRawDataTarDeb, ensureDebianMinbase, makeSysroot, type BaseImage, type Sysroot } from '@ostree-layer/testkit';
-import { aptDownloadClosure } from '../support/apt.js';
+import { aptDownloadClosure, buildDeb, buildRawDataTarDeb, ensureDebianMinbase, makeSysroot, type BaseImage, type Sysroot } from '@ostree-layer/testkit';
 import { cli, cliJson, sha256File, systemSnapshot } from '../support/cli.js';
 
 const DB = 'usr/lib/sysimage/dpkg';

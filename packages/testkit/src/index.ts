@@ -2,7 +2,7 @@
  * Builders for tests and the demo: real bases (Debian minbase, a tiny RPM base) cached as ostree commits, throwaway
  * sysroots, and fixture packages made with the real dpkg-deb and rpmbuild (plus hand-made hostile .debs).
  */
-export { ensureCacheRepo, resolveCacheDir, withFileLock, type BaseImage, type CacheOptions } from './cache.js';
+export { ensureCacheRepo, findTamperedObject, resolveCacheDir, withFileLock, type BaseImage, type CacheOptions } from './cache.js';
 export { mountsUnder, removeTree, unmountUnder } from './cleanup.js';
 export { buildDeb, debControl, type DebCompression, type DebFileSpec, type DebSpec } from './deb.js';
 export { DEBIAN_MINBASE_REF, DEBIAN_MIRROR, DEBIAN_SOURCES_LINE, DPKG_DB_PATH, ensureDebianMinbase } from './minbase.js';
@@ -11,3 +11,4 @@ export { buildRawDataTarDeb, HOSTILE_DATA_ENTRIES, rawTar, type RawDebSpec, type
 export { buildRpm, rpmSpecText, type RpmCompression, type RpmFileSpec, type RpmSpec } from './rpm.js';
 export { ensureRpmBase, findStaticBusybox, rpmBaseSpecs, RPM_BASE_REF, RPM_DB_PATH, type RpmBase } from './rpmbase.js';
 export { deploymentOrigin, listDeployments, makeSysroot, type Sysroot, type SysrootOptions } from './sysroot.js';
+export { aptDownloadClosure, aptPlan } from './apt.js';

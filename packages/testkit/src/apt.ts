@@ -6,10 +6,10 @@
 import { execa } from 'execa';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { resolveCacheDir } from './cache.js';
 
-export const TEST_CACHE = resolve(process.env.OSTREE_LAYER_TEST_CACHE ?? join(import.meta.dirname, '../../.cache/testkit'));
-const APT_DIR = join(TEST_CACHE, 'apt');
+const APT_DIR = join(resolveCacheDir(), 'apt');
 
 function aptOptions(statusFile: string): string[] {
   return [
