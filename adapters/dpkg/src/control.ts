@@ -60,13 +60,17 @@ export function parseParagraphs(text: string): Paragraph[] {
   let start = 0;
   let lineNo = 0;
   let pos = 0;
+  let lowerNames = new Set<string>();
   const finish = (end: number) => {
     if (current) {
+      // Like dpkg: whitespace is trimmed at the ends of a whole value, never inside a multi-line one.
+      for (const [k, v] of current.fields) current.fields.set(k, v.trimEnd());
       current.raw = text.slice(start, end).replace(/\n+$/, '');
       out.push(current);
     }
     current = null;
     field = null;
+    lowerNames = new Set();
   };
   while (pos < text.length) {
     let nl = text.indexOf('\n', pos);
@@ -95,8 +99,10 @@ export function parseParagraphs(text: string): Paragraph[] {
       start = lineStart;
     }
     const para: Paragraph = current;
-    if (para.fields.has(name)) throw new ControlSyntaxError(`line ${lineNo}: duplicate field ${name}`);
-    para.fields.set(name, line.slice(colon + 1).trim());
+    const lower = name.toLowerCase();
+    if (lowerNames.has(lower)) throw new ControlSyntaxError(`line ${lineNo}: duplicate field ${name}`);
+    lowerNames.add(lower);
+    para.fields.set(name, line.slice(colon + 1).trimStart());
     field = name;
   }
   finish(text.length);
@@ -117,14 +123,14 @@ function fieldLine(name: string, value: string): string {
   return value.startsWith('\n') || value === '' ? `${name}:${value}` : `${name}: ${value}`;
 }
 
-/** Serialises one paragraph in dpkg's field order (without a trailing blank line). */
+/** Serialises one paragraph in dpkg's field order and spelling of known field names (no trailing blank line). */
 export function formatParagraph(p: Paragraph): string {
   const known: [number, string, string][] = [];
   const other: string[] = [];
   for (const [name, value] of p.fields) {
     const i = ORDER_INDEX.get(name.toLowerCase());
     if (i === undefined) other.push(fieldLine(name, value));
-    else known.push([i, name, value]);
+    else known.push([i, DPKG_FIELD_ORDER[i]!, value]);
   }
   known.sort((a, b) => a[0] - b[0]);
   return [...known.map(([, n, v]) => fieldLine(n, v)), ...other].join('\n') + '\n';

@@ -30,7 +30,7 @@ export type RelationField = (typeof RELATION_FIELDS)[number];
 
 export class RelationSyntaxError extends Error {}
 
-const RELATION = /^([a-z0-9][a-z0-9+.-]*)(?::([a-z0-9-]+))?\s*(?:\(\s*(<<|<=|>=|>>|=|<|>)\s*([^)\s]+)\s*\))?\s*(?:\[([^\]]*)\])?\s*((?:<[^>]*>\s*)*)$/i;
+const RELATION = /^([a-z0-9][a-z0-9+.-]*)(?::([a-z0-9-]+))?\s*(?:\(\s*(<<|<=|>=|>>|=|<|>)\s*([^)\s<>=][^)\s]*)\s*\))?\s*(?:\[([^\]]*)\])?\s*((?:<[^>]*>\s*)*)$/i;
 
 /** Parses one relation ("libc6:amd64 (>= 2.36) [amd64]"). The obsolete "<" and ">" mean "<=" and ">=" as in dpkg. */
 export function parseRelation(text: string): Relation {
