@@ -22,6 +22,8 @@ export interface RawTarEntry {
   uname?: string;
   gname?: string;
   mtime?: number;
+  devmajor?: number;
+  devminor?: number;
 }
 
 export interface RawDebSpec {
@@ -72,7 +74,7 @@ export async function rawTar(entries: RawTarEntry[]): Promise<Buffer> {
   for (const entry of entries) {
     const type = entry.type ?? 'file';
     const body = type === 'file' ? Buffer.from(entry.content ?? '') : undefined;
-    const header: Header = {
+    const header: Partial<Header> & { name: string } = {
       name: entry.name,
       type,
       mode: entry.mode ?? (type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644),
@@ -83,6 +85,8 @@ export async function rawTar(entries: RawTarEntry[]): Promise<Buffer> {
       mtime: new Date((entry.mtime ?? 1_700_000_000) * 1000),
       ...(entry.linkname !== undefined ? { linkname: entry.linkname } : {}),
       size: body?.length ?? 0,
+      devmajor: entry.devmajor ?? 0,
+      devminor: entry.devminor ?? 0,
     };
     await new Promise<void>((resolveEntry, rejectEntry) => {
       const callback = (err?: Error | null) => (err ? rejectEntry(err) : resolveEntry());

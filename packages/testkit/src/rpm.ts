@@ -53,14 +53,14 @@ export interface RpmSpec {
   autoReqProv?: boolean;
   files: RpmFileSpec[];
   scripts?: { pre?: string; post?: string; preun?: string; postun?: string; pretrans?: string; posttrans?: string };
-  /** Payload compression; default "zstd" (what current Fedora ships). */
+  /** Payload compression; default "zstd" (what current Fedora ships; level 3 here, builds stay quick). */
   compression?: RpmCompression;
 }
 
 const PAYLOAD_IO: Record<RpmCompression, string> = {
   gzip: 'w9.gzdio',
   xz: 'w6.xzdio',
-  zstd: 'w19.zstdio',
+  zstd: 'w3.zstdio',
   bzip2: 'w9.bzdio',
   none: 'w.ufdio',
 };

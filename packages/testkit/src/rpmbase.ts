@@ -16,7 +16,7 @@ export const RPM_BASE_REF = 'testkit/rpm-base';
 /** Where the rpm database lives in the committed tree (relative to the root). */
 export const RPM_DB_PATH = 'usr/lib/sysimage/rpm';
 
-const RECIPE = 'rpm-base-1';
+const RECIPE = 'rpm-base-2';
 
 export interface RpmBase extends BaseImage {
   /** The packages installed in the base, kept in the cache (e.g. for a createrepo_c repo in a test). */
@@ -24,7 +24,8 @@ export interface RpmBase extends BaseImage {
 }
 
 /** Applets linked to busybox in the base; enough for `sh -c` scripts in a chroot. */
-const APPLETS = ['sh', 'ls', 'cat', 'echo', 'true', 'false', 'mkdir', 'rm', 'cp', 'mv', 'ln', 'test', 'id'];
+const APPLETS = ['sh', 'ls', 'cat', 'echo', 'true', 'false', 'mkdir', 'rm', 'cp', 'mv', 'ln', 'test', 'id', 'grep', 'sed',
+  'head', 'tail', 'wc', 'sort', 'tr', 'cut', 'env', 'chmod', 'touch', 'stat', 'readlink', 'find', 'uname'];
 
 const OS_RELEASE =
   'NAME="ostree-layer testkit RPM base"\nID=testkit-rpm\nID_LIKE=fedora\nVERSION_ID=1\n' +
@@ -176,7 +177,7 @@ async function buildRpmBase(cacheDir: string, rpmsDir: string, repo: string): Pr
       root,
       subject: 'RPM test base (ostree-layer testkit)',
       recipe: RECIPE,
-      metadata: { version: 'rpm-base-1' },
+      metadata: { version: RECIPE },
     });
   } finally {
     await removeTree(work);
