@@ -63,19 +63,55 @@ export interface PoolOptions {
 
 const EMPTY: readonly number[] = Object.freeze([]);
 
+/** Fixed-shape package record: one hidden class for every package keeps a 64k-package pool small and fast. */
+class Package implements PoolPackage {
+  readonly name: string;
+  readonly version: string;
+  readonly arch: string;
+  readonly provides?: Provide[];
+  readonly requires?: Relation[];
+  readonly preRequires?: Relation[];
+  readonly conflicts?: Relation[];
+  readonly obsoletes?: Relation[];
+  readonly recommends?: Relation[];
+  readonly priority?: number;
+  readonly data?: unknown;
+  constructor(
+    spec: PackageSpec,
+    readonly id: number,
+    readonly nameId: number,
+    readonly installed: boolean,
+  ) {
+    this.name = spec.name;
+    this.version = spec.version;
+    this.arch = spec.arch;
+    this.provides = spec.provides;
+    this.requires = spec.requires;
+    this.preRequires = spec.preRequires;
+    this.conflicts = spec.conflicts;
+    this.obsoletes = spec.obsoletes;
+    this.recommends = spec.recommends;
+    this.priority = spec.priority;
+    this.data = spec.data;
+  }
+}
+
 export class Pool {
   /** Index = package id; id 0 is unused so that ids can be signed literals. */
   readonly packages: PoolPackage[] = [undefined as unknown as PoolPackage];
   readonly options: PoolOptions;
   private readonly nameIds = new Map<string, number>();
   private readonly names: string[] = [];
-  /** nameId → ids of packages providing that name, and the version each provides (parallel arrays). */
-  private readonly providerIds: number[][] = [];
-  private readonly providerVersions: (string | undefined)[][] = [];
-  /** nameId → ids of packages whose own name it is. */
-  private readonly byName: number[][] = [];
+  /**
+   * Provides index as linked lists in flat arrays (libsolv's whatprovides idea): nameId → first entry; each entry
+   * has the providing package, the version it provides and the next entry. No per-name arrays to allocate.
+   */
+  private readonly providerHead: number[] = [];
+  private readonly entryPackage: number[] = [];
+  private readonly entryVersion: (string | undefined)[] = [];
+  private readonly entryNext: number[] = [];
   private readonly providesCache = new Map<string, readonly number[]>();
-  private readonly mark: number[] = [];
+  private readonly mark: number[] = [0];
   private markEpoch = 0;
 
   constructor(options: PoolOptions) {
@@ -93,9 +129,7 @@ export class Pool {
       id = this.names.length;
       this.names.push(name);
       this.nameIds.set(name, id);
-      this.providerIds.push([]);
-      this.providerVersions.push([]);
-      this.byName.push([]);
+      this.providerHead.push(-1);
     }
     return id;
   }
@@ -108,9 +142,8 @@ export class Pool {
   add(spec: PackageSpec, installed = false): number {
     const id = this.packages.length;
     const nameId = this.intern(spec.name);
-    const pkg: PoolPackage = { ...spec, id, nameId, installed };
-    this.packages.push(pkg);
-    this.byName[nameId].push(id);
+    this.packages.push(new Package(spec, id, nameId, installed));
+    this.mark.push(0);
     this.addProvider(nameId, id, spec.version);
     for (const p of spec.provides ?? []) {
       const pid = this.intern(p.name);
@@ -118,23 +151,32 @@ export class Pool {
       if (pid === nameId && p.version === spec.version) continue;
       this.addProvider(pid, id, p.version);
     }
-    this.providesCache.clear();
+    if (this.providesCache.size > 0) this.providesCache.clear();
     return id;
   }
 
   private addProvider(nameId: number, id: number, version: string | undefined): void {
-    this.providerIds[nameId].push(id);
-    this.providerVersions[nameId].push(version);
+    const entry = this.entryPackage.length;
+    this.entryPackage.push(id);
+    this.entryVersion.push(version);
+    this.entryNext.push(this.providerHead[nameId]);
+    this.providerHead[nameId] = entry;
   }
 
   get(id: number): PoolPackage {
     return this.packages[id];
   }
 
-  /** Packages whose own name is `name` (not virtual providers). */
+  /** Packages whose own name is `name` (not virtual providers), in pool order. */
   packagesNamed(name: string): readonly number[] {
-    const id = this.nameIds.get(name);
-    return id === undefined ? EMPTY : this.byName[id];
+    const nameId = this.nameIds.get(name);
+    if (nameId === undefined) return EMPTY;
+    const out: number[] = [];
+    for (let e = this.providerHead[nameId]; e >= 0; e = this.entryNext[e]) {
+      const id = this.entryPackage[e];
+      if (this.packages[id].nameId === nameId && !out.includes(id)) out.push(id);
+    }
+    return out.sort((a, b) => a - b);
   }
 
   /** Whether a provided version satisfies the alternative's range. */
@@ -170,13 +212,11 @@ export class Pool {
   private computeProviders(alt: Alternative): readonly number[] {
     const nameId = this.nameIds.get(alt.name);
     if (nameId === undefined) return EMPTY;
-    const ids = this.providerIds[nameId];
-    const versions = this.providerVersions[nameId];
     const epoch = ++this.markEpoch;
     const out: number[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (this.mark[id] === epoch || !this.versionMatches(versions[i], alt)) continue;
+    for (let e = this.providerHead[nameId]; e >= 0; e = this.entryNext[e]) {
+      const id = this.entryPackage[e];
+      if (this.mark[id] === epoch || !this.versionMatches(this.entryVersion[e], alt)) continue;
       this.mark[id] = epoch;
       out.push(id);
     }
