@@ -1,6 +1,6 @@
 /**
- * The installed rpm database inside a deployment: read it (sqlite with better-sqlite3, BerkeleyDB `Packages` with
- * @snyk/rpm-parser for names and versions only) and write the full updated copy as a new rpmdb.sqlite layer file.
+ * The installed rpm database inside a deployment: read it (sqlite with better-sqlite3, BerkeleyDB `Packages` through
+ * @snyk/rpm-parser's page reader) and write the full updated copy as a new rpmdb.sqlite layer file.
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -47,29 +47,34 @@ export class RpmDatabase implements InstalledDatabase {
     readonly dbFile: string,
   ) {}
 
-  /** Every installed header in hnum order (sqlite only: the other formats give no headers here). */
+  /**
+   * Every installed header in hnum order. sqlite: streamed row by row. BerkeleyDB: the raw header blobs come from
+   * @snyk/rpm-parser's page reader (it takes the whole file as a Buffer; such databases are a few MB) and are parsed
+   * by our own header parser, so files and dependencies are available too; hnums are then positions.
+   */
   async headers(): Promise<InstalledHeader[]> {
     if (this.cachedHeaders) return this.cachedHeaders;
-    if (this.format !== 'sqlite') {
-      throw new SystemStateError(`${this.tree.description}${this.dbFile}: full headers are only read from rpmdb.sqlite; convert the ${this.format} database with "rpmdb --rebuilddb --define '_db_backend sqlite'" in the image`);
-    }
-    const opened = await openSqliteReadOnly(this.tree, this.dbFile);
     const where = `${this.tree.description}${this.dbFile}`;
-    try {
-      const out: InstalledHeader[] = [];
-      for (const row of opened.db.prepare("SELECT hnum, blob FROM 'Packages' ORDER BY hnum").iterate() as Iterable<{ hnum: number; blob: Buffer }>) {
-        const header = parseHeaderBlob(row.blob, where, `installed header #${row.hnum}`);
-        out.push({ hnum: row.hnum, header, id: installedId(header, where) });
+    const out: InstalledHeader[] = [];
+    const add = (hnum: number, blob: Buffer) => {
+      const header = parseHeaderBlob(blob, where, `installed header #${hnum}`);
+      out.push({ hnum, header, id: installedId(header, where) });
+    };
+    if (this.format === 'bdb') {
+      (await readBdbBlobs(this.tree, this.dbFile)).forEach((blob, i) => add(i + 1, blob));
+    } else {
+      const opened = await openSqliteReadOnly(this.tree, this.dbFile);
+      try {
+        for (const row of opened.db.prepare("SELECT hnum, blob FROM 'Packages' ORDER BY hnum").iterate() as Iterable<{ hnum: number; blob: Buffer }>) add(row.hnum, row.blob);
+      } finally {
+        await opened.close();
       }
-      this.cachedHeaders = out;
-      return out;
-    } finally {
-      await opened.close();
     }
+    this.cachedHeaders = out;
+    return out;
   }
 
   async packages(): Promise<InstalledPackage[]> {
-    if (this.format === 'bdb') return readBdbPackages(this.tree, this.dbFile);
     return (await this.headers()).map((h) => ({ ...h.id, state: 'installed' }));
   }
 
@@ -87,23 +92,16 @@ export class RpmDatabase implements InstalledDatabase {
   }
 }
 
-/** BerkeleyDB `Packages` through @snyk/rpm-parser: names, versions and arches only (no files, no dependencies). */
-async function readBdbPackages(tree: TreeReader, path: string): Promise<InstalledPackage[]> {
-  let parser: { getPackages(data: Buffer): Promise<{ response: Array<{ name: string; version: string; release: string; epoch?: number; arch?: string }>; error?: unknown }> };
+/** Header blobs of a BerkeleyDB `Packages` file (hash database pages), via @snyk/rpm-parser's page reader. */
+async function readBdbBlobs(tree: TreeReader, path: string): Promise<Buffer[]> {
+  const where = `${tree.description}${path}`;
   try {
-    parser = (await import('@snyk/rpm-parser' as string)) as typeof parser;
+    // Deep import: the package's entry point only returns name/version/arch, not the header blobs.
+    const bdb = (await import('@snyk/rpm-parser/dist/berkeleydb/index.js' as string)) as { bufferToHashDbValues(data: Buffer): Promise<Buffer[]> };
+    return await bdb.bufferToHashDbValues(await tree.readFile(path));
   } catch (err) {
-    throw new SystemStateError(`${tree.description}${path}: reading a BerkeleyDB rpm database needs @snyk/rpm-parser, which is not installed`, { cause: err });
+    throw new SystemStateError(`${where}: cannot read the BerkeleyDB rpm database (${(err as Error).message}); rebuild it with "rpmdb --rebuilddb" in the image`, { cause: err });
   }
-  // The parser takes the whole file; BerkeleyDB databases in images are a few MB.
-  const result = await parser.getPackages(await tree.readFile(path));
-  if (result.error) throw new SystemStateError(`${tree.description}${path}: cannot read the BerkeleyDB rpm database (${String(result.error)})`);
-  return result.response.map((p) => ({
-    name: p.name,
-    version: formatEvr({ epoch: p.epoch ? String(p.epoch) : undefined, version: p.version, release: p.release }),
-    arch: p.arch ?? '(none)',
-    state: 'installed',
-  }));
 }
 
 export async function openRpmDatabase(tree: TreeReader, location: string): Promise<RpmDatabase> {
@@ -131,6 +129,10 @@ function baseColor(headers: InstalledHeader[]): number {
 export async function writeRpmDatabase(options: WriteDatabaseOptions & { now?: number }): Promise<LayerFile[]> {
   const base = options.database as RpmDatabase;
   if (!(base instanceof RpmDatabase)) throw new SystemStateError('writeDatabase was given a database the rpm backend did not open');
+  if (base.format !== 'sqlite') {
+    // An rpm old enough to use BerkeleyDB cannot read sqlite, and writing BerkeleyDB is out of scope.
+    throw new SystemStateError(`${base.tree.description}${base.dbFile}: layering onto a BerkeleyDB rpm database is not supported (its rpm cannot read sqlite); only rpm 4.16+ images with rpmdb.sqlite can be layered`);
+  }
   const headers = await base.headers();
   const dir = await mkdtemp(join(tmpdir(), 'ostree-layer-rpmdb-out-'));
   const out = join(dir, 'rpmdb.sqlite');

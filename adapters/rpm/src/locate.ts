@@ -2,7 +2,7 @@
  * Where a tree keeps its rpmdb: a `%_dbpath` set in the tree's own rpm macros wins; otherwise the usual places,
  * read-only /usr first, the legacy /var location last.
  */
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import type { TreeReader } from '@ostree-layer/core';
 
 export const DEFAULT_LOCATIONS = ['/usr/lib/sysimage/rpm', '/usr/share/rpm', '/var/lib/rpm'];
@@ -47,7 +47,7 @@ export async function configuredDbPath(tree: TreeReader): Promise<string | undef
   const dbpath = macros._dbpath;
   if (dbpath === undefined) return undefined;
   const expanded = expand(dbpath, macros);
-  return expanded.startsWith('/') ? expanded.replace(/\/+$/, '') || '/' : undefined;
+  return expanded.startsWith('/') ? posix.normalize(expanded).replace(/(.)\/+$/, '$1') : undefined;
 }
 
 /** The database file and format inside `dir`, or null when none is there. */

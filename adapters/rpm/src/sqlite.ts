@@ -3,11 +3,13 @@
  *
  * rpm keeps the database in WAL mode. A read-only open of a WAL database needs the "-shm" file to exist or to be
  * creatable next to it; on a read-only /usr (an OSTree deployment) neither is true and SQLite answers
- * SQLITE_CANTOPEN. (The `immutable=1` URI would avoid that, but better-sqlite3 12 opens without SQLITE_OPEN_URI, so
- * URIs are taken as file names.) So: open in place read-only first; if that fails, copy the database and its -wal
- * file disk-to-disk into a private temp directory and open the copy. Trees that are not on disk are copied the same way.
+ * SQLITE_CANTOPEN; on a writable checkout it would create -shm/-wal files inside the deployment, which must not
+ * change. (The `immutable=1` URI would avoid both, but URIs failed to open with better-sqlite3 12 here.) So: a
+ * rollback-journal database (what writeDatabase produces) is opened in place read-only, which writes nothing; a WAL
+ * database, or one that fails to open, is copied with its -wal file disk-to-disk into a private temp directory and
+ * the copy is opened. Trees that are not on disk are copied the same way.
  */
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, open, rm } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,9 +43,21 @@ function tryOpen(path: string): SqliteDb | undefined {
   }
 }
 
+/** File format bytes 18/19 are 2 in a WAL-mode database. */
+async function isWal(path: string): Promise<boolean> {
+  const fd = await open(path, 'r');
+  try {
+    const b = Buffer.alloc(20);
+    await fd.read(b, 0, 20, 0);
+    return b[18] === 2 || b[19] === 2;
+  } finally {
+    await fd.close();
+  }
+}
+
 export async function openSqliteReadOnly(tree: TreeReader, path: string): Promise<OpenedSqlite> {
   const onDisk = diskPath(tree, path);
-  if (onDisk) {
+  if (onDisk && !(await isWal(onDisk))) {
     const db = tryOpen(onDisk);
     if (db) return { db, path: onDisk, close: async () => void db.close() };
   }
