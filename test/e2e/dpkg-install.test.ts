@@ -182,6 +182,34 @@ describe('layering real Debian packages', () => {
   });
 });
 
+describe('server-side compose', () => {
+  it('--commit-only composes onto a ref in a bare repo and moves only that ref', async () => {
+    const repo = join(work, 'fleet-repo');
+    await execa('ostree', ['init', `--repo=${repo}`, '--mode=bare-user']);
+    await execa('ostree', ['pull-local', `--repo=${repo}`, base.repo, base.ref]);
+    await execa('ostree', ['refs', `--repo=${repo}`, '--create=fleet/stable', base.ref]);
+    const deb = await buildDeb(join(work, 'fleet'), { name: 'fleet-tool', version: '0.3', arch: 'amd64', files: [{ path: '/usr/bin/fleet-tool', content: '#!/bin/sh\necho fleet\n', mode: 0o755 }] });
+
+    const result = await cliJson(['install', '--commit-only', '--repo', repo, '--ref', 'fleet/stable', deb]);
+    expect(result.deployed).toBe(false);
+    const head = (await execa('ostree', ['rev-parse', `--repo=${repo}`, 'fleet/stable'])).stdout;
+    expect(head).toBe(result.commit);
+    expect((await execa('ostree', ['rev-parse', `--repo=${repo}`, base.ref])).stdout).toBe(base.commit);
+    const meta = await execa('ostree', ['show', `--repo=${repo}`, '--print-metadata-key=ostree-layer.base-commit', head]);
+    expect(meta.stdout).toBe(`'${base.commit}'`);
+
+    // The composed tree, checked out, is judged by dpkg like a deployment.
+    const checkout = join(work, 'fleet-checkout');
+    await execa('ostree', ['checkout', `--repo=${repo}`, '-U', head, checkout]);
+    const admindir = join(checkout, DB);
+    expect((await dpkg([`--admindir=${admindir}`, '-S', '/usr/bin/fleet-tool'])).stdout).toBe('fleet-tool: /usr/bin/fleet-tool');
+    expect((await dpkg([`--admindir=${admindir}`, '--audit'])).stdout).toBe('');
+    const verify = await dpkg([`--root=${checkout}`, `--admindir=${admindir}`, '--verify', 'fleet-tool']);
+    expect(verify.stdout).toBe('');
+    expect(readdirSync(join(repo, 'tmp')).filter((f) => f.startsWith('ostree-layer-'))).toEqual([]);
+  });
+});
+
 describe('failures leave the system as it was', () => {
   const hostile: Array<[string, Parameters<typeof buildRawDataTarDeb>[1]['entries'], RegExp]> = [
     ['a ../ member', [{ name: './', type: 'directory' }, { name: '../escape', content: 'x' }], /\.\./],

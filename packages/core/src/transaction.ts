@@ -19,7 +19,7 @@ import { OstreeRepo } from './ostree.js';
 import { DirectoryTree, type TreeReader } from './tree.js';
 import { faultPoint } from './fault.js';
 import { join } from 'node:path';
-import { checkoutCommit } from './discover/checkout.js';
+import { RepoTree } from './discover/repo-tree.js';
 
 export interface Target {
   /** Layer onto a sysroot's deployment (booted `/` when `sysroot` is undefined). */
@@ -57,6 +57,8 @@ export interface InstallResult {
   commit?: string;
   deployed: boolean;
   notes: string[];
+  /** Milliseconds per phase (discover, import, conflicts, database, compose, deploy), for benchmarks and curiosity. */
+  timings: Record<string, number>;
 }
 
 interface Opened {
@@ -75,8 +77,8 @@ async function openTarget(target: Target): Promise<Opened> {
     if (!existsSync(join(repo.path, 'config'))) throw new SystemStateError(`${repo.path} is not an OSTree repo; check --repo`);
     const commit = await repo.resolve(target.commitOnly.ref);
     if (!commit) throw new SystemStateError(`ref ${target.commitOnly.ref} does not exist in ${repo.path}; check --ref`);
-    const checkout = await checkoutCommit(repo, commit);
-    return { repo, tree: checkout.tree, fromCommit: commit, lockPath: join(repo.path, 'ostree-layer.lock'), cleanup: checkout.dispose };
+    const tree = new RepoTree(repo, commit);
+    return { repo, tree, fromCommit: commit, lockPath: join(repo.path, 'ostree-layer.lock'), cleanup: () => tree.dispose() };
   }
   const sysroot = Sysroot.open(target.sysroot);
   const deployment = await sysroot.target(target.osName);
@@ -107,13 +109,21 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const files = options.files.map((f) => resolvePath(f));
   for (const file of files) if (!existsSync(file)) throw new UsageError(`${file}: no such package file`);
 
+  const timings: Record<string, number> = {};
+  let clock = performance.now();
+  const lap = (phase: string) => {
+    const now = performance.now();
+    timings[phase] = Math.round((now - clock) * 10) / 10;
+    clock = now;
+  };
   const opened = await openTarget(options);
   const lock = options.dryRun ? undefined : await TransactionLock.acquire(opened.lockPath);
   try {
     const { tree, repo } = opened;
     const { backend, location } = await detectBackend(options.backends, tree);
+    await tree.prefetch?.(location);
     const database = await backend.openDatabase(tree, location);
-    const previous = await readLayerState(tree instanceof DirectoryTree ? tree : new DirectoryTree('/nonexistent'));
+    const previous = await readLayerState(tree);
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
 
     const packages: PackageFile[] = [];
@@ -129,7 +139,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       alreadyInstalled,
       deployed: false,
       notes: [],
+      timings,
     };
+    lap('discover');
     if (options.dryRun || fresh.length === 0) return result;
 
     const placer = new PathPlacer(tree);
@@ -142,8 +154,10 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       say(`${one.cached ? 'cached ' : 'imported'} ${pkg.id.name} ${pkg.id.version} (${pkg.id.arch}), ${one.placed.length} entries, ${Date.now() - started} ms`);
       if (one.tmpfiles.length > 0) result.notes.push(`${pkg.id.name}: ${one.tmpfiles.length} path(s) under /var or /run are created at boot by /usr/lib/tmpfiles.d/ostree-layer-${pkg.id.name}.conf`);
     }
+    lap('import');
     const takeovers = await checkConflicts({ backend, tree, database, placer }, imported);
 
+    lap('conflicts');
     const state: LayerState = {
       baseCommit: result.baseCommit,
       backend: backend.name,
@@ -158,6 +172,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     dbFiles.push({ path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' });
     const finalLayer = await commitFinalLayer({ repo, placer, packages: imported, files: dbFiles });
 
+    lap('database');
     await faultPoint('compose');
     result.commit = await repo.commit({
       trees: [{ ref: opened.fromCommit }, ...imported.map((p) => ({ ref: p.commit })), { ref: finalLayer }],
@@ -171,12 +186,14 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       },
     });
     result.install = imported.map((p) => ({ ...p.package.id, file: p.package.file, note: backend.stateNote?.(p.package), cached: p.cached, ref: p.ref }));
+    lap('compose');
     say(`composed ${result.commit}`);
 
     if (opened.sysroot && opened.deployment) {
       await faultPoint('deploy');
       await deployCommit(opened.sysroot, opened.deployment, result.commit, state);
       result.deployed = true;
+      lap('deploy');
       say(`deployed ${result.commit.slice(0, 10)}; it boots next`);
     }
     return result;

@@ -26,6 +26,8 @@ export interface TreeReader {
   readlink(path: string): Promise<string>;
   readdir(path: string): Promise<string[]>;
   createReadStream(path: string): Readable;
+  /** A hint that `dir` is about to be read in bulk (the package database); readers that fetch lazily load it now. */
+  prefetch?(dir: string): Promise<void>;
 }
 
 /** A tree checked out on disk (a deployment directory). */

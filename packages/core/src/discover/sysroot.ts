@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { PackageId } from '../backend.js';
 import { SystemStateError } from '../errors.js';
 import { OstreeRepo, toolError } from '../ostree.js';
-import { DirectoryTree } from '../tree.js';
+import type { TreeReader } from '../tree.js';
 import { parseIni, type Ini } from './ini.js';
 
 /** Where ostree-layer records, inside every tree it composes, what the tree is made of. */
@@ -109,7 +109,7 @@ export class Sysroot {
 }
 
 /** The layering state recorded in a tree, or null for a tree ostree-layer did not compose. */
-export async function readLayerState(tree: DirectoryTree): Promise<LayerState | null> {
+export async function readLayerState(tree: TreeReader): Promise<LayerState | null> {
   if (!(await tree.lstat(STATE_PATH))) return null;
   try {
     return JSON.parse((await tree.readFile(STATE_PATH)).toString('utf8')) as LayerState;

@@ -1,0 +1,117 @@
+/**
+ * A commit read straight from the repo, for server-side composes that have no deployment on disk. Single paths are
+ * looked up with `ostree ls`/`ostree cat` (the path policy needs a few hundred at most), so composing stays
+ * O(changes) however large the base is; a directory read in bulk (the package database) is prefetched by checking out
+ * just that subtree.
+ */
+import { execa } from 'execa';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { OstreeRepo, toolError } from '../ostree.js';
+import { DirectoryTree, type TreeReader, type TreeStat } from '../tree.js';
+
+interface Listed {
+  stat: TreeStat;
+  target?: string;
+}
+
+export class RepoTree implements TreeReader {
+  private readonly listed = new Map<string, Promise<Listed | null>>();
+  private readonly prefetched: Array<{ prefix: string; tree: DirectoryTree }> = [];
+  private scratch?: string;
+
+  constructor(readonly repo: OstreeRepo, readonly commit: string) {}
+
+  get description(): string {
+    return `${this.repo.path}:${this.commit.slice(0, 12)}`;
+  }
+
+  /** Checks out `dir` (and everything below it) so that reads beneath it come from disk. */
+  async prefetch(dir: string): Promise<void> {
+    if (this.local(dir)) return;
+    this.scratch ??= await mkdtemp(join(this.repo.path, 'tmp', 'ostree-layer-prefetch-'));
+    const dest = join(this.scratch, String(this.prefetched.length));
+    try {
+      await execa('ostree', [`--repo=${this.repo.path}`, 'checkout', '-U', `--subpath=${dir}`, this.commit, dest]);
+    } catch (err) {
+      throw toolError('ostree checkout', err);
+    }
+    this.prefetched.push({ prefix: dir, tree: new DirectoryTree(dest) });
+  }
+
+  /** Removes prefetched checkouts. */
+  async dispose(): Promise<void> {
+    if (this.scratch) await rm(this.scratch, { recursive: true, force: true });
+  }
+
+  private local(path: string): { tree: DirectoryTree; rest: string } | undefined {
+    for (const { prefix, tree } of this.prefetched) {
+      if (path === prefix || path.startsWith(prefix + '/')) return { tree, rest: path.slice(prefix.length) || '/' };
+    }
+    return undefined;
+  }
+
+  private ls(path: string): Promise<Listed | null> {
+    let found = this.listed.get(path);
+    if (!found) {
+      found = this.repo.lsDir(this.commit, path).then((line) => (line === null ? null : parseLsLine(line)));
+      this.listed.set(path, found);
+    }
+    return found;
+  }
+
+  async lstat(path: string): Promise<TreeStat | null> {
+    const local = this.local(path);
+    if (local) return local.tree.lstat(local.rest);
+    return (await this.ls(path))?.stat ?? null;
+  }
+
+  async readlink(path: string): Promise<string> {
+    const local = this.local(path);
+    if (local) return local.tree.readlink(local.rest);
+    const target = (await this.ls(path))?.target;
+    if (target === undefined) throw Object.assign(new Error(`${path} is not a symlink in ${this.description}`), { code: 'EINVAL' });
+    return target;
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    const local = this.local(path);
+    if (local) return local.tree.readFile(local.rest);
+    try {
+      return (await execa('ostree', [`--repo=${this.repo.path}`, 'cat', this.commit, path], { encoding: 'buffer' })).stdout as unknown as Buffer;
+    } catch (err) {
+      throw toolError(`ostree cat ${path}`, err);
+    }
+  }
+
+  async readdir(path: string): Promise<string[]> {
+    const local = this.local(path);
+    if (local) return local.tree.readdir(local.rest);
+    const out = (await execa('ostree', [`--repo=${this.repo.path}`, 'ls', '--nul-filenames-only', this.commit, path])).stdout;
+    // `ostree ls` lists the directory itself first, then its children.
+    return out
+      .split('\0')
+      .filter((p) => p !== '' && p !== path)
+      .map((p) => p.slice(p.lastIndexOf('/') + 1));
+  }
+
+  createReadStream(path: string): Readable {
+    const local = this.local(path);
+    if (local) return local.tree.createReadStream(local.rest);
+    return execa('ostree', [`--repo=${this.repo.path}`, 'cat', this.commit, path], { encoding: 'buffer' }).stdout!;
+  }
+}
+
+/** One line of `ostree ls -d`: "d00755 0 0      0 /usr/share", "l00777 0 0 0 /lib -> usr/lib". */
+export function parseLsLine(line: string): Listed | null {
+  const m = /^([-dl])0?([0-7]+) (\d+) (\d+)\s+(\d+) (.*)$/.exec(line.trim());
+  if (!m) return null;
+  const [, kind, mode, uid, gid, size, rest] = m;
+  const type = kind === 'd' ? 'directory' : kind === 'l' ? 'symlink' : 'file';
+  const stat: TreeStat = { type, mode: parseInt(mode, 8) & 0o7777, uid: Number(uid), gid: Number(gid), size: Number(size) };
+  if (type !== 'symlink') return { stat };
+  const arrow = rest.indexOf(' -> ');
+  return { stat, target: arrow >= 0 ? rest.slice(arrow + 4) : undefined };
+}
+
