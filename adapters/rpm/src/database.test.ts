@@ -85,6 +85,8 @@ extra
 mkdir -p %{buildroot}/usr/share/fooextra
 echo data > %{buildroot}/usr/share/fooextra/data.txt
 touch %{buildroot}/usr/share/fooextra/empty
+mkdir -p %{buildroot}/etc
+echo extra > %{buildroot}/etc/foo.conf
 %triggerin -- libfoo
 true
 %filetriggerin -- /usr/lib
@@ -95,6 +97,7 @@ true
 %dir /usr/share/fooextra
 /usr/share/fooextra/data.txt
 /usr/share/fooextra/empty
+%config /etc/foo.conf
 `,
 };
 
@@ -172,7 +175,7 @@ describe('rpmdb written by writeDatabase, checked by rpm 4.18', () => {
     reference = join(work, 'reference');
     mkdirSync(reference);
     rpm(reference, '--initdb');
-    rpm(reference, '-i', '--nodeps', '--noscripts', '--justdb', rpmFile.libfoo, rpmFile.fooprog, rpmFile.fooextra);
+    rpm(reference, '-i', '--nodeps', '--noscripts', '--justdb', '--replacefiles', rpmFile.libfoo, rpmFile.fooprog, rpmFile.fooextra);
 
     const tree = new DirectoryTree(root);
     const location = await rpmBackend.detect(tree);
@@ -181,7 +184,8 @@ describe('rpmdb written by writeDatabase, checked by rpm 4.18', () => {
     const added: LayeredPackage[] = [];
     for (const name of ['fooprog', 'fooextra']) {
       const pkg = (await rpmBackend.openPackage(rpmFile[name])) as RpmPackage;
-      added.push({ package: pkg, entries: await extract(root, pkg), takenOver: new Map() });
+      const takenOver = new Map(name === 'fooextra' ? [['libfoo', ['/etc/foo.conf']]] : []);
+      added.push({ package: pkg, entries: await extract(root, pkg), takenOver });
     }
     const files = await rpmBackend.writeDatabase({ tree, database, added });
     for (const f of files) {
@@ -224,7 +228,15 @@ describe('rpmdb written by writeDatabase, checked by rpm 4.18', () => {
   });
 
   it('rpm -V passes for the layered packages against the extracted payloads', () => {
-    expect(rpm(root, '-V', '--nodeps', 'fooprog', 'fooextra', 'libfoo')).toBe('');
+    // rpm lists a replaced file as information only ("(replaced)"), with exit status 0.
+    const report = rpm(root, '-V', '--nodeps', 'fooprog', 'fooextra', 'libfoo').trim().split('\n');
+    expect(report).toEqual(['.........  c /etc/foo.conf (replaced)']);
+  });
+
+  it('a file taken over from a base package is marked replaced, as rpm --replacefiles does', () => {
+    expect(rpm(root, '-q', '--qf', '[%{FILESTATES:fstate} %{FILENAMES}\\n]', 'libfoo')).toMatch(/^replaced \/etc\/foo\.conf$/m);
+    expect(rpm(root, '-q', '--qf', '[%{FILESTATES:fstate} %{FILENAMES}\\n]', 'libfoo')).toMatch(/^normal \/usr\/lib\/libfoo\.so\.1$/m);
+    expect(rpm(root, '-qf', '--qf', '%{NAME}\\n', '/etc/foo.conf').trim()).toBe('fooextra');
   });
 
   it('rpm -V notices a changed layered file (the check has teeth)', () => {
@@ -271,7 +283,7 @@ describe('rpmdb written by writeDatabase, checked by rpm 4.18', () => {
     };
     const ours = load(root);
     const theirs = load(reference);
-    for (const name of ['fooprog', 'fooextra']) expect(ours.get(name)).toEqual(theirs.get(name));
+    for (const name of ['fooprog', 'fooextra']) expect(ours.get(name), name).toEqual(theirs.get(name));
   });
 
   it('reads the database back: packages and file owners', async () => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  SystemStateError, type InstalledDatabase, type InstalledPackage, type LayerFile, type PackageId,
+  SystemStateError, type InstalledDatabase, type InstalledPackage, type LayeredPackage, type LayerFile, type PackageId,
   type TreeReader, type WriteDatabaseOptions,
 } from '@ostree-layer/core';
 import { headerFiles } from './files.js';
@@ -111,6 +111,42 @@ export async function openRpmDatabase(tree: TreeReader, location: string): Promi
   return new RpmDatabase(tree, location, found.format, found.path);
 }
 
+/** rpmfileState: the file now belongs to another package; rpm -V and erase leave it alone. */
+const FILE_STATE_REPLACED = 1;
+
+/**
+ * Records takeovers the way rpm does on --replacefiles: the old owner's FILESTATES entry for each taken path becomes
+ * "replaced". FILESTATES lies outside the immutable region and has one byte per file, so the blob is patched in place.
+ * `takenOver` keys may be a name, "name.arch" or "name-version.arch".
+ */
+function markReplaced(db: Database.Database, headers: InstalledHeader[], added: LayeredPackage[]): void {
+  const taken = new Map<string, Set<string>>();
+  for (const layered of added) {
+    for (const [owner, paths] of layered.takenOver) {
+      const set = taken.get(owner) ?? new Set<string>();
+      for (const p of paths) set.add(p);
+      taken.set(owner, set);
+    }
+  }
+  if (!taken.size) return;
+  const update = db.prepare("UPDATE 'Packages' SET blob = ? WHERE hnum = ?");
+  for (const { hnum, header, id } of headers) {
+    const keys = [id.name, `${id.name}.${id.arch}`, `${id.name}-${id.version}.${id.arch}`];
+    const paths = keys.flatMap((k) => [...(taken.get(k) ?? [])]);
+    const states = header.entry(Tag.FileStates);
+    if (!paths.length || !states) continue;
+    const blob = Buffer.from(header.blob);
+    const wanted = new Set(paths);
+    let changed = false;
+    for (const f of headerFiles(header, `rpmdb header #${hnum}`)) {
+      if (!wanted.has(f.path) || f.index >= states.count) continue;
+      blob[header.storeOffset + states.offset + f.index] = FILE_STATE_REPLACED;
+      changed = true;
+    }
+    if (changed) update.run(blob, hnum);
+  }
+}
+
 /** The transaction colour to record: what the base's packages recorded, else 0 (rpm's value on non-multilib arches). */
 function baseColor(headers: InstalledHeader[]): number {
   for (const { header } of headers) {
@@ -148,6 +184,7 @@ export async function writeRpmDatabase(options: WriteDatabaseOptions & { now?: n
     createSchema(db);
     const stamp = { time: options.now ?? Math.floor(Date.now() / 1000), color: baseColor(headers) };
     db.transaction(() => {
+      markReplaced(db, headers, options.added);
       for (const layered of options.added) {
         const pkg = layered.package as RpmPackage;
         if (!(pkg instanceof RpmPackage)) throw new SystemStateError(`${layered.package.file}: not opened by the rpm backend`);
