@@ -111,6 +111,7 @@ export class Pool {
   private readonly entryVersion: (string | undefined)[] = [];
   private readonly entryNext: number[] = [];
   private readonly providesCache = new Map<string, readonly number[]>();
+  private byAlternative = new WeakMap<Alternative, readonly number[]>();
   private readonly mark: number[] = [0];
   private markEpoch = 0;
 
@@ -151,7 +152,10 @@ export class Pool {
       if (pid === nameId && p.version === spec.version) continue;
       this.addProvider(pid, id, p.version);
     }
-    if (this.providesCache.size > 0) this.providesCache.clear();
+    if (this.providesCache.size > 0) {
+      this.providesCache.clear();
+      this.byAlternative = new WeakMap();
+    }
     return id;
   }
 
@@ -192,16 +196,28 @@ export class Pool {
    * user request), without duplicates, in pool order.
    */
   whatProvides(alt: Alternative, dependent?: PoolPackage): readonly number[] {
-    const key = alt.op ? `${alt.name}\0${alt.op}\0${alt.version}` : alt.name;
-    let ids = this.providesCache.get(key);
+    // Relations are parsed once, so the same Alternative object comes back many times: look it up by identity
+    // first, then by text (many packages write the same "libc6 (>= 2.34)").
+    let ids = this.byAlternative.get(alt);
     if (ids === undefined) {
-      ids = this.computeProviders(alt);
-      this.providesCache.set(key, ids);
+      const key = alt.op ? `${alt.name}\0${alt.op}\0${alt.version}` : alt.name;
+      ids = this.providesCache.get(key);
+      if (ids === undefined) {
+        ids = this.computeProviders(alt);
+        this.providesCache.set(key, ids);
+      }
+      this.byAlternative.set(alt, ids);
     }
     const archAllows = this.options.archAllows;
     if (!archAllows && alt.arch === undefined) return ids;
     const allows = archAllows ?? defaultArchAllows;
-    return ids.filter((id) => allows(this.packages[id], alt.arch, dependent));
+    // Usually every provider passes: only copy when one does not.
+    for (let i = 0; i < ids.length; i++) {
+      if (!allows(this.packages[ids[i]], alt.arch, dependent)) {
+        return ids.filter((id) => allows(this.packages[id], alt.arch, dependent));
+      }
+    }
+    return ids;
   }
 
   /** Packages whose own name and version match (rpm Obsoletes semantics). */

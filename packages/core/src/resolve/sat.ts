@@ -32,7 +32,8 @@ export class Sat {
   /** For learned clauses: the clauses resolved to derive them. */
   readonly derivedFrom: (number[] | undefined)[] = [];
   private readonly trailLimits: number[] = [];
-  private readonly watches: number[][];
+  /** Literal → clauses watching it; created on first use (most pool packages never appear in a clause). */
+  private readonly watches: (number[] | undefined)[];
   private readonly units: number[] = [];
   private emptyClause = -1;
   private head = 0;
@@ -43,7 +44,7 @@ export class Sat {
     this.value = new Int8Array(varCount + 1);
     this.level = new Int32Array(varCount + 1);
     this.reason = new Int32Array(varCount + 1).fill(-1);
-    this.watches = Array.from({ length: 2 * varCount + 2 }, () => []);
+    this.watches = new Array(2 * varCount + 2);
   }
 
   /** Adds an original clause before solving; returns its id. Duplicate literals must already be removed. */
@@ -55,10 +56,16 @@ export class Sat {
       if (this.emptyClause < 0) this.emptyClause = id;
     } else if (lits.length === 1) this.units.push(id);
     else {
-      this.watches[lits[0]].push(id);
-      this.watches[lits[1]].push(id);
+      this.watch(lits[0], id);
+      this.watch(lits[1], id);
     }
     return id;
+  }
+
+  private watch(l: number, clause: number): void {
+    const list = this.watches[l];
+    if (list) list.push(clause);
+    else this.watches[l] = [clause];
   }
 
   litValue(l: number): number {
@@ -84,6 +91,7 @@ export class Sat {
     while (this.head < this.trail.length) {
       const falseLit = this.trail[this.head++] ^ 1;
       const ws = watches[falseLit];
+      if (!ws) continue;
       let i = 0;
       let j = 0;
       while (i < ws.length) {
@@ -102,7 +110,7 @@ export class Sat {
           if (this.litValue(c[k]) !== -1) {
             c[1] = c[k];
             c[k] = falseLit;
-            watches[c[1]].push(ci);
+            this.watch(c[1], ci);
             moved = true;
             break;
           }
@@ -197,8 +205,8 @@ export class Sat {
         this.clauses.push(Int32Array.from(learned));
         this.derivedFrom.push(from);
         if (learned.length > 1) {
-          this.watches[learned[0]].push(id);
-          this.watches[learned[1]].push(id);
+          this.watch(learned[0], id);
+          this.watch(learned[1], id);
         }
         this.assign(learned[0], id);
         continue;
