@@ -12,6 +12,7 @@ describe('parseParagraphs', () => {
     expect(a!.get('description')).toBe('short\n more\n .\n\tend');
     expect(a!.get('Conffiles')).toBe('\n /etc/x 123');
     expect(b!.get('VERSION')).toBe('1');
+    expect(parseParagraphs('Package: c\nDescription: x\n l1\n# note\n l2\n')[0]!.get('Description')).toBe('x\n l1\n l2');
     expect(formatParagraph(a!)).toBe('Package: a\nConffiles:\n /etc/x 123\nDescription: short\n more\n .\n\tend\n');
   });
 

@@ -53,57 +53,71 @@ export class ControlSyntaxError extends Error {}
  * Parses deb822 text in one pass. Comment lines ("#…") are skipped; blank lines separate paragraphs.
  * Throws {@link ControlSyntaxError} (with the line number) on a line that is neither a field nor a continuation.
  */
-export function parseParagraphs(text: string): Paragraph[] {
+export function parseParagraphs(input: string): Paragraph[] {
+  const text = input.includes('\r') ? input.replace(/\r\n?/g, '\n') : input;
   const out: Paragraph[] = [];
   let current: Paragraph | null = null;
-  let field: string | null = null;
-  let start = 0;
-  let lineNo = 0;
-  let pos = 0;
   let lowerNames = new Set<string>();
+  // The open field's value is one slice of the text, taken when the field ends: no per-line concatenation.
+  let field: string | null = null;
+  let valueStart = 0;
+  let valueEnd = 0;
+  // A field interrupted by a comment line keeps taking continuation lines, by concatenation (rare).
+  let interrupted: string | null = null;
+  let paraStart = 0;
+  let lineNo = 0;
+  const closeField = () => {
+    if (current && field !== null) current.fields.set(field, text.slice(valueStart, valueEnd).trimEnd());
+    interrupted = field ?? interrupted;
+    field = null;
+  };
   const finish = (end: number) => {
+    closeField();
     if (current) {
-      // Like dpkg: whitespace is trimmed at the ends of a whole value, never inside a multi-line one.
-      for (const [k, v] of current.fields) current.fields.set(k, v.trimEnd());
-      current.raw = text.slice(start, end).replace(/\n+$/, '');
+      current.raw = text.slice(paraStart, end).replace(/\n+$/, '');
       out.push(current);
     }
     current = null;
-    field = null;
+    interrupted = null;
     lowerNames = new Set();
   };
-  while (pos < text.length) {
+  for (let pos = 0; pos < text.length; ) {
     let nl = text.indexOf('\n', pos);
     if (nl === -1) nl = text.length;
-    const line = text.charCodeAt(nl - 1) === 13 ? text.slice(pos, nl - 1) : text.slice(pos, nl);
     lineNo++;
-    const lineStart = pos;
-    pos = nl + 1;
-    const c = line.charCodeAt(0);
-    if (line.length === 0 || /^\s*$/.test(line)) {
-      finish(lineStart);
-      continue;
-    }
-    if (c === 35 /* # */) continue;
+    const c = text.charCodeAt(pos);
     if (c === 32 || c === 9) {
-      if (!current || field === null) throw new ControlSyntaxError(`line ${lineNo}: continuation line outside a field`);
-      const para: Paragraph = current;
-      para.fields.set(field, para.fields.get(field) + '\n' + line);
-      continue;
+      let i = pos + 1;
+      while (i < nl && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i++;
+      if (i === nl) finish(pos);
+      else if (field !== null) valueEnd = nl;
+      else if (current && interrupted !== null) current.fields.set(interrupted, current.fields.get(interrupted) + '\n' + text.slice(pos, nl).trimEnd());
+      else throw new ControlSyntaxError(`line ${lineNo}: continuation line outside a field`);
+    } else if (nl === pos) {
+      finish(pos);
+    } else if (c === 35 /* # */) {
+      closeField();
+    } else {
+      const colon = text.indexOf(':', pos);
+      if (colon === -1 || colon >= nl || colon === pos) {
+        throw new ControlSyntaxError(`line ${lineNo}: expected "Field: value", got ${JSON.stringify(text.slice(pos, Math.min(nl, pos + 60)))}`);
+      }
+      closeField();
+      interrupted = null;
+      const name = text.slice(pos, colon);
+      const lower = name.toLowerCase();
+      if (lowerNames.has(lower)) throw new ControlSyntaxError(`line ${lineNo}: duplicate field ${name}`);
+      lowerNames.add(lower);
+      if (!current) {
+        current = new Paragraph();
+        paraStart = pos;
+      }
+      field = name;
+      valueStart = colon + 1;
+      while (valueStart < nl && (text.charCodeAt(valueStart) === 32 || text.charCodeAt(valueStart) === 9)) valueStart++;
+      valueEnd = nl;
     }
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new ControlSyntaxError(`line ${lineNo}: expected "Field: value", got ${JSON.stringify(line.slice(0, 60))}`);
-    const name = line.slice(0, colon);
-    if (!current) {
-      current = new Paragraph();
-      start = lineStart;
-    }
-    const para: Paragraph = current;
-    const lower = name.toLowerCase();
-    if (lowerNames.has(lower)) throw new ControlSyntaxError(`line ${lineNo}: duplicate field ${name}`);
-    lowerNames.add(lower);
-    para.fields.set(name, line.slice(colon + 1).trimStart());
-    field = name;
+    pos = nl + 1;
   }
   finish(text.length);
   return out;

@@ -14,7 +14,8 @@ const SUFFIXES: Record<string, Compression> = {
 };
 
 const TOOLS: Partial<Record<Compression, [string, string[]]>> = {
-  xz: ['xz', ['-dc']],
+  // -T0: xz 5.4 decompresses multi-block streams (what dpkg-deb writes) on every core, twice as fast on 2 cores.
+  xz: ['xz', ['-T0', '-dc']],
   lzma: ['xz', ['--format=lzma', '-dc']],
   zstd: ['zstd', ['-dcq']],
   bzip2: ['bzip2', ['-dc']],
