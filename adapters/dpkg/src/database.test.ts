@@ -191,6 +191,42 @@ describe('writeDatabase against the real dpkg', () => {
   });
 });
 
+describe('taking files over from a base package', () => {
+  it('rewrites the base owner\'s .list exactly as dpkg does and leaves every other base file alone', async () => {
+    const refB = join(dir, 'refB-admin');
+    const rootB = join(dir, 'refB-root');
+    await makeAdminDir(refB, MINIMAL_STATUS);
+    await mkdir(rootB);
+    await dpkg(refB, ['--force-depends', '--unpack', pkgs[0]!.file], rootB);
+    // Our base is what dpkg wrote after the first install; the reference goes on with the real install of the second.
+    const treeB = join(dir, 'treeB');
+    await cp(refB, join(treeB, 'var/lib/dpkg'), { recursive: true });
+    await dpkg(refB, ['--force-depends', '--install', pkgs[3]!.file], rootB);
+
+    const tree = new DirectoryTree(treeB);
+    const location = await dpkgBackend.detect(tree);
+    expect(location).toBe('/var/lib/dpkg');
+    const database = await dpkgBackend.openDatabase(tree, location!);
+    const plain = pkgs[3]!;
+    expect(dpkgBackend.mayOverwrite(plain, { name: 'hello-layer', version: '1:1.0-2', arch: 'amd64' })).toBe(true);
+    expect(dpkgBackend.mayOverwrite(plain, { name: 'hello-layer', version: '1:2.0-1', arch: 'amd64' })).toBe(false);
+    const layer = await dpkgBackend.writeDatabase({
+      tree, database,
+      added: [{ package: plain, entries: await entriesOf(plain), takenOver: new Map([['hello-layer', ['/usr/share/hello/shared.txt']]]) }],
+    });
+    expect(layer.map((f) => f.path).sort()).toEqual([
+      '/var/lib/dpkg/info/hello-layer.list', '/var/lib/dpkg/info/plain-none.list', '/var/lib/dpkg/info/plain-none.md5sums', '/var/lib/dpkg/status',
+    ]);
+    await applyLayerFiles(treeB, layer);
+    const ours = join(treeB, 'var/lib/dpkg');
+    for (const name of [...(await readdir(join(refB, 'info'))), '../status']) {
+      expect(await readFile(join(ours, 'info', name), 'utf8'), name).toBe(await readFile(join(refB, 'info', name), 'utf8'));
+    }
+    expect(dpkgBackend.stateNote!(pkgs[0]!)).toMatch(/postinst not run; recorded as "install ok unpacked"/);
+    expect(dpkgBackend.stateNote!(plain)).toBeUndefined();
+  });
+});
+
 describe('reading a database', () => {
   it('finds the database through a /var/lib/dpkg symlink and lists its packages and owners', async () => {
     const root = join(dir, 'legacy');
