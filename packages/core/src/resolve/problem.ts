@@ -216,7 +216,7 @@ class Explainer {
       if (seen.has(c)) continue;
       seen.add(c);
       if (!info[c]) return true;
-      for (const l of sat.clauses[c]) {
+      for (const l of sat.clause(c)) {
         const reason = sat.reason[l >> 1];
         if (reason >= 0 && sat.level[l >> 1] === 0) work.push(reason);
       }
@@ -234,7 +234,7 @@ class Explainer {
       if (core.has(c)) continue;
       core.add(c);
       for (const from of sat.derivedFrom[c] ?? []) work.push(from);
-      for (const l of sat.clauses[c]) {
+      for (const l of sat.clause(c)) {
         const reason = sat.reason[l >> 1];
         if (reason >= 0 && sat.level[l >> 1] === 0) work.push(reason);
       }

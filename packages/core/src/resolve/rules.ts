@@ -85,7 +85,7 @@ export function buildRules(pool: Pool, requests: readonly Request[], withWeak: b
   const triggered = new Map<number, number[]>();
   const weak = new Map<number, WeakRule[]>();
   const requestRules: number[] = [];
-  const seenLit = new Map<number, number>();
+  const seenLit = new Int32Array(2 * pool.packages.length + 2);
   let stamp = 0;
   /** Drops literals of packages outside the problem (they are false) and duplicates; null when trivially true. */
   const normalise = (lits: number[]): number[] | null => {
@@ -97,9 +97,9 @@ export function buildRules(pool: Pool, requests: readonly Request[], withWeak: b
         if (l & 1) return null;
         continue;
       }
-      if (seenLit.get(l ^ 1) === stamp) return null;
-      if (seenLit.get(l) === stamp) continue;
-      seenLit.set(l, stamp);
+      if (seenLit[l ^ 1] === stamp) return null;
+      if (seenLit[l] === stamp) continue;
+      seenLit[l] = stamp;
       out.push(l);
     }
     return out;

@@ -28,7 +28,14 @@ export class Sat {
   /** Clause that implied the variable, or -1 for decisions and unassigned variables. */
   readonly reason: Int32Array;
   readonly trail: number[] = [];
-  readonly clauses: Int32Array[] = [];
+  /**
+   * Every clause's literals live in one growing arena (offset and length per clause): a hundred thousand small
+   * typed arrays would cost more in allocation and GC than the search itself.
+   */
+  private arena = new Int32Array(1 << 16);
+  private arenaUsed = 0;
+  private readonly clauseStart: number[] = [];
+  private readonly clauseLength: number[] = [];
   /** For learned clauses: the clauses resolved to derive them. */
   readonly derivedFrom: (number[] | undefined)[] = [];
   private readonly trailLimits: number[] = [];
@@ -37,6 +44,7 @@ export class Sat {
   private readonly units: number[] = [];
   private emptyClause = -1;
   private head = 0;
+  private seen: Uint8Array;
   conflicts = 0;
   decisions = 0;
 
@@ -45,12 +53,55 @@ export class Sat {
     this.level = new Int32Array(varCount + 1);
     this.reason = new Int32Array(varCount + 1).fill(-1);
     this.watches = new Array(2 * varCount + 2);
+    this.seen = new Uint8Array(varCount + 1);
+  }
+
+  get clauseCount(): number {
+    return this.clauseStart.length;
+  }
+
+  /** A clause's literals (a view: read it before the next clause is added). */
+  clause(id: number): Int32Array {
+    const start = this.clauseStart[id];
+    return this.arena.subarray(start, start + this.clauseLength[id]);
+  }
+
+  /**
+   * For decision making: when no literal of clause `id` is true and every negative literal is false (its premises
+   * hold), fills `out` with the variables of its unassigned positive literals and returns true.
+   */
+  openPositives(id: number, out: number[]): boolean {
+    out.length = 0;
+    const s = this.clauseStart[id];
+    const end = s + this.clauseLength[id];
+    for (let k = s; k < end; k++) {
+      const l = this.arena[k];
+      const val = this.litValue(l);
+      if (val === 1) return false;
+      if (val === 0) {
+        if (l & 1) return false;
+        out.push(l >> 1);
+      }
+    }
+    return out.length > 0;
+  }
+
+  private store(lits: ArrayLike<number>): number {
+    if (this.arenaUsed + lits.length > this.arena.length) {
+      const bigger = new Int32Array(Math.max(this.arena.length * 2, this.arenaUsed + lits.length));
+      bigger.set(this.arena.subarray(0, this.arenaUsed));
+      this.arena = bigger;
+    }
+    const id = this.clauseStart.length;
+    this.clauseStart.push(this.arenaUsed);
+    this.clauseLength.push(lits.length);
+    for (let k = 0; k < lits.length; k++) this.arena[this.arenaUsed++] = lits[k];
+    return id;
   }
 
   /** Adds an original clause before solving; returns its id. Duplicate literals must already be removed. */
   addClause(lits: number[]): number {
-    const id = this.clauses.length;
-    this.clauses.push(Int32Array.from(lits));
+    const id = this.store(lits);
     this.derivedFrom.push(undefined);
     if (lits.length === 0) {
       if (this.emptyClause < 0) this.emptyClause = id;
@@ -87,7 +138,8 @@ export class Sat {
 
   /** Unit propagation; returns the id of a falsified clause, or -1. */
   private propagate(): number {
-    const { clauses, watches } = this;
+    const { watches, clauseStart, clauseLength } = this;
+    const a = this.arena;
     while (this.head < this.trail.length) {
       const falseLit = this.trail[this.head++] ^ 1;
       const ws = watches[falseLit];
@@ -95,34 +147,36 @@ export class Sat {
       let i = 0;
       let j = 0;
       while (i < ws.length) {
-        const ci = ws[i++];
-        const c = clauses[ci];
-        if (c[0] === falseLit) {
-          c[0] = c[1];
-          c[1] = falseLit;
+        const ci: number = ws[i++];
+        const s = clauseStart[ci];
+        const end = s + clauseLength[ci];
+        if (a[s] === falseLit) {
+          a[s] = a[s + 1];
+          a[s + 1] = falseLit;
         }
-        if (this.litValue(c[0]) === 1) {
+        const first = a[s];
+        if (this.litValue(first) === 1) {
           ws[j++] = ci;
           continue;
         }
         let moved = false;
-        for (let k = 2; k < c.length; k++) {
-          if (this.litValue(c[k]) !== -1) {
-            c[1] = c[k];
-            c[k] = falseLit;
-            this.watch(c[1], ci);
+        for (let k = s + 2; k < end; k++) {
+          if (this.litValue(a[k]) !== -1) {
+            a[s + 1] = a[k];
+            a[k] = falseLit;
+            this.watch(a[s + 1], ci);
             moved = true;
             break;
           }
         }
         if (moved) continue;
         ws[j++] = ci;
-        if (this.litValue(c[0]) === -1) {
+        if (this.litValue(first) === -1) {
           while (i < ws.length) ws[j++] = ws[i++];
           ws.length = j;
           return ci;
         }
-        this.assign(c[0], ci);
+        this.assign(first, ci);
       }
       ws.length = j;
     }
@@ -131,7 +185,8 @@ export class Sat {
 
   /** First-UIP analysis: returns the learned clause (asserting literal first) and the backjump level. */
   private analyze(conflict: number): { learned: number[]; backLevel: number; from: number[] } {
-    const seen = new Uint8Array(this.varCount + 1);
+    const seen = this.seen;
+    const touched: number[] = [];
     const learned: number[] = [0];
     const from: number[] = [];
     const current = this.decisionLevel;
@@ -141,12 +196,14 @@ export class Sat {
     let pivot = -1;
     for (;;) {
       from.push(clause);
-      const c = this.clauses[clause];
-      for (let k = 0; k < c.length; k++) {
-        const l = c[k];
+      const s = this.clauseStart[clause];
+      const end = s + this.clauseLength[clause];
+      for (let k = s; k < end; k++) {
+        const l = this.arena[k];
         const v = l >> 1;
         if (l === pivot || seen[v]) continue;
         seen[v] = 1;
+        touched.push(v);
         if (this.level[v] === current) pending++;
         else if (this.level[v] > 0) learned.push(l);
         // Level-0 literals are permanently false: dropped, but their reasons stay reachable for explanations.
@@ -158,6 +215,7 @@ export class Sat {
       if (pending <= 0) break;
       clause = this.reason[pivot >> 1];
     }
+    for (const v of touched) seen[v] = 0;
     learned[0] = pivot ^ 1;
     let backLevel = 0;
     let at = 1;
@@ -188,7 +246,7 @@ export class Sat {
   solve(decisions: DecisionSource): SatResult {
     if (this.emptyClause >= 0) return { sat: false, conflict: this.emptyClause };
     for (const id of this.units) {
-      const l = this.clauses[id][0];
+      const l = this.arena[this.clauseStart[id]];
       const val = this.litValue(l);
       if (val === -1) return { sat: false, conflict: id };
       if (val === 0) this.assign(l, id);
@@ -201,8 +259,7 @@ export class Sat {
         const { learned, backLevel, from } = this.analyze(conflict);
         this.backjump(backLevel);
         decisions.backjumped(this.trail.length);
-        const id = this.clauses.length;
-        this.clauses.push(Int32Array.from(learned));
+        const id = this.store(learned);
         this.derivedFrom.push(from);
         if (learned.length > 1) {
           this.watch(learned[0], id);

@@ -47,7 +47,7 @@ export function solve(pool: Pool, requests: readonly Request[], options: SolveOp
   const chosen = rules.vars.filter((v) => rules.sat.value[v] === 1 && !pool.get(v).installed);
   return buildTransaction(pool, chosen, requests, {
     variables: rules.vars.length,
-    clauses: rules.sat.clauses.length,
+    clauses: rules.sat.clauseCount,
     decisions: rules.sat.decisions,
     conflicts: rules.sat.conflicts,
   });
@@ -57,6 +57,7 @@ class PolicyDecisions implements DecisionSource {
   private scanRequires = 0;
   private scanWeak = 0;
   private scanRest = 0;
+  private readonly open: number[] = [];
   private readonly compare: (a: PoolPackage, b: PoolPackage) => number;
 
   constructor(
@@ -113,18 +114,8 @@ class PolicyDecisions implements DecisionSource {
   /** A decision for a hard rule whose premises all hold and that no literal satisfies yet; 0 when none is due. */
   private decideRule(ci: number): number {
     const { sat, info } = this.rules;
-    const clause = sat.clauses[ci];
-    const open: number[] = [];
-    for (let k = 0; k < clause.length; k++) {
-      const l = clause[k];
-      const val = sat.litValue(l);
-      if (val === 1) return 0;
-      if (val === 0) {
-        if (l & 1) return 0; // a premise still undecided: not required yet
-        open.push(litVar(l));
-      }
-    }
-    if (open.length === 0) return 0;
+    const open = this.open;
+    if (!sat.openPositives(ci, open)) return 0;
     const why = info[ci];
     const dependent = why?.pkg === undefined ? undefined : this.pool.get(why.pkg);
     if (why?.relation && !isRich(why.relation)) return lit(this.choose(why.relation, open, dependent), true);
