@@ -98,6 +98,14 @@ describe('payload() against dpkg-deb -c', () => {
     }
   });
 
+  it('stops its decompressor when the consumer stops early', async () => {
+    const pkg = await openDeb(await buildDeb(dir, { name: 'early', files: { 'usr/share/early/big': 'e'.repeat(3_000_000) }, compression: 'xz' }));
+    for await (const { entry } of pkg.payload()) if (entry.type === 'file') break;
+    await new Promise((r) => setTimeout(r, 200));
+    const { stdout } = await sh('ps', ['-o', 'comm=', '--ppid', String(process.pid)]).catch((e: { stdout: string }) => e);
+    expect(stdout.split('\n')).not.toContain('xz');
+  });
+
   it('describes the package for inspect --json', async () => {
     const file = await buildDeb(dir, {
       name: 'inspected', version: '2:1.2~rc1-3', files: { 'usr/bin/x': 'x' },
@@ -172,8 +180,9 @@ describe('hostile and broken input', () => {
     ['a "../" entry', [{ header: { name: './usr/../../etc/passwd' }, body: 'x' }], /contains "\.\."/],
     ['an absolute entry', [{ header: { name: '/etc/passwd' }, body: 'x' }], /absolute path/],
     ['a hardlink leaving the package', [{ header: { name: './usr/x', type: 'link' as const, linkname: '../etc/shadow' } }], /contains "\.\."/],
-    ['a hardlink to a file the package lacks', [{ header: { name: './usr/x', type: 'link' as const, linkname: './etc/shadow' } }], /not an earlier file/],
-    ['a hardlink to a later entry', [{ header: { name: './a', type: 'link' as const, linkname: './b' } }, { header: { name: './b' }, body: 'b' }], /not an earlier file/],
+    ['a hardlink to a file the package lacks', [{ header: { name: './usr/x', type: 'link' as const, linkname: './etc/shadow' } }], /not an earlier regular file/],
+    ['a hardlink to a directory', [{ header: { name: './d/', type: 'directory' as const } }, { header: { name: './l', type: 'link' as const, linkname: './d' } }], /not an earlier regular file/],
+    ['a hardlink to a later entry', [{ header: { name: './a', type: 'link' as const, linkname: './b' } }, { header: { name: './b' }, body: 'b' }], /not an earlier regular file/],
     ['a pax sparse entry', [{ header: { name: './sparse', pax: { 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0' } }, body: 'x' }], /sparse/],
   ])('refuses %s in data.tar', async (_label, entries, pattern) => {
     const file = join(dir, `hostile-${_label.replace(/\W+/g, '-')}.deb`);

@@ -210,7 +210,7 @@ function paxNumber(pax: Record<string, string> | undefined, key: string): number
 }
 
 /** Turns a tar header into a contract entry, refusing what dpkg refuses or what we cannot represent. */
-function toEntry(h: tar.Header, pkg: DebPackage, path: string, seen: Set<string>, conffiles: Set<string>): PackageEntry {
+function toEntry(h: tar.Header, pkg: DebPackage, path: string, seen: Map<string, EntryType>, conffiles: Set<string>): PackageEntry {
   const file = pkg.file;
   const pax = (h.pax ?? undefined) as Record<string, string> | undefined;
   if (pax && Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) {
@@ -235,8 +235,9 @@ function toEntry(h: tar.Header, pkg: DebPackage, path: string, seen: Set<string>
   if (type === 'hardlink') {
     if (!h.linkname) throw new PackageFormatError(file, `data.tar hardlink "${h.name}" has no target`);
     const target = normalizeArchivePath(h.linkname, file);
-    if (!seen.has(target)) {
-      throw new PackageFormatError(file, `data.tar hardlink "${h.name}" points to "${h.linkname}", which is not an earlier file of this package`);
+    const targetType = seen.get(target);
+    if (targetType !== 'file' && targetType !== 'hardlink') {
+      throw new PackageFormatError(file, `data.tar hardlink "${h.name}" points to "${h.linkname}", which is not an earlier regular file of this package`);
     }
     entry.linkTarget = target;
   }
@@ -281,6 +282,7 @@ function nodeBody(source: Readable, onError: (err: unknown) => Error): { body: R
 async function* readPayload(pkg: DebPackage): AsyncGenerator<PayloadItem> {
   const file = pkg.file;
   const it = members(file);
+  let input: Readable | undefined;
   try {
     let data: ArMember | undefined;
     // Manual stepping: a for-await "break" would close the ar reader and with it the data member's body.
@@ -292,10 +294,10 @@ async function* readPayload(pkg: DebPackage): AsyncGenerator<PayloadItem> {
     }
     if (!data) throw new PackageFormatError(file, `${pkg.dataMember} disappeared: the file changed since it was opened`);
     const extract = tar.extract();
-    const input = decompress(data.body, pkg.dataCompression, file, data.name);
+    input = decompress(data.body, pkg.dataCompression, file, data.name);
     input.on('error', (err) => extract.destroy(err));
     input.pipe(extract as unknown as NodeJS.WritableStream);
-    const seen = new Set<string>();
+    const seen = new Map<string, EntryType>();
     const conffiles = new Set(pkg.conffiles);
     for await (const source of extract) {
       const h = source.header;
@@ -305,7 +307,7 @@ async function* readPayload(pkg: DebPackage): AsyncGenerator<PayloadItem> {
         continue;
       }
       const entry = toEntry(h, pkg, path, seen, conffiles);
-      seen.add(path);
+      seen.set(path, entry.type);
       if (entry.type !== 'file' || h.size === 0) {
         source.resume();
         yield { entry, body: entry.type === 'file' ? Readable.from([]) : undefined };
@@ -324,6 +326,8 @@ async function* readPayload(pkg: DebPackage): AsyncGenerator<PayloadItem> {
   } catch (err) {
     throw wrap(file, `reading ${pkg.dataMember}`, err);
   } finally {
+    // A consumer that stops early must not leave a decompressor waiting on its stdin.
+    input?.destroy();
     await it.return(undefined);
   }
 }
