@@ -63,3 +63,4 @@ export { RpmDatabase, openRpmDatabase, writeRpmDatabase } from './database.js';
 export { compareEvr, compareEvrStrings, parseEvr, rpmvercmp, type RpmEvr } from './version.js';
 export * from './dependencies.js';
 export { parseHeaderBlob, RpmHeader, Tag, TagType } from './header.js';
+export { readKeys, verifyHeaderSignature } from './signature.js';
