@@ -8,11 +8,11 @@
 // The base is every "Priority: required" package plus apt, at the index's versions (what mmdebstrap's minbase has).
 // Needs `npx tsc -b packages/core adapters/dpkg` first.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Pool, solve } from '../../packages/core/dist/resolve/index.js';
+import { Pool, UnsatisfiableError, solve } from '../../packages/core/dist/resolve/index.js';
 import { compareDebVersions, parseParagraphs, parseRelationField } from '../../adapters/dpkg/dist/index.js';
 
 const args = process.argv.slice(2);
@@ -57,7 +57,26 @@ const specs = paragraphs.map(spec);
 const baseNames = new Set(paragraphs.filter((p) => p.get('Priority') === 'required').map((p) => p.get('Package')));
 baseNames.add('apt');
 
+// --status FILE: a real dpkg status file as the locked base instead (e.g. ../shared/fixtures/dpkg/debian12-status).
+const statusFile = opt('--status', undefined);
+const statusSpecs = statusFile
+  ? parseParagraphs(readFileSync(statusFile, 'utf8'))
+      .filter((p) => / installed$/.test(p.get('Status') ?? ''))
+      .map(spec)
+  : undefined;
+
 function buildPool() {
+  if (statusSpecs) {
+    const pool = new Pool({
+      compareVersions: compareDebVersions,
+      archAllows: (c, q) => q === undefined || (q === 'any' ? c.data === 'allowed' : c.arch === q || c.arch === 'all'),
+    });
+    for (const s of statusSpecs) pool.add(s, true);
+    baseNames.clear();
+    for (const s of statusSpecs) baseNames.add(s.name);
+    for (const s of specs) pool.add(s, false);
+    return pool;
+  }
   const pool = new Pool({
     compareVersions: compareDebVersions,
     // Single-architecture system: ":any" needs Multi-Arch: allowed, other qualifiers the same arch.
@@ -83,7 +102,13 @@ for (let i = 0; i < 3; i++) {
   const pool = buildPool();
   const poolMs = performance.now() - t;
   t = performance.now();
-  tx = solve(pool, [{ name: request }], { recommends });
+  try {
+    tx = solve(pool, [{ name: request }], { recommends });
+  } catch (e) {
+    if (!(e instanceof UnsatisfiableError)) throw e;
+    console.log(`unsatisfiable after ${(performance.now() - t).toFixed(0)} ms:\n${e.message}`);
+    process.exit(1);
+  }
   runs.push({ poolMs, solveMs: performance.now() - t });
 }
 const best = runs.reduce((a, b) => (a.poolMs + a.solveMs <= b.poolMs + b.solveMs ? a : b));
@@ -92,7 +117,7 @@ console.log(`index: ${specs.length} packages (amd64+all), parsed in ${parseMs.to
 console.log(`pool build ${best.poolMs.toFixed(0)} ms, solve ${best.solveMs.toFixed(0)} ms (best of 3)`);
 console.log(`answer: ${ours.size} packages to install; ${JSON.stringify(tx.stats)}`);
 
-if (!args.includes('--no-apt')) {
+if (!args.includes('--no-apt') && !statusSpecs) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-solver-'));
   const status = paragraphs
     .filter((p) => baseNames.has(p.get('Package')))

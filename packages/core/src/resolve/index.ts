@@ -9,3 +9,5 @@ export { solve } from './solver.js';
 export type { InstallReason, Transaction, TransactionStep } from './transaction.js';
 export type { Problem, ProblemKind, ProblemStep } from './problem.js';
 export { UnsatisfiableError } from './problem.js';
+/** Text notation for small universes: handy in a backend's own resolution tests. */
+export { compareSimpleVersions, parseAlternative, parsePackageLine, parseRelations, universe } from './universe.js';

@@ -72,11 +72,18 @@ export function buildRules(pool: Pool, requests: readonly Request[], withWeak: b
   };
   for (let id = 1; id < pool.packages.length; id++) if (pool.get(id).installed) enter(id);
   for (const r of requests) for (const id of pool.whatProvides(r)) enter(id);
-  // Reachability closure over requires, pre-requires and recommends (rich conditions included).
+  // Reachability closure over requires, pre-requires and recommends (rich conditions included). A plain relation
+  // the base already satisfies is true whatever happens, so its other providers are not reachable through it: this
+  // keeps "libc6 (>= 2.34)" from dragging in every newer libc6 and its dependencies.
+  const byBase = (rel: Relation, p: PoolPackage): boolean =>
+    !isRich(rel) && rel.some((alt) => pool.whatProvides(alt, p).some((id) => pool.get(id).installed));
   for (let q = 0; q < queue.length; q++) {
     const p = pool.get(queue[q]);
     for (const list of [p.preRequires, p.requires, withWeak ? p.recommends : undefined]) {
-      for (const rel of list ?? []) for (const alt of alternativesOf(rel)) for (const id of pool.whatProvides(alt, p)) enter(id);
+      for (const rel of list ?? []) {
+        if (byBase(rel, p)) continue;
+        for (const alt of alternativesOf(rel)) for (const id of pool.whatProvides(alt, p)) enter(id);
+      }
     }
   }
 
