@@ -1,0 +1,58 @@
+/**
+ * The repository side of the backend contract: how a backend turns the deployment's configured repositories and its
+ * installed database into solver terms, and what the engine downloads. The core runs the solver (resolve/) and the
+ * downloader (fetch/); the backend only parses, verifies metadata and states its policy.
+ */
+import type { InstalledDatabase } from './backend.js';
+import type { PackageSpec, PoolOptions, SolverPolicy } from './resolve/index.js';
+import type { TreeReader } from './tree.js';
+
+/** Where and how to get one package file; the engine checks size and digest after download. */
+export interface Download {
+  /** `http://`, `https://` or `file://` URL of the package file. */
+  url: string;
+  size: number;
+  /** Expected digest, hex; at least one of these. */
+  sha256?: string;
+  sha512?: string;
+  /** File name to store it under in the cache (no slashes). */
+  fileName: string;
+  /** The repository it comes from, for messages ("bookworm/main"). */
+  origin: string;
+}
+
+export interface RepositoryOptions {
+  tree: TreeReader;
+  /** Root of ostree-layer's cache; the backend keeps its indexes under `<cacheDir>/<backend>/`. */
+  cacheDir: string;
+  /** Extra repositories from the command line, in the backend's own one-line syntax (sources.list line, baseurl). */
+  extraSources?: string[];
+  /** Accept unsigned or badly signed metadata (the user said --allow-unauthenticated / --nogpgcheck). */
+  allowUnauthenticated?: boolean;
+  /** Architectures the installed database declares (dpkg: native + foreign; rpm: from the base's packages). */
+  progress?: (line: string) => void;
+}
+
+/** The available packages of every enabled repository, loaded and verified. */
+export interface RepositorySet {
+  /** Every candidate as a solver spec; `data` must be the {@link Download} for it. */
+  specs(): PackageSpec[];
+  /** Packages whose name (or, backend permitting, description) matches `pattern` (a glob or substring). */
+  search(pattern: string): Array<{ name: string; version: string; arch: string; summary: string }>;
+  /** Full metadata of every candidate version of `name`, as plain JSON for `show`. */
+  show(name: string): Array<Record<string, unknown>>;
+}
+
+/** Implemented by a backend that can install by name. */
+export interface RepositoryBackend {
+  /** Reads the repository configuration from the tree (/usr/etc + /etc), loads and verifies the indexes. */
+  openRepositories(options: RepositoryOptions): Promise<RepositorySet>;
+  /** The installed base as solver specs (they are locked). */
+  installedSpecs(database: InstalledDatabase): Promise<PackageSpec[]>;
+  /** Version order, arch rules, Multi-Arch / multilib for the pool. */
+  poolOptions(database: InstalledDatabase): Promise<PoolOptions>;
+  /** How to pick among candidates and alternatives so that answers match apt / dnf. */
+  solverPolicy(): SolverPolicy;
+  /** Parses a request ("htop", "libfoo:i386", "foo=1.2", "foo >= 2") into a name and optional constraint. */
+  parseRequest(text: string): { name: string; op?: '<' | '<=' | '=' | '>=' | '>'; version?: string; arch?: string };
+}
