@@ -58,6 +58,8 @@ export function explain(pool: Pool, rules: RuleSet, conflict: number): Problem[]
 class Explainer {
   private readonly problems = new Map<string, Problem>();
   private readonly visiting = new Set<number>();
+  /** Explanations of alternatives a path did not take, run after the main problem is written. */
+  private readonly siblings: (() => void)[] = [];
 
   constructor(
     private readonly pool: Pool,
@@ -75,6 +77,8 @@ class Explainer {
       // A rule broken by packages that were all forced in: show how the first one was pulled in.
       const chain = this.pathTo(why.pkg, new Set());
       this.describeRule(conflict, why.pkg, chain);
+      // The path went through alternatives; say why the others were not taken.
+      for (const task of this.siblings.splice(0)) task();
     } else this.combination(conflict, []);
     if (this.problems.size === 0) this.combination(conflict, []);
     return [...this.problems.values()].slice(0, MAX_PROBLEMS);
@@ -201,7 +205,13 @@ class Explainer {
     };
     if (why.kind === 'request' && why.relation) return via(why.relation);
     if (why.kind === 'requires' && why.pkg !== undefined && why.pkg !== id && why.relation) {
-      return [...this.pathTo(why.pkg, seen), ...via(why.relation)];
+      const upstream = this.pathTo(why.pkg, seen);
+      const prefix = [...upstream, { relation: this.relText(why.relation) }];
+      for (const l of this.rules.sat.clause(r)) {
+        const other = l >> 1;
+        if (!(l & 1) && other !== id) this.siblings.push(() => this.falsePackage(other, [...prefix, this.step(other)]));
+      }
+      return [...upstream, ...via(why.relation)];
     }
     return [this.step(id)];
   }

@@ -51,7 +51,8 @@ export interface Provide {
 /** Default spelling, Debian-like: "libc6 (>= 2.38) | libc6.1". Backends pass their own to the pool. */
 export function formatAlternative(alt: Alternative): string {
   const name = alt.arch ? `${alt.name}:${alt.arch}` : alt.name;
-  return alt.op && alt.version !== undefined ? `${name} (${alt.op} ${alt.version})` : name;
+  const op = alt.op === '<' ? '<<' : alt.op === '>' ? '>>' : alt.op;
+  return op && alt.version !== undefined ? `${name} (${op} ${alt.version})` : name;
 }
 
 export function formatRelation(relation: Relation, formatAlt: (a: Alternative) => string = formatAlternative): string {

@@ -77,9 +77,7 @@ describe('solve: ordinary cases', () => {
       p 1 ; provides: v
       q 1 ; provides: v (= 3)`);
     expect(install(pool, ['a']).sort()).toEqual(['a 1', 'b 3', 'q 1']);
-    // rpm: an unversioned Provides satisfies versioned requirements; q is still preferred by version order? No:
-    // both candidates of "v (>= 2)" are real packages of other names, so the default order (version) picks p or q
-    // by their own versions; q 1 vs p 1 tie → pool order.
+    // rpm: an unversioned Provides satisfies every versioned requirement.
     const rpmish = universe(`
       a 1 ; requires: v (>= 2)
       p 1 ; provides: v`, { unversionedProvidesMatchAny: true });
@@ -255,6 +253,30 @@ describe('solve: failures explain themselves', () => {
       bar 1`);
     const err = failure(pool, ['foo', 'bar']);
     expect(err.message).toMatch(/libfoo conflicts with bar \(requested\)|bar .*conflicts|conflicts with libfoo/);
+  });
+
+  it('explains every alternative of a dependency that cannot be met', () => {
+    const pool = universe(`
+      keeper 1 @base
+      a 1 ; requires: x | y
+      x 1 ; conflicts: keeper
+      y 1 ; requires: missing (>= 2)
+      missing 1`);
+    const err = failure(pool, ['a']);
+    expect(err.message).toContain('a → x | y → x 1: x conflicts with keeper (from the base)');
+    expect(err.message).toContain('a → x | y → y 1 → missing (>= 2): nothing available provides it');
+    expect(err.problems.map((p) => p.kind).sort()).toEqual(['conflicts', 'nothing-provides']);
+  });
+
+  it('explains two requests that need different versions of one name', () => {
+    const pool = universe(`
+      a 1 ; requires: lib (>= 2)
+      b 1 ; requires: lib (<< 2)
+      lib 1
+      lib 2`);
+    expect(failure(pool, ['a', 'b']).message).toContain(
+      'b → lib (<< 2): only one version of lib can be installed, and lib 2 is needed (needed by a)',
+    );
   });
 
   it('reports an unknown name and an obsoleted base package', () => {
