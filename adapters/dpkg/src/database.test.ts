@@ -66,6 +66,10 @@ const SPECS: DebSpec[] = [
     control: 'Replaces: hello-layer (<< 1:2)\nBreaks: hello-layer (<< 1:2)',
     files: { 'usr/share/hello/shared.txt': 'v2 from plain\n', 'usr/share/plain/notes': 'n\n' },
   },
+  {
+    name: 'meta-dirs', version: '5', arch: 'all', compression: 'gzip', control: 'Depends: tool-gz',
+    files: { 'usr/share/doc/meta-dirs': { dir: true } },
+  },
 ];
 const TAKEN: Record<string, Record<string, string[]>> = { 'plain-none': { 'hello-layer': ['/usr/share/hello/shared.txt'] } };
 

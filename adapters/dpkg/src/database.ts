@@ -283,7 +283,8 @@ export async function writeDatabase(options: WriteDatabaseOptions): Promise<Laye
   }
   for (const r of records) {
     files.push({ path: `${loc}/info/${r.infoName}.list`, type: 'file', mode: 0o644, content: r.list.map((p) => p + '\n').join('') });
-    if (r.md5sums !== '') files.push({ path: `${loc}/info/${r.infoName}.md5sums`, type: 'file', mode: 0o644, content: r.md5sums });
+    // Even empty: dpkg writes one for a package without files, and --audit flags a package that lacks it.
+    files.push({ path: `${loc}/info/${r.infoName}.md5sums`, type: 'file', mode: 0o644, content: r.md5sums });
   }
   files.push({ path: `${loc}/status`, type: 'file', mode: 0o644, content: formatParagraphs(status) });
   for (const dir of ['info', 'updates', 'triggers']) {

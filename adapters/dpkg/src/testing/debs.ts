@@ -8,7 +8,7 @@ import type { LayerFile } from '@ostree-layer/core';
 
 export const run = promisify(execFile);
 
-export type FileSpec = string | { content: string; mode?: number } | { symlink: string } | { hardlink: string };
+export type FileSpec = string | { content: string; mode?: number } | { symlink: string } | { hardlink: string } | { dir: true };
 
 export interface DebSpec {
   name: string;
@@ -44,6 +44,7 @@ export async function buildDeb(dir: string, spec: DebSpec): Promise<string> {
       await writeFile(path, f.content);
       if (f.mode !== undefined) await chmod(path, f.mode);
     } else if ('symlink' in f) await symlink(f.symlink, path);
+    else if ('dir' in f) await mkdir(path, { recursive: true });
     else await link(join(root, f.hardlink), path);
   }
   const control = [
