@@ -1,0 +1,108 @@
+// Benchmark (not a test): compose cost against base size, and a whole install against the naive recipe and dpkg.
+// Run with scripts/bench (root, Debian's archive reachable). Prints medians of a few runs and the ratios.
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { install } from '@ostree-layer/core';
+import { dpkgBackend } from '@ostree-layer/dpkg';
+import { aptDownloadClosure, ensureDebianMinbase, makeSysroot, removeTree, resolveCacheDir, withFileLock } from '@ostree-layer/testkit';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', ...opts }).trim();
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const time = (fn) => async () => {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+};
+const fmt = (ms) => `${ms.toFixed(1)} ms`;
+
+const base = await ensureDebianMinbase();
+const work = mkdtempSync(join(tmpdir(), 'ostree-layer-bench-'));
+
+/** The minbase plus ~80k small files: a base ten times larger, cached in the testkit repo. */
+async function largeBase() {
+  const ref = 'bench/minbase-x10';
+  const cacheDir = resolveCacheDir();
+  return withFileLock(join(cacheDir, 'bench-x10.lock'), async () => {
+    try {
+      return { ...base, ref, commit: sh('ostree', [`--repo=${base.repo}`, 'rev-parse', ref]) };
+    } catch {
+      const dir = join(work, 'filler');
+      for (let d = 0; d < 400; d++) {
+        const sub = join(dir, 'usr/share/bench-filler', String(d));
+        mkdirSync(sub, { recursive: true });
+        for (let f = 0; f < 200; f++) writeFileSync(join(sub, `f${f}`), `${d}/${f}\n`);
+      }
+      sh('ostree', [`--repo=${base.repo}`, 'commit', `--branch=${ref}`, `--tree=ref=${base.ref}`, `--tree=dir=${dir}`, '--subject=bench x10']);
+      rmSync(dir, { recursive: true, force: true });
+      return { ...base, ref, commit: sh('ostree', [`--repo=${base.repo}`, 'rev-parse', ref]) };
+    }
+  });
+}
+
+const probe = await makeSysroot({ base });
+const debs = await aptDownloadClosure(['htop'], join(probe.deploymentDir(), 'usr/lib/sysimage/dpkg/status'), join(resolveCacheDir(), 'bench-debs'));
+await probe.dispose();
+const big = await largeBase();
+const files = (ref) => Number(sh('sh', ['-c', `ostree --repo=${base.repo} ls -R ${ref} | wc -l`]));
+console.log(`packages: ${debs.map((d) => d.split('/').pop()).join(' ')}`);
+console.log(`bases: ${base.ref} (${files(base.ref)} entries), ${big.ref} (${files(big.ref)} entries)`);
+
+async function ours(image) {
+  const s = await makeSysroot({ base: image });
+  try {
+    const t = performance.now();
+    const r = await install({ backends: [dpkgBackend], files: debs, sysroot: s.sysroot, osName: s.osName });
+    return { total: performance.now() - t, compose: r.timings.compose, timings: r.timings };
+  } finally {
+    await s.dispose();
+  }
+}
+
+async function naive(image) {
+  const s = await makeSysroot({ base: image });
+  const dir = join(work, 'naive');
+  try {
+    return await time(async () => {
+      for (const deb of debs) sh('dpkg-deb', ['-x', deb, dir]);
+      // The least a naive recipe needs to compose at all: usrmerge directories and /etc moved under /usr.
+      sh('sh', ['-c', `cd ${dir} && for d in lib lib64 bin sbin etc; do [ -d $d ] && mkdir -p usr/$d && cp -a $d/. usr/$d/ && rm -rf $d; done; true`]);
+      const commit = sh('ostree', [`--repo=${s.repo}`, 'commit', '--orphan', `--tree=ref=${image.commit}`, `--tree=dir=${dir}`]);
+      sh('ostree', ['admin', 'deploy', `--sysroot=${s.sysroot}`, `--os=${s.osName}`, commit]);
+    })();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await s.dispose();
+  }
+}
+
+async function dpkgChroot() {
+  const root = join(work, 'chroot');
+  sh('ostree', [`--repo=${base.repo}`, 'checkout', '-U', base.commit, root]);
+  sh('sh', ['-c', `cd ${root} && rm -rf etc && mv usr/etc etc && mkdir -p var/lib && mv usr/lib/sysimage/dpkg var/lib/dpkg && mkdir -p tmp/debs`]);
+  for (const deb of debs) cpSync(deb, join(root, 'tmp/debs', deb.split('/').pop()));
+  try {
+    return await time(async () => sh('chroot', [root, 'sh', '-c', 'dpkg -i /tmp/debs/*.deb >/dev/null']))();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const results = { small: [], big: [], naive: [], dpkg: [] };
+for (let i = 0; i < RUNS; i++) {
+  results.small.push(await ours(base));
+  results.big.push(await ours(big));
+  results.naive.push(await naive(base));
+  results.dpkg.push(await dpkgChroot());
+}
+const composeSmall = median(results.small.map((r) => r.compose));
+const composeBig = median(results.big.map((r) => r.compose));
+const totalSmall = median(results.small.map((r) => r.total));
+console.log(`\ncompose onto the 9k base: ${fmt(composeSmall)}; onto the 10x base: ${fmt(composeBig)}; ratio ${(composeBig / composeSmall).toFixed(2)} (goal ≈ 1)`);
+console.log(`whole install, 9k base: ${fmt(totalSmall)}; 10x base: ${fmt(median(results.big.map((r) => r.total)))}`);
+console.log(`  phases (last run): ${JSON.stringify(results.small.at(-1).timings)}`);
+console.log(`naive recipe (dpkg-deb -x + ostree commit --tree=dir + deploy): ${fmt(median(results.naive))}; ours/naive ${(totalSmall / median(results.naive)).toFixed(2)} (goal ≤ 1.5)`);
+console.log(`dpkg -i in a mutable chroot: ${fmt(median(results.dpkg))}; ours/dpkg ${(totalSmall / median(results.dpkg)).toFixed(2)} (goal ≤ 0.7 of apt)`);
+rmSync(work, { recursive: true, force: true });
