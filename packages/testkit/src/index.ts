@@ -5,7 +5,7 @@
 export { ensureCacheRepo, findTamperedObject, resolveCacheDir, withFileLock, type BaseImage, type CacheOptions } from './cache.js';
 export { mountsUnder, removeTree, unmountUnder } from './cleanup.js';
 export { buildDeb, debControl, type DebCompression, type DebFileSpec, type DebSpec } from './deb.js';
-export { DEBIAN_MINBASE_REF, DEBIAN_MIRROR, DEBIAN_SOURCES_LINE, DPKG_DB_PATH, ensureDebianMinbase } from './minbase.js';
+export { DEBIAN_MINBASE_REF, debianMirror, debianSourcesLine, DPKG_DB_PATH, ensureDebianMinbase } from './minbase.js';
 export { commitTree, makeOstreeReady, STAND_IN_KERNEL_VERSION, type CommitTreeOptions, type OstreeReadyOptions } from './ostree-tree.js';
 export { buildRawDataTarDeb, HOSTILE_DATA_ENTRIES, rawTar, type RawDebSpec, type RawTarEntry } from './rawdeb.js';
 export { buildRpm, rpmSpecText, type RpmCompression, type RpmFileSpec, type RpmSpec } from './rpm.js';

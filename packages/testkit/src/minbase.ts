@@ -1,4 +1,5 @@
 /** A real Debian bookworm minbase, made OSTree-ready and cached as a commit. */
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '@ostree-layer/core';
@@ -8,9 +9,39 @@ import { commitTree, makeOstreeReady } from './ostree-tree.js';
 import { isRoot, run } from './run.js';
 
 export const DEBIAN_MINBASE_REF = 'debian/bookworm/minbase';
-export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+
+/**
+ * The Debian mirror this machine's apt is configured with for bookworm main (one-line .list or deb822 .sources).
+ * Read from the host rather than written here, so the project names no archive host of its own.
+ */
+export function debianMirror(): string {
+  const dir = '/etc/apt/sources.list.d';
+  const files = ['/etc/apt/sources.list', ...(existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : [])];
+  for (const file of files) {
+    if (!existsSync(file) || !/(\.list|\.sources)$/.test(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    if (file.endsWith('.list')) {
+      for (const line of text.split('\n')) {
+        const m = /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\s+.*\bmain\b/.exec(line.trim());
+        if (m) return m[1].replace(/\/$/, '');
+      }
+      continue;
+    }
+    for (const stanza of text.split(/\n\s*\n/)) {
+      const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'mi').exec(stanza)?.[1].trim().split(/\s+/) ?? [];
+      if (field('Suites').includes('bookworm') && field('Components').includes('main') && field('Types').includes('deb')) {
+        const uri = field('URIs')[0];
+        if (uri) return uri.replace(/\/$/, '');
+      }
+    }
+  }
+  throw new UsageError('no apt source for Debian bookworm main is configured on this machine (/etc/apt/sources.list*); the test base is built from it');
+}
+
 /** The APT source the base is built from and keeps in /usr/etc/apt/sources.list. */
-export const DEBIAN_SOURCES_LINE = `deb ${DEBIAN_MIRROR} bookworm main`;
+export function debianSourcesLine(): string {
+  return `deb ${debianMirror()} bookworm main`;
+}
 /** Where the dpkg database lives in the committed tree (nothing is left at var/lib/dpkg: /var is never deployed). */
 export const DPKG_DB_PATH = 'usr/lib/sysimage/dpkg';
 
@@ -48,15 +79,15 @@ async function buildMinbase(cacheDir: string, repo: string): Promise<void> {
   const work = await mkdtemp(join(cacheDir, 'build-minbase-'));
   const root = join(work, 'root');
   try {
-    await run('mmdebstrap', ['--quiet', '--variant=minbase', '--mode=root', 'bookworm', root, DEBIAN_SOURCES_LINE], {
+    await run('mmdebstrap', ['--quiet', '--variant=minbase', '--mode=root', 'bookworm', root, debianSourcesLine()], {
       timeoutMs: 15 * 60_000,
       hint:
-        'mmdebstrap builds the Debian test base from deb.debian.org: check that the archive is reachable and that ' +
+        'mmdebstrap builds the Debian test base from the mirror in /etc/apt/sources.list*: check that it is reachable and that ' +
         'scripts/setup has run, or point OSTREE_LAYER_TEST_CACHE at a cache that already holds ' + DEBIAN_MINBASE_REF,
     });
     await makeOstreeReady(root, { moveIntoUsr: [['var/lib/dpkg', DPKG_DB_PATH]] });
     // One plain source keeps the APT tests on the suite the base came from (no -updates/-security drift).
-    await writeFile(join(root, 'usr/etc/apt/sources.list'), DEBIAN_SOURCES_LINE + '\n');
+    await writeFile(join(root, 'usr/etc/apt/sources.list'), debianSourcesLine() + '\n');
     await commitTree({
       repo,
       ref: DEBIAN_MINBASE_REF,

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEBIAN_MINBASE_REF,
-  DEBIAN_SOURCES_LINE,
+  debianSourcesLine,
   deploymentOrigin,
   ensureDebianMinbase,
   makeOstreeReady,
@@ -71,7 +71,7 @@ describe.skipIf(!root)('Debian minbase deployed into a throwaway sysroot', () =>
   });
 
   it('gets /etc back on deploy, with the APT source of the base and os-release', () => {
-    expect(readFileSync(join(deployment, 'etc/apt/sources.list'), 'utf8')).toBe(DEBIAN_SOURCES_LINE + '\n');
+    expect(readFileSync(join(deployment, 'etc/apt/sources.list'), 'utf8')).toBe(debianSourcesLine() + '\n');
     expect(readFileSync(join(deployment, 'etc/os-release'), 'utf8')).toMatch(/VERSION_CODENAME=bookworm/);
     expect(deploymentOrigin(deployment)).toBe(DEBIAN_MINBASE_REF);
   });
