@@ -95,7 +95,10 @@ export interface LayeredPackage {
   package: PackageFile;
   /** The payload as it was listed (paths as the package names them), in archive order. */
   entries: PackageEntry[];
-  /** Paths this package took over from an installed package (allowed by Replaces/…), grouped by the old owner. */
+  /**
+   * Paths this package took over from an installed package (allowed by Replaces/…), keyed by the old owner's
+   * package name, with the paths as the old owner's database records them.
+   */
   takenOver: Map<string, string[]>;
 }
 
@@ -143,10 +146,10 @@ export interface Backend {
   compareVersions(a: string, b: string): number;
 
   /**
-   * True when `incoming` may overwrite a file that `owner` ships (dpkg Replaces, rpm identical-colour rules).
-   * The engine only asks when the contents differ.
+   * True when `incoming` may overwrite `path` (as `incoming` names it) that `owner` ships (dpkg Replaces; rpm's
+   * multilib colour rules are per file). The engine only asks when the contents differ.
    */
-  mayOverwrite(incoming: PackageFile, owner: PackageId): boolean;
+  mayOverwrite(incoming: PackageFile, owner: PackageId, path: string): boolean;
 
   /**
    * The full updated database (base entries plus `added`) as files to place in the new tree. Only files that change

@@ -29,7 +29,7 @@ export interface RepositoryOptions {
   extraSources?: string[];
   /** Accept unsigned or badly signed metadata (the user said --allow-unauthenticated / --nogpgcheck). */
   allowUnauthenticated?: boolean;
-  /** Architectures the installed database declares (dpkg: native + foreign; rpm: from the base's packages). */
+  /** Progress lines for a human. */
   progress?: (line: string) => void;
 }
 

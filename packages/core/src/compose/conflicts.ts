@@ -39,7 +39,7 @@ export async function checkConflicts(ctx: ConflictContext, imported: ImportedPac
         if (earlier.entry.type === 'directory' || entry.type === 'directory') {
           throw conflict(entry.path, pkg.package.id, earlier.pkg.package.id, 'one ships a directory there, the other a file');
         }
-        if (!ctx.backend.mayOverwrite(pkg.package, earlier.pkg.package.id)) {
+        if (!ctx.backend.mayOverwrite(pkg.package, earlier.pkg.package.id, entry.source.path)) {
           throw conflict(entry.path, pkg.package.id, earlier.pkg.package.id, 'both are being installed with different content');
         }
       }
@@ -65,7 +65,7 @@ export async function checkConflicts(ctx: ConflictContext, imported: ImportedPac
     if (await sameAsBase(ctx.tree, canonical, base.type, claim.entry)) continue;
     for (const owner of owners) {
       if (owner.name === claim.pkg.package.id.name) continue;
-      if (!ctx.backend.mayOverwrite(claim.pkg.package, owner)) {
+      if (!ctx.backend.mayOverwrite(claim.pkg.package, owner, claim.entry.source.path)) {
         throw conflict(canonical, claim.pkg.package.id, owner, 'it is part of the base with different content', true);
       }
       let byOwner = takeovers.get(claim.pkg);

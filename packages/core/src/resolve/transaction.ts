@@ -44,6 +44,8 @@ export function buildTransaction(
     const out: Edge[] = [];
     const link = (rels: Relation[] | undefined, pre: boolean, weak: boolean): void => {
       for (const rel of rels ?? []) {
+        // A relation the base meets puts no order on the new packages (and must not invent cycles).
+        if (Array.isArray(rel) && rel.some((alt) => pool.whatProvides(alt, p).some((q) => pool.get(q).installed))) continue;
         for (const alt of alternativesOf(rel)) {
           for (const q of pool.whatProvides(alt, p)) if (q !== id && inSet.has(q)) out.push({ to: q, pre, weak });
         }
@@ -89,7 +91,7 @@ export function buildTransaction(
 
 /**
  * Tarjan's strongly connected components over the hard dependency edges: components come out with their
- * dependencies before them. Inside a cycle, members are ordered by pre-requirement edges, then by name.
+ * dependencies before them. Inside a cycle, members are ordered by a walk that follows pre-requirement edges first.
  */
 function installOrder(pool: Pool, chosen: readonly number[], edges: Map<number, Edge[]>): number[] {
   const ids = [...chosen].sort((a, b) => compareNames(pool.get(a), pool.get(b)));
@@ -151,11 +153,14 @@ function orderCycle(pool: Pool, component: number[], edges: Map<number, Edge[]>)
   const sorted = component.sort((a, b) => compareNames(pool.get(a), pool.get(b)));
   const done = new Set<number>();
   const out: number[] = [];
-  // Post-order over pre-requirement edges only; a cycle of pre-requirements is broken where the walk meets it.
+  // Post-order DFS inside the cycle, pre-requirement edges first: the walk breaks the cycle at the edge where it
+  // meets itself, so that edge is the only one not honoured, and never a pre-requirement when another can be cut.
   const visit = (id: number, path: Set<number>): void => {
     if (done.has(id) || path.has(id)) return;
     path.add(id);
-    for (const e of edges.get(id) ?? []) if (e.pre && members.has(e.to)) visit(e.to, path);
+    const out_ = (edges.get(id) ?? []).filter((e) => !e.weak && members.has(e.to));
+    for (const e of out_) if (e.pre) visit(e.to, path);
+    for (const e of out_) if (!e.pre) visit(e.to, path);
     path.delete(id);
     done.add(id);
     out.push(id);
