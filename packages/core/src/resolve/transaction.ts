@@ -150,17 +150,22 @@ function installOrder(pool: Pool, chosen: readonly number[], edges: Map<number, 
 function orderCycle(pool: Pool, component: number[], edges: Map<number, Edge[]>): number[] {
   if (component.length === 1) return component;
   const members = new Set(component);
-  const sorted = component.sort((a, b) => compareNames(pool.get(a), pool.get(b)));
+  const preTargets = new Set<number>();
+  for (const id of component) for (const e of edges.get(id) ?? []) if (e.pre && members.has(e.to)) preTargets.add(e.to);
+  // The walk starts where it ends up last: start from packages nothing pre-requires.
+  const sorted = component.sort(
+    (a, b) => Number(preTargets.has(a)) - Number(preTargets.has(b)) || compareNames(pool.get(a), pool.get(b)),
+  );
   const done = new Set<number>();
   const out: number[] = [];
   // Post-order DFS inside the cycle, pre-requirement edges first: the walk breaks the cycle at the edge where it
-  // meets itself, so that edge is the only one not honoured, and never a pre-requirement when another can be cut.
+  // meets itself, so that edge is the only one not honoured, and a pre-requirement only when no other can be cut.
   const visit = (id: number, path: Set<number>): void => {
     if (done.has(id) || path.has(id)) return;
     path.add(id);
-    const out_ = (edges.get(id) ?? []).filter((e) => !e.weak && members.has(e.to));
-    for (const e of out_) if (e.pre) visit(e.to, path);
-    for (const e of out_) if (!e.pre) visit(e.to, path);
+    const next = (edges.get(id) ?? []).filter((e) => !e.weak && members.has(e.to));
+    for (const e of next) if (e.pre) visit(e.to, path);
+    for (const e of next) if (!e.pre) visit(e.to, path);
     path.delete(id);
     done.add(id);
     out.push(id);
