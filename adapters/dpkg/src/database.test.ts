@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirectoryTree, type LayeredPackage, type PackageEntry } from '@ostree-layer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,6 +148,7 @@ describe('writeDatabase against the real dpkg', () => {
     expect(await names(ours)).toEqual(await names(ref));
     for (const name of await names(ref)) {
       expect(await readFile(join(ours, 'info', name), 'utf8'), name).toBe(await readFile(join(ref, 'info', name), 'utf8'));
+      expect((await stat(join(ours, 'info', name))).mode & 0o7777, `${name} mode`).toBe((await stat(join(ref, 'info', name))).mode & 0o7777);
     }
     expect(await readdir(join(ours, 'info'))).toContain('libmulti1:amd64.list');
   });
