@@ -36,9 +36,12 @@ export interface Problem {
 
 export class UnsatisfiableError extends ResolutionError {
   constructor(readonly problems: Problem[]) {
+    const baseBound = problems.some((p) => p.kind === 'base-locked' || p.kind === 'obsoletes-base' || p.reason.includes('from the base'));
     super(
-      `the request cannot be satisfied:\n${problems.map((p) => `  ${p.text}`).join('\n')}\n` +
-        'Layered installs keep every base package as it is: rebase onto a newer base, or request versions that fit it.',
+      `the request cannot be satisfied:\n${problems.map((p) => `  ${p.text}`).join('\n')}` +
+        (baseBound
+          ? '\nLayered installs keep every base package as it is: rebase onto a newer base, or request versions that fit it.'
+          : '\nCheck the repositories configured in the deployment, or request other versions.'),
     );
   }
 
