@@ -3,6 +3,8 @@
  * failure into a ToolError carrying ostree's own message.
  */
 import { execa, ExecaError } from 'execa';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ToolError } from './errors.js';
 
@@ -26,6 +28,19 @@ export class OstreeRepo {
       return (await sub).stdout;
     } catch (err) {
       throw toolError(`ostree ${args[0]}`, err);
+    }
+  }
+
+  /**
+   * The commit a local ref points to, read from the repo's refs/heads (ostree's on-disk layout) without spawning
+   * ostree: the importer asks once per package.
+   */
+  async refCommit(ref: string): Promise<string | null> {
+    try {
+      const text = (await readFile(join(this.path, 'refs/heads', ref), 'utf8')).trim();
+      return /^[0-9a-f]{64}$/.test(text) ? text : null;
+    } catch {
+      return null;
     }
   }
 

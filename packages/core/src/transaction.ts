@@ -146,13 +146,17 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
     const placer = new PathPlacer(tree);
     const accounts = await readAccounts(tree);
-    const imported: ImportedPackage[] = [];
-    for (const pkg of fresh) {
+    // Imports mostly wait on child processes (decompressors, ostree), so a few run side by side; layer order stays
+    // the request's order.
+    const imported = await mapBounded(fresh, IMPORT_CONCURRENCY, async (pkg) => {
       const started = Date.now();
       const one = await importPackage({ backend, repo, placer, accounts }, pkg);
-      imported.push(one);
       say(`${one.cached ? 'cached ' : 'imported'} ${pkg.id.name} ${pkg.id.version} (${pkg.id.arch}), ${one.placed.length} entries, ${Date.now() - started} ms`);
-      if (one.tmpfiles.length > 0) result.notes.push(`${pkg.id.name}: ${one.tmpfiles.length} path(s) under /var or /run are created at boot by /usr/lib/tmpfiles.d/ostree-layer-${pkg.id.name}.conf`);
+      return one;
+    });
+    for (const one of imported) {
+      const name = one.package.id.name;
+      if (one.tmpfiles.length > 0) result.notes.push(`${name}: ${one.tmpfiles.length} path(s) under /var or /run are created at boot by /usr/lib/tmpfiles.d/ostree-layer-${name}.conf`);
     }
     lap('import');
     const takeovers = await checkConflicts({ backend, tree, database, placer }, imported);
@@ -201,6 +205,22 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     await lock?.release();
     await opened.cleanup();
   }
+}
+
+const IMPORT_CONCURRENCY = 3;
+
+/** `fn` over `items` with at most `limit` running at once; results in input order; the first failure wins. */
+async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }
 
 /** Same name, arch and version as an installed package: nothing to do. Another version: base packages cannot change. */

@@ -63,7 +63,7 @@ export interface ImportContext {
 /** Lists, places and (unless cached) imports one package. */
 export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promise<ImportedPackage> {
   const ref = packageRef(ctx.backend.name, pkg);
-  const cachedCommit = await ctx.repo.resolve(ref);
+  const cachedCommit = await ctx.repo.refCommit(ref);
   const cachedManifest = cachedCommit ? await ctx.repo.metadataString(cachedCommit, MANIFEST_KEY) : undefined;
 
   if (cachedCommit && cachedManifest) {

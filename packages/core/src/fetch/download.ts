@@ -1,0 +1,145 @@
+/**
+ * One verified download: the bytes stream from a `file://` or `http(s)://` URL into `<cache>/partial/<name>` while
+ * sha256/sha512 are computed on the way, and only a file whose size and digests match is renamed into place. A
+ * partial file is never visible under the final name, so an interrupted run leaves nothing a later run could trust.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { SystemStateError, VerificationError } from '../errors.js';
+
+export interface Expected {
+  /** Exact size in bytes; undefined when the metadata does not say (signed metadata itself). */
+  size?: number;
+  sha256?: string;
+  sha512?: string;
+}
+
+/** Raised for a URL that does not exist (HTTP 404/410, missing file): callers may try another name. */
+export class NotFoundError extends SystemStateError {}
+
+/** Opens a URL as a byte stream; `length` is the announced size when known. */
+export async function openUrl(url: string, signal?: AbortSignal): Promise<{ stream: Readable; length?: number }> {
+  if (url.startsWith('file:')) {
+    const path = fileURLToPath(url);
+    try {
+      const st = await stat(path);
+      return { stream: createReadStream(path, { highWaterMark: 1 << 20 }), length: st.size };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`${url}: no such file`);
+      throw err;
+    }
+  }
+  if (!/^https?:/.test(url)) throw new SystemStateError(`${url}: only file://, http:// and https:// URLs are supported`);
+  let res: Response;
+  try {
+    res = await fetch(url, { signal, redirect: 'follow' });
+  } catch (err) {
+    throw new SystemStateError(`${url}: ${(err as Error).cause ? String((err as Error).cause) : (err as Error).message}`, { cause: err });
+  }
+  if (res.status === 404 || res.status === 410) {
+    await res.body?.cancel();
+    throw new NotFoundError(`${url}: HTTP ${res.status}`);
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw new SystemStateError(`${url}: HTTP ${res.status} ${res.statusText}`);
+  }
+  const length = Number(res.headers.get('content-length') ?? NaN);
+  return { stream: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), length: Number.isFinite(length) ? length : undefined };
+}
+
+export interface DownloadFileOptions {
+  url: string;
+  /** Final path; the partial file goes to `<dirname(dest)>/partial/<basename>` unless `partialDir` is given. */
+  dest: string;
+  partialDir?: string;
+  expected: Expected;
+  /** Name in error messages ("htop 3.2.2-2", "bookworm/main Packages"). */
+  what: string;
+  /** Called with the number of bytes received so far. */
+  onBytes?: (received: number, total: number | undefined) => void;
+  signal?: AbortSignal;
+}
+
+/** Whether an existing file already has the expected size and digests (a cache hit). */
+export async function verifyExisting(path: string, expected: Expected): Promise<boolean> {
+  try {
+    const st = await stat(path);
+    if (expected.size !== undefined && st.size !== expected.size) return false;
+    if (!expected.sha256 && !expected.sha512) return false;
+    const hashes = makeHashes(expected);
+    await pipeline(createReadStream(path, { highWaterMark: 1 << 20 }), async function* (src) {
+      for await (const chunk of src) for (const h of Object.values(hashes)) h.update(chunk as Buffer);
+    });
+    return Object.entries(hashes).every(([alg, h]) => h.digest('hex') === expected[alg as 'sha256' | 'sha512']);
+  } catch {
+    return false;
+  }
+}
+
+function makeHashes(expected: Expected): Partial<Record<'sha256' | 'sha512', Hash>> {
+  const out: Partial<Record<'sha256' | 'sha512', Hash>> = {};
+  if (expected.sha256) out.sha256 = createHash('sha256');
+  if (expected.sha512) out.sha512 = createHash('sha512');
+  return out;
+}
+
+/**
+ * Downloads `url` to `dest`, refusing a body whose size or digest differs from `expected` (a truncated, padded or
+ * tampered file) with a {@link VerificationError} that names the package, the URL and both values.
+ */
+export async function downloadFile(options: DownloadFileOptions): Promise<{ path: string; size: number; sha256: string }> {
+  const { url, dest, expected, what } = options;
+  const partialDir = options.partialDir ?? join(dirname(dest), 'partial');
+  await mkdir(partialDir, { recursive: true });
+  const partial = join(partialDir, `${dest.split('/').pop()}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`);
+  const hashes = makeHashes(expected);
+  // sha256 is always computed: callers key caches by it even when the metadata gave only sha512.
+  const sha256 = hashes.sha256 ?? createHash('sha256');
+  let received = 0;
+  const { stream, length } = await openUrl(url, options.signal);
+  const total = expected.size ?? length;
+  const limit = expected.size;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      received += chunk.length;
+      if (limit !== undefined && received > limit) {
+        done(new VerificationError(`${what}: ${url} is larger than the ${limit} bytes the signed metadata states; refusing it`));
+        return;
+      }
+      sha256.update(chunk);
+      if (hashes.sha512) hashes.sha512.update(chunk);
+      options.onBytes?.(received, total);
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(stream, meter, createWriteStream(partial));
+    if (limit !== undefined && received !== limit) {
+      throw new VerificationError(
+        `${what}: ${url} is truncated or incomplete: expected ${limit} bytes, got ${received}; refusing it (try again, or check the mirror)`,
+      );
+    }
+    const actual256 = sha256.digest('hex');
+    if (expected.sha256 && actual256 !== expected.sha256) {
+      throw new VerificationError(`${what}: ${url} has SHA256 ${actual256}, but the signed metadata expects ${expected.sha256}; refusing it (mirror out of sync or tampered)`);
+    }
+    if (expected.sha512) {
+      const actual = hashes.sha512!.digest('hex');
+      if (actual !== expected.sha512) {
+        throw new VerificationError(`${what}: ${url} has SHA512 ${actual}, but the signed metadata expects ${expected.sha512}; refusing it (mirror out of sync or tampered)`);
+      }
+    }
+    await mkdir(dirname(dest), { recursive: true });
+    await rename(partial, dest);
+    return { path: dest, size: received, sha256: actual256 };
+  } catch (err) {
+    await rm(partial, { force: true });
+    throw err;
+  }
+}
