@@ -182,6 +182,59 @@ describe('layering real Debian packages', () => {
   });
 });
 
+describe('what a layered install records and reports', () => {
+  it('--dry-run changes nothing; a postinst that did not run is recorded as unpacked and reported', async () => {
+    const s = await sysroot();
+    const before = await systemSnapshot(s.sysroot);
+    const deb = await buildDeb(join(work, 'scripted'), {
+      name: 'scripted',
+      version: '1.0',
+      files: [
+        { path: '/usr/share/scripted/data', content: 'd\n' },
+        { path: '/boot/scripted.cfg', content: 'boot\n' },
+        { path: '/var/lib/scripted/seed', content: 'seed\n' },
+      ],
+      scripts: { postinst: '#!/bin/sh\nexit 0\n' },
+    });
+    const plan = await cliJson(['install', '--dry-run', ...target(s), deb]);
+    expect(plan.dryRun).toBe(true);
+    expect(plan.install.map((p: { name: string; version: string }) => `${p.name}=${p.version}`)).toEqual(['scripted=1.0']);
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
+
+    const r = await cli(['install', ...target(s), deb]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/scripted 1\.0 \(all\) — .*postinst/);
+    const dir = s.deploymentDir();
+    const state = await execa('dpkg-query', [`--admindir=${join(dir, DB)}`, '-W', '-f=${Status}', 'scripted']);
+    expect(state.stdout).toBe('install ok unpacked');
+    expect(existsSync(join(dir, DB, 'info/scripted.postinst'))).toBe(true);
+    // /boot is relocated; a regular file under /var ships in /usr/share/factory and is copied in at boot.
+    expect(readFileSync(join(dir, 'usr/lib/ostree-boot/scripted.cfg'), 'utf8')).toBe('boot\n');
+    expect(readFileSync(join(dir, 'usr/share/factory/var/lib/scripted/seed'), 'utf8')).toBe('seed\n');
+    const tmpfiles = readFileSync(join(dir, 'usr/lib/tmpfiles.d/ostree-layer-scripted.conf'), 'utf8');
+    expect(tmpfiles).toMatch(/^C \/var\/lib\/scripted\/seed - - - - \/usr\/share\/factory\/var\/lib\/scripted\/seed$/m);
+  });
+
+  it('refuses a file owned by a user the base does not know, instead of making it root', async () => {
+    const s = await sysroot();
+    const before = await systemSnapshot(s.sysroot);
+    const deb = await buildRawDataTarDeb(join(work, 'stranger'), {
+      name: 'stranger',
+      version: '1.0',
+      entries: [
+        { name: './', type: 'directory' },
+        { name: './usr/', type: 'directory' },
+        { name: './usr/share/', type: 'directory' },
+        { name: './usr/share/stranger', content: 'x\n', uid: 4242, gid: 4242, uname: 'nosuchuser', gname: 'nosuchgroup' },
+      ],
+    });
+    const r = await cli(['install', ...target(s), deb]);
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/user "nosuchuser".*passwd/);
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
+  });
+});
+
 describe('server-side compose', () => {
   it('--commit-only composes onto a ref in a bare repo and moves only that ref', async () => {
     const repo = join(work, 'fleet-repo');
