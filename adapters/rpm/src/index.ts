@@ -64,3 +64,4 @@ export { compareEvr, compareEvrStrings, parseEvr, rpmvercmp, type RpmEvr } from 
 export * from './dependencies.js';
 export { parseHeaderBlob, RpmHeader, Tag, TagType } from './header.js';
 export { readKeys, verifyHeaderSignature } from './signature.js';
+export { rpmRepositories, openRpmRepositories, verifyRpmDownload, type RpmDownload } from './repository/index.js';
