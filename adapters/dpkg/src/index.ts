@@ -60,3 +60,4 @@ export const dpkgBackend: Backend = {
       (state.endsWith('unpacked') ? ' (run "dpkg --configure -a" on a writable system to finish it)' : '');
   },
 };
+export { dpkgRepositories } from './resolve-model.js';

@@ -7,7 +7,8 @@ import {
   UsageError,
   type InstallResult,
 } from '@ostree-layer/core';
-import { BACKENDS, INSPECTORS, backendByName, backendForFile } from './backends.js';
+import { BACKENDS, INSPECTORS, REPOSITORY_BACKENDS, backendByName, backendForFile } from './backends.js';
+import { printAptPlan, splitArguments, type RepoOpts } from './repo-commands.js';
 import { printJson, progress } from './output.js';
 
 interface TargetOpts {
@@ -17,14 +18,21 @@ interface TargetOpts {
 }
 
 export async function runInstall(
-  files: string[],
-  opts: TargetOpts & { repo?: string; ref?: string; commitOnly?: boolean; dryRun?: boolean },
+  args: string[],
+  opts: TargetOpts & { repo?: string; ref?: string; commitOnly?: boolean; dryRun?: boolean } & RepoOpts,
 ): Promise<void> {
+  const { files, names } = splitArguments(args);
   if (opts.commitOnly && (!opts.repo || !opts.ref)) throw new UsageError('--commit-only needs --repo DIR and --ref REF');
   if (!opts.commitOnly && (opts.repo || opts.ref)) throw new UsageError('--repo and --ref go with --commit-only');
   const result = await install({
     backends: BACKENDS,
     files,
+    names,
+    repositoryBackends: REPOSITORY_BACKENDS,
+    cacheDir: opts.cacheDir,
+    noInstallRecommends: opts.installRecommends === false,
+    allowUnauthenticated: opts.allowUnauthenticated,
+    extraSources: opts.source,
     sysroot: opts.sysroot,
     osName: opts.os,
     commitOnly: opts.commitOnly ? { repo: opts.repo!, ref: opts.ref! } : undefined,
@@ -41,6 +49,7 @@ function printInstall(result: InstallResult): void {
     console.log('Nothing to layer.');
     return;
   }
+  if (result.dryRun && result.downloadSize !== undefined) return printAptPlan(result);
   console.log(result.dryRun ? 'The following packages would be layered:' : 'Layered packages:');
   for (const pkg of result.install) console.log(`  ${pkg.name} ${pkg.version} (${pkg.arch})${pkg.note ? ` — ${pkg.note}` : ''}`);
   for (const note of result.notes) console.log(`Note: ${note}`);

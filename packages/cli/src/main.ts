@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from '@commander-js/extra-typings';
 import { runInspect, runInstall, runStatus, runVercmp } from './commands.js';
+import { runSearch, runShow } from './repo-commands.js';
 import { reportError } from './output.js';
 
 const program = new Command('ostree-layer')
@@ -10,16 +11,34 @@ const program = new Command('ostree-layer')
 
 program
   .command('install')
-  .description('layer package files onto the deployment and deploy the result for the next boot')
+  .description('layer packages (names from the configured repositories, or package files) onto the deployment and deploy the result for the next boot')
   .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
   .option('--os <name>', 'OS name of the deployment (stateroot)')
   .option('--json', 'print one JSON document on stdout')
-  .argument('<files...>', 'package files (.deb, .rpm)')
+  .argument('<packages...>', 'package names (htop, foo:i386, foo=1.2-3) or package files (.deb, .rpm)')
   .option('--repo <dir>', 'with --commit-only: the OSTree repo to compose in')
   .option('--ref <ref>', 'with --commit-only: the ref to start from and to move to the result')
   .option('--commit-only', 'compose a commit in --repo under --ref and deploy nothing (server side)')
   .option('--dry-run', 'show what would be layered; change nothing')
+  .option('--no-install-recommends', 'do not install recommended packages')
+  .option('--allow-unauthenticated', 'accept unsigned, expired or wrongly signed repository metadata')
+  .option('--source <line>', 'an extra repository in sources.list syntax (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--cache-dir <dir>', 'where indexes and downloads are kept', '/var/cache/ostree-layer')
   .action(async (files, opts) => runInstall(files, opts));
+
+for (const [verb, what] of [['search', 'list packages whose name or summary matches PATTERN (glob or substring)'], ['show', 'print the repository metadata of package NAME']] as const) {
+  program
+    .command(verb)
+    .description(what)
+    .argument(verb === 'search' ? '<pattern>' : '<name>')
+    .option('--sysroot <dir>', 'sysroot on disk instead of the booted system (its deployment\'s sources are used)')
+    .option('--os <name>', 'OS name of the deployment (stateroot)')
+    .option('--source <line>', 'an extra repository in sources.list syntax (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option('--allow-unauthenticated', 'accept unsigned, expired or wrongly signed repository metadata')
+    .option('--cache-dir <dir>', 'where indexes are kept', '/var/cache/ostree-layer')
+    .option('--json', 'print one JSON document on stdout')
+    .action(async (arg, opts) => (verb === 'search' ? runSearch(arg, opts) : runShow(arg, opts)));
+}
 
 program
   .command('status')

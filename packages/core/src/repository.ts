@@ -19,6 +19,8 @@ export interface Download {
   fileName: string;
   /** The repository it comes from, for messages ("bookworm/main"). */
   origin: string;
+  /** Bytes the package occupies once installed, when the metadata says (for the plan's totals). */
+  installedSize?: number;
 }
 
 export interface RepositoryOptions {
@@ -40,7 +42,7 @@ export interface RepositorySet {
   /** Packages whose name (or, backend permitting, description) matches `pattern` (a glob or substring). */
   search(pattern: string): Array<{ name: string; version: string; arch: string; summary: string }>;
   /** Full metadata of every candidate version of `name`, as plain JSON for `show`. */
-  show(name: string): Array<Record<string, unknown>>;
+  show(name: string): Array<Record<string, unknown>> | Promise<Array<Record<string, unknown>>>;
 }
 
 /** Implemented by a backend that can install by name. */
@@ -56,3 +58,7 @@ export interface RepositoryBackend {
   /** Parses a request ("htop", "libfoo:i386", "foo=1.2", "foo >= 2") into a name and optional constraint. */
   parseRequest(text: string): { name: string; op?: '<' | '<=' | '=' | '>=' | '>'; version?: string; arch?: string };
 }
+
+export { fetchAll, downloadFile, formatBytes, NotFoundError, openUrl, verifyExisting } from './fetch/index.js';
+export type { DownloadFileOptions, Expected, FetchOptions, Fetched } from './fetch/index.js';
+export { planByName, type NamePlan, type PlanByNameOptions, type PlannedDownload } from './resolve-request.js';

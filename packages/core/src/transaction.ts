@@ -20,6 +20,9 @@ import { DirectoryTree, type TreeReader } from './tree.js';
 import { faultPoint } from './fault.js';
 import { join } from 'node:path';
 import { RepoTree } from './discover/repo-tree.js';
+import { fetchAll } from './fetch/index.js';
+import type { RepositoryBackend } from './repository.js';
+import { planByName } from './resolve-request.js';
 
 export interface Target {
   /** Layer onto a sysroot's deployment (booted `/` when `sysroot` is undefined). */
@@ -32,6 +35,16 @@ export interface Target {
 export interface InstallOptions extends Target {
   backends: Backend[];
   files: string[];
+  /** Package names to resolve against the deployment's repositories (needs `repositoryBackends`). */
+  names?: string[];
+  /** Repository support per backend name ("dpkg" → its RepositoryBackend). */
+  repositoryBackends?: Record<string, RepositoryBackend>;
+  /** Indexes and downloads; default /var/cache/ostree-layer. */
+  cacheDir?: string;
+  noInstallRecommends?: boolean;
+  allowUnauthenticated?: boolean;
+  /** Extra sources in the backend's one-line syntax. */
+  extraSources?: string[];
   dryRun?: boolean;
   /** Progress lines for a human; the CLI sends them to stderr. */
   progress?: (line: string) => void;
@@ -57,6 +70,9 @@ export interface InstallResult {
   commit?: string;
   deployed: boolean;
   notes: string[];
+  /** Install by name: bytes to download and bytes the new packages occupy once installed. */
+  downloadSize?: number;
+  installedSize?: number;
   /** Milliseconds per phase (discover, import, conflicts, database, compose, deploy), for benchmarks and curiosity. */
   timings: Record<string, number>;
 }
@@ -67,6 +83,7 @@ interface Opened {
   fromCommit: string;
   deployment?: Deployment;
   sysroot?: Sysroot;
+  /** The directory whose transactions exclude each other (the sysroot, or the repo for --commit-only). */
   lockPath: string;
   cleanup: () => Promise<void>;
 }
@@ -78,7 +95,7 @@ async function openTarget(target: Target): Promise<Opened> {
     const commit = await repo.resolve(target.commitOnly.ref);
     if (!commit) throw new SystemStateError(`ref ${target.commitOnly.ref} does not exist in ${repo.path}; check --ref`);
     const tree = new RepoTree(repo, commit);
-    return { repo, tree, fromCommit: commit, lockPath: join(repo.path, 'ostree-layer.lock'), cleanup: () => tree.dispose() };
+    return { repo, tree, fromCommit: commit, lockPath: repo.path, cleanup: () => tree.dispose() };
   }
   const sysroot = Sysroot.open(target.sysroot);
   const deployment = await sysroot.target(target.osName);
@@ -88,7 +105,7 @@ async function openTarget(target: Target): Promise<Opened> {
     fromCommit: deployment.commit,
     deployment,
     sysroot,
-    lockPath: join(sysroot.path, 'ostree/ostree-layer.lock'),
+    lockPath: sysroot.path,
     cleanup: async () => undefined,
   };
 }
@@ -105,7 +122,8 @@ export async function detectBackend(backends: Backend[], tree: TreeReader): Prom
 
 export async function install(options: InstallOptions): Promise<InstallResult> {
   const say = options.progress ?? (() => undefined);
-  if (options.files.length === 0) throw new UsageError('name at least one package file to install');
+  const names = options.names ?? [];
+  if (options.files.length === 0 && names.length === 0) throw new UsageError('name at least one package or package file to install');
   const files = options.files.map((f) => resolvePath(f));
   for (const file of files) if (!existsSync(file)) throw new UsageError(`${file}: no such package file`);
 
@@ -126,6 +144,32 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const previous = await readLayerState(tree);
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
 
+    const byName = names.length > 0 ? await resolveNames(options, { backend, tree, database }) : undefined;
+    if (byName) lap('resolve');
+    if (byName && options.dryRun) {
+      return {
+        dryRun: true,
+        backend: backend.name,
+        from: opened.fromCommit,
+        baseCommit: previous?.baseCommit ?? opened.fromCommit,
+        install: byName.plan.install.map(({ name, version, arch, download }) => ({ name, version, arch, file: download.url })),
+        alreadyInstalled: byName.plan.alreadyInstalled,
+        deployed: false,
+        notes: [],
+        downloadSize: byName.plan.downloadSize,
+        installedSize: byName.plan.installedSize,
+        timings,
+      };
+    }
+    if (byName) {
+      const fetched = await fetchAll(byName.plan.install.map((p) => p.download), {
+        cacheDir: byName.cacheDir,
+        progress: say,
+        label: (d) => byName.plan.install.find((p) => p.download === d)?.name ?? d.fileName,
+      });
+      files.push(...fetched.map((f) => f.path));
+      lap('fetch');
+    }
     const packages: PackageFile[] = [];
     for (const file of files) packages.push(await backend.openPackage(file));
     const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages);
@@ -136,7 +180,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       from: opened.fromCommit,
       baseCommit: previous?.baseCommit ?? opened.fromCommit,
       install: fresh.map((p) => ({ ...p.id, file: p.file, note: backend.stateNote?.(p) })),
-      alreadyInstalled,
+      alreadyInstalled: [...(byName?.plan.alreadyInstalled ?? []), ...alreadyInstalled],
+      downloadSize: byName?.plan.downloadSize,
+      installedSize: byName?.plan.installedSize,
       deployed: false,
       notes: [],
       timings,
@@ -222,6 +268,26 @@ async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
 }
+
+/** Resolves `options.names` with the backend's repository support; the plan maps to downloads. */
+async function resolveNames(options: InstallOptions, opened: { backend: Backend; tree: TreeReader; database: InstalledDatabase }) {
+  const repositoryBackend = options.repositoryBackends?.[opened.backend.name];
+  if (!repositoryBackend) throw new UsageError(`the ${opened.backend.name} backend cannot install by name yet; pass package files instead`);
+  const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
+  const plan = await planByName({
+    ...opened,
+    repositoryBackend,
+    names: options.names ?? [],
+    recommends: !options.noInstallRecommends,
+    cacheDir,
+    extraSources: options.extraSources,
+    allowUnauthenticated: options.allowUnauthenticated,
+    progress: options.progress,
+  });
+  return { plan, cacheDir };
+}
+
+export const DEFAULT_CACHE_DIR = '/var/cache/ostree-layer';
 
 /** Same name, arch and version as an installed package: nothing to do. Another version: base packages cannot change. */
 async function checkAgainstInstalled(backend: Backend, database: InstalledDatabase, packages: PackageFile[]) {

@@ -1,0 +1,127 @@
+/**
+ * Install by name: the backend's repositories and installed base go into one solver pool (the base locked), the
+ * request is solved with the backend's policy, and the answer comes back as the downloads to fetch, in install order.
+ */
+import type { Backend, InstalledDatabase, PackageId } from './backend.js';
+import { ResolutionError } from './errors.js';
+import type { Download, RepositoryBackend, RepositorySet } from './repository.js';
+import { Pool, solve, type InstallReason, type Request, type Transaction } from './resolve/index.js';
+import type { TreeReader } from './tree.js';
+
+export interface PlanByNameOptions {
+  backend: Backend;
+  repositoryBackend: RepositoryBackend;
+  tree: TreeReader;
+  database: InstalledDatabase;
+  names: string[];
+  /** Install Recommends (default true, as apt). */
+  recommends?: boolean;
+  cacheDir: string;
+  extraSources?: string[];
+  allowUnauthenticated?: boolean;
+  progress?: (line: string) => void;
+  /** An already opened repository set (tests and benchmarks resolve many requests against one load). */
+  repositories?: RepositorySet;
+}
+
+export interface PlannedDownload extends PackageId {
+  download: Download;
+  reason: InstallReason;
+  requiredBy?: string;
+}
+
+export interface NamePlan {
+  install: PlannedDownload[];
+  /** Requests the base (or an earlier layer) already satisfies. */
+  alreadyInstalled: PackageId[];
+  downloadSize: number;
+  installedSize: number;
+  repositories: RepositorySet;
+  stats: Transaction['stats'] & { poolSize: number; loadMs: number; solveMs: number };
+}
+
+/** Resolves `names` against the repositories with the installed base locked. Throws a ResolutionError explaining why not. */
+export async function planByName(options: PlanByNameOptions): Promise<NamePlan> {
+  const rb = options.repositoryBackend;
+  const started = performance.now();
+  const repositories =
+    options.repositories ??
+    (await rb.openRepositories({
+      tree: options.tree,
+      cacheDir: options.cacheDir,
+      extraSources: options.extraSources,
+      allowUnauthenticated: options.allowUnauthenticated,
+      progress: options.progress,
+    }));
+  const pool = new Pool(await rb.poolOptions(options.database));
+  const installed = await rb.installedSpecs(options.database);
+  const present = new Set<string>();
+  for (const spec of installed) {
+    pool.add(spec, true);
+    present.add(`${spec.name}\0${spec.version}\0${spec.arch}`);
+  }
+  // The repository copy of an installed version is the same package: keeping it out leaves the base's entry alone.
+  for (const spec of repositories.specs()) if (!present.has(`${spec.name}\0${spec.version}\0${spec.arch}`)) pool.add(spec);
+  const loadMs = performance.now() - started;
+
+  const requests: Request[] = [];
+  for (const name of options.names) {
+    let parsed;
+    try {
+      parsed = rb.parseRequest(name);
+    } catch (err) {
+      throw new ResolutionError(`${(err as Error).message}`);
+    }
+    const request: Request = { name: parsed.name };
+    if (parsed.arch) request.arch = parsed.arch;
+    if (parsed.op && parsed.version !== undefined) {
+      request.op = parsed.op;
+      request.version = parsed.version;
+    }
+    if (pool.whatProvides(request).length === 0) {
+      const any = pool.whatProvides({ name: parsed.name });
+      throw new ResolutionError(
+        any.length === 0
+          ? `unable to locate package ${parsed.name}: no configured repository has it (check the name, or add a source with --source)`
+          : `${name}: no version matches; available: ${[...new Set(any.map((id) => pool.label(id)))].slice(0, 8).join(', ')}`,
+      );
+    }
+    requests.push(request);
+  }
+
+  const solveStart = performance.now();
+  // An UnsatisfiableError (a ResolutionError) already names the chain and the locked base package.
+  const transaction = solve(pool, requests, { recommends: options.recommends !== false, policy: rb.solverPolicy() });
+  const solveMs = performance.now() - solveStart;
+
+  const install: PlannedDownload[] = [];
+  for (const step of transaction.install) {
+    const p = step.package;
+    const download = p.data as Download | undefined;
+    if (!download?.url) throw new ResolutionError(`${p.name} ${p.version} (${p.arch}) was chosen but its repository entry has no download location`);
+    install.push({
+      name: p.name,
+      version: p.version,
+      arch: p.arch,
+      download,
+      reason: step.reason,
+      requiredBy: step.requiredBy ? `${step.requiredBy.name} ${step.requiredBy.version}` : undefined,
+    });
+  }
+  const alreadyInstalled: PackageId[] = [];
+  for (const r of transaction.satisfiedByBase) {
+    const id = pool.whatProvides(r).find((i) => pool.get(i).installed);
+    if (id !== undefined) {
+      const p = pool.get(id);
+      alreadyInstalled.push({ name: p.name, version: p.version, arch: p.arch });
+    }
+  }
+  return {
+    install,
+    alreadyInstalled,
+    downloadSize: install.reduce((n, p) => n + p.download.size, 0),
+    installedSize: install.reduce((n, p) => n + (p.download.installedSize ?? 0), 0),
+    repositories,
+    stats: { ...transaction.stats, poolSize: pool.size, loadMs, solveMs },
+  };
+}
