@@ -334,6 +334,9 @@ describe('failures leave the system as it was', () => {
     expect(await systemSnapshot(s.sysroot)).toBe(before);
     expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
     expect(readdirSync(tmpdir()).filter((f) => f.startsWith('ostree-layer-origin-'))).toEqual([]);
+    // No lock file or scratch directory of ours is left in the sysroot.
+    expect(readdirSync(join(s.sysroot, 'ostree')).filter((f) => f.includes('ostree-layer'))).toEqual([]);
+    expect(readdirSync(join(s.repo, 'tmp')).filter((f) => f.startsWith('ostree-layer-'))).toEqual([]);
 
     const rerun = await cli(['install', ...target(s), deb]);
     expect(rerun.exitCode, rerun.stderr).toBe(0);
@@ -350,7 +353,7 @@ describe('failures leave the system as it was', () => {
     await new Promise<void>((resolve) => first.stderr!.on('data', (c: Buffer) => c.toString().includes('paused') && resolve()));
     const second = await cli(['install', ...target(s), deb]);
     expect(second.exitCode).toBe(6);
-    expect(second.stderr).toMatch(/another ostree-layer transaction/);
+    expect(second.stderr).toMatch(new RegExp(`another ostree-layer transaction \\(pid ${first.pid}\\)`));
     first.kill('SIGKILL');
     await first;
   });

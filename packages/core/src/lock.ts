@@ -1,42 +1,58 @@
 /**
- * One transaction per sysroot (or repo). The lock is a file created with O_EXCL holding the owner's pid; a lock whose
- * owner is dead (SIGKILL) is taken over, so a killed run never blocks the next one.
+ * One transaction per sysroot (or repo). The lock is a Unix socket in Linux's abstract namespace, named after the
+ * sysroot's real path: the kernel drops it the moment its process dies, SIGKILL included, so there is no lock file to
+ * go stale or be left behind. A second transaction that finds it taken asks the holder for its pid, for the message.
  */
-import { open, readFile, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
 import { LockedError } from './errors.js';
 
 export class TransactionLock {
-  private constructor(readonly path: string) {}
+  private constructor(private readonly server: Server) {}
 
-  static async acquire(path: string): Promise<TransactionLock> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const handle = await open(path, 'wx', 0o644);
-        await handle.writeFile(`${process.pid}\n`);
-        await handle.close();
-        return new TransactionLock(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-        if (pid > 0 && pid !== process.pid && isAlive(pid)) {
-          throw new LockedError(`another ostree-layer transaction (pid ${pid}) is running on this system (lock ${path}); wait for it to finish`);
-        }
-        await unlink(path).catch(() => undefined);
-      }
+  /** Takes the lock for `target` (a sysroot or repo directory) or throws {@link LockedError}. */
+  static async acquire(target: string): Promise<TransactionLock> {
+    const name = socketName(target);
+    const server = createServer((socket) => socket.end(`${process.pid}\n`));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ path: name, exclusive: true }, () => resolve());
+      });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      const pid = await holderPid(name);
+      throw new LockedError(
+        `another ostree-layer transaction${pid ? ` (pid ${pid})` : ''} is running on ${target}; wait for it to finish`,
+      );
     }
-    throw new LockedError(`could not take the lock ${path}; remove it if no ostree-layer is running`);
+    server.unref();
+    return new TransactionLock(server);
   }
 
   async release(): Promise<void> {
-    await unlink(this.path).catch(() => undefined);
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
 
-function isAlive(pid: number): boolean {
+function socketName(target: string): string {
+  let real = target;
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    real = realpathSync(target);
+  } catch {
+    // A path that does not exist yet still names a lock of its own.
   }
+  return `\0ostree-layer-lock-${createHash('sha256').update(real).digest('hex').slice(0, 32)}`;
+}
+
+async function holderPid(name: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ path: name });
+    let data = '';
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.on('data', (chunk) => (data += chunk.toString()));
+    socket.on('close', () => resolve(Number(data.trim()) || undefined));
+    socket.on('error', () => resolve(undefined));
+  });
 }
