@@ -1,4 +1,5 @@
 /** `ostree-layer inspect --json` for a .deb: control fields (relationships parsed) and the file list. */
+import type { InspectedFile } from '@ostree-layer/core';
 import type { Paragraph } from './control.js';
 import { RELATION_FIELDS, parseRelationField } from './dependencies.js';
 
@@ -23,16 +24,6 @@ export function buildMetadata(control: Paragraph, conffiles: string[]): Record<s
     fields,
     conffiles,
   };
-}
-
-export interface InspectedFile {
-  path: string;
-  type: string;
-  mode: number;
-  user: string;
-  group: string;
-  size: number;
-  linkTarget?: string;
 }
 
 /** Opens a .deb and describes it as plain JSON, its payload listed in archive order. */

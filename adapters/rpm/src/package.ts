@@ -1,5 +1,5 @@
 /** An opened .rpm as the engine sees it: identity, metadata JSON, the payload on demand. */
-import type { PackageFile, PackageId, PayloadItem } from '@ostree-layer/core';
+import type { InspectedFile, PackageFile, PackageId, PayloadItem } from '@ostree-layer/core';
 import { PackageFormatError } from '@ostree-layer/core';
 import { readArchive, verifyDigests, type RpmArchive } from './archive.js';
 import { Sense, readDependencies, type Dependencies } from './dependencies.js';
@@ -34,17 +34,7 @@ export function hasScripts(h: RpmHeader): boolean {
   return SCRIPT_TAGS.some((t) => h.has(t));
 }
 
-export interface RpmFileJson {
-  path: string;
-  type: string;
-  mode: number;
-  user: string;
-  group: string;
-  size: number;
-  linkTarget?: string;
-  config?: boolean;
-  ghost?: boolean;
-}
+export type RpmFileJson = InspectedFile;
 
 export function filesJson(files: HeaderFile[]): RpmFileJson[] {
   return files.map((f) => ({

@@ -71,6 +71,19 @@ export interface PackageFile {
   payload(): AsyncIterable<PayloadItem>;
 }
 
+/** One payload entry as `inspect --json` lists it (every backend prints the same shape). */
+export interface InspectedFile {
+  path: string;
+  type: string;
+  mode: number;
+  user: string;
+  group: string;
+  size: number;
+  linkTarget?: string;
+  config?: boolean;
+  ghost?: boolean;
+}
+
 /** A package recorded in the installed database. */
 export interface InstalledPackage extends PackageId {
   /** Backend-specific state string, shown by `status` (dpkg: "install ok installed"). */
