@@ -54,13 +54,21 @@ function altOf(name: string, op: Operator | undefined, version: string | undefin
   return op && version !== undefined ? { name, op: op as RelationOp, version } : { name };
 }
 
+function leadName(node: RichDependency): string {
+  if (node.op === 'atom') return node.name;
+  return leadName('operands' in node ? node.operands[0] : node.left);
+}
+
 function richOf(node: RichDependency): RichRelation {
   switch (node.op) {
     case 'atom':
       return { op: 'atom', alt: altOf(node.name, node.operator, node.version) };
     case 'and':
-    case 'or':
       return { op: node.op, args: node.operands.map(richOf) };
+    case 'or':
+      // The solver tries "or" operands as written; libsolv sorts the candidates by name. Sorting the operands by
+      // the name they start with gives libsolv's (and so dnf's) choice for the usual "(a or b)".
+      return { op: node.op, args: [...node.operands].sort((a, b) => byName(leadName(a), leadName(b))).map(richOf) };
     case 'with':
     case 'without':
       return { op: node.op, args: [richOf(node.operands[0]), richOf(node.operands[1])] };
