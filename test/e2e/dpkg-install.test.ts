@@ -215,6 +215,25 @@ describe('what a layered install records and reports', () => {
     expect(tmpfiles).toMatch(/^C \/var\/lib\/scripted\/seed - - - - \/usr\/share\/factory\/var\/lib\/scripted\/seed$/m);
   });
 
+  it('layers onto an already layered deployment: both requests recorded, the base commit kept', async () => {
+    const s = await sysroot();
+    const first = await buildDeb(join(work, 'first'), { name: 'first-layer', version: '1', files: [{ path: '/usr/share/first/a', content: '1\n' }] });
+    const second = await buildDeb(join(work, 'second'), { name: 'second-layer', version: '2', files: [{ path: '/usr/share/second/b', content: '2\n' }] });
+    expect((await cli(['install', ...target(s), first])).exitCode).toBe(0);
+    const again = await cliJson(['install', ...target(s), second]);
+    expect(again.baseCommit).toBe(s.commit);
+    const status = await cliJson(['status', ...target(s)]);
+    expect(status.deployments[0].baseCommit).toBe(s.commit);
+    expect(status.deployments[0].layered.map((p: { name: string }) => p.name)).toEqual(['first-layer', 'second-layer']);
+    expect(status.deployments[0].requests).toEqual([['install', 'first-layer'], ['install', 'second-layer']]);
+    const admindir = join(s.deploymentDir(), DB);
+    const listed = await execa('dpkg-query', [`--admindir=${admindir}`, '-W', 'first-layer', 'second-layer']);
+    expect(listed.stdout).toBe('first-layer\t1\nsecond-layer\t2');
+    const origin = readFileSync(`${s.deploymentDir()}.origin`, 'utf8');
+    expect(origin).toContain(`\nrefspec=${base.ref}\n`);
+    expect(origin).toMatch(/^base-commit=[0-9a-f]{64}$/m);
+  });
+
   it('refuses a file owned by a user the base does not know, instead of making it root', async () => {
     const s = await sysroot();
     const before = await systemSnapshot(s.sysroot);
