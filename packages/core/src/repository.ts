@@ -21,6 +21,12 @@ export interface Download {
   origin: string;
   /** Bytes the package occupies once installed, when the metadata says (for the plan's totals). */
   installedSize?: number;
+  /**
+   * The package file carries its own signature that must verify against these armored OpenPGP public keys (rpm
+   * `gpgcheck=1` with the repository's `gpgkey=`). The engine passes the downloaded file and this Download to
+   * {@link RepositoryBackend.verifyPackage}. Absent: the digest from the verified index is the only check.
+   */
+  verify?: { keys: string[] };
 }
 
 export interface RepositoryOptions {
@@ -57,6 +63,11 @@ export interface RepositoryBackend {
   solverPolicy(): SolverPolicy;
   /** Parses a request ("htop", "libfoo:i386", "foo=1.2", "foo >= 2") into a name and optional constraint. */
   parseRequest(text: string): { name: string; op?: '<' | '<=' | '=' | '>=' | '>'; version?: string; arch?: string };
+  /**
+   * Optional: checks a downloaded package's own signature (rpm header signatures) after the engine's size and digest
+   * check and before it is opened; throws a VerificationError to refuse it. Called only for downloads with `verify`.
+   */
+  verifyPackage?(file: string, download: Download): Promise<void>;
 }
 
 export { fetchAll, downloadFile, formatBytes, NotFoundError, openUrl, verifyExisting } from './fetch/index.js';

@@ -167,6 +167,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         progress: say,
         label: (d) => byName.plan.install.find((p) => p.download === d)?.name ?? d.fileName,
       });
+      // Packages that carry their own signature (rpm gpgcheck=1) are checked before anything opens them.
+      for (const f of fetched) if (f.download.verify) await byName.repositoryBackend.verifyPackage?.(f.path, f.download);
       files.push(...fetched.map((f) => f.path));
       lap('fetch');
     }
@@ -284,7 +286,7 @@ async function resolveNames(options: InstallOptions, opened: { backend: Backend;
     allowUnauthenticated: options.allowUnauthenticated,
     progress: options.progress,
   });
-  return { plan, cacheDir };
+  return { plan, cacheDir, repositoryBackend };
 }
 
 export const DEFAULT_CACHE_DIR = '/var/cache/ostree-layer';

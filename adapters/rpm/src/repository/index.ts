@@ -19,10 +19,8 @@ import { baseArchOf, readRepoConfigs, releaseVersion } from './config.js';
 import { loadFilelists, loadRepository, type LoadedRepo } from './load.js';
 import type { RepoDependency, RepoPackage } from './primary.js';
 
-/** A download with the keys its header signature must verify against (repository gpgcheck=1). */
-export interface RpmDownload extends Download {
-  verify?: { keys: string[] };
-}
+/** A download; `verify` holds the keys its header signature must verify against (repository gpgcheck=1). */
+export type RpmDownload = Download;
 
 interface Candidate {
   repo: LoadedRepo;
@@ -54,7 +52,7 @@ function downloadOf(c: Candidate): RpmDownload {
     origin: repo.config.id,
     ...(sum === 'sha256' ? { sha256: pkg.checksum.value } : sum === 'sha512' ? { sha512: pkg.checksum.value } : {}),
   };
-  if (pkg.installedSize) (download as Download & { installedSize?: number }).installedSize = pkg.installedSize;
+  if (pkg.installedSize) download.installedSize = pkg.installedSize;
   if (repo.config.gpgcheck) download.verify = { keys: repo.keys };
   return download;
 }
@@ -164,14 +162,14 @@ export async function openRpmRepositories(options: RepositoryOptions): Promise<R
  * calls it after the size and digest check; without `verify` there is nothing to check.
  */
 export async function verifyRpmDownload(file: string, download: Download): Promise<void> {
-  const keys = (download as RpmDownload).verify?.keys;
+  const keys = download.verify?.keys;
   if (!keys) return;
   if (keys.length === 0) throw new VerificationError(`${file}: repository ${download.origin} has gpgcheck=1 but no gpgkey=; add the key to the .repo file`);
   const publicKeys = (await Promise.all(keys.map((k) => readKeys(k)))).flat();
   await verifyHeaderSignature(await readArchive(file), publicKeys);
 }
 
-export const rpmRepositories: RepositoryBackend & { verifyPackage(file: string, download: Download): Promise<void> } = {
+export const rpmRepositories: RepositoryBackend = {
   openRepositories: openRpmRepositories,
   installedSpecs: (database: InstalledDatabase) => installedSpecsOf(database as RpmDatabase),
   async poolOptions(database: InstalledDatabase) {
