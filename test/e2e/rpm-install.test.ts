@@ -105,11 +105,16 @@ describe('rpm: install by name from a signed createrepo_c repository', () => {
     const oldDir = s.deploymentDir();
     const baseNames = (await rpm(oldDir, '-qa', '--qf', '%{NAME}\\n')).stdout.split('\n').sort();
 
-    const result = await cliJson(installArgs(s, good.repoFile, 'greet'));
+    const args = installArgs(s, good.repoFile, 'greet');
+    const result = await cliJson(args);
     expect(result.deployed).toBe(true);
     expect(result.install.map((p: { name: string }) => p.name).sort()).toEqual(NEW);
     const newDir = s.deploymentDir();
     expect(newDir).not.toBe(oldDir);
+    // Every file dependency was answered by primary's file list or the deployment: filelists.xml was never fetched.
+    const fetched = readdirSync(join(args[args.indexOf('--cache-dir') + 1], 'rpm/repodata'));
+    expect(fetched.some((n) => n.includes('primary.xml'))).toBe(true);
+    expect(fetched.some((n) => n.includes('filelists'))).toBe(false);
 
     const qa = await rpm(newDir, '-qa', '--qf', '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n');
     expect(qa.exitCode).toBe(0);

@@ -4,7 +4,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,6 +145,38 @@ describe('rpm-md repositories', () => {
     execFileSync('gpg', ['--homedir', otherHome, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-gen-key', 'Other <o@example.org>', 'rsa2048', 'sign', 'never'], { stdio: 'ignore' });
     const other = execFileSync('gpg', ['--homedir', otherHome, '--armor', '--export'], { encoding: 'utf8' });
     await expect(verifyRpmDownload(file, { ...helper, verify: { keys: [other] } } as RpmDownload)).rejects.toBeInstanceOf(VerificationError);
+  });
+
+  it('loads over http://, then answers from the parsed cache keyed by the primary checksum', async () => {
+    const repo = makeRepo('repo-http', 'xz');
+    const server = createServer((req, res) => {
+      const path = join(repo, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
+      if (!existsSync(path)) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200);
+      createReadStream(path).pipe(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const cache = join(work, 'cache-http');
+      const tree = new DirectoryTree(treeDir());
+      const source = [`http://127.0.0.1:${port} repo_gpgcheck=1 gpgkey=file://${key}`];
+      const first = await openRpmRepositories({ tree, cacheDir: cache, extraSources: source });
+      const app = first.specs().find((s) => s.name === 'app')!.data as RpmDownload;
+      expect(app.url).toBe(`http://127.0.0.1:${port}/app-3-1.x86_64.rpm`);
+      expect(readdirSync(join(cache, 'rpm')).some((n) => /^primary-[0-9a-f]{64}\.json$/.test(n))).toBe(true);
+      // With the metadata files gone from the server, only repomd.xml (and its signature) is fetched again.
+      for (const n of readdirSync(join(repo, 'repodata'))) if (!n.startsWith('repomd')) rmSync(join(repo, 'repodata', n));
+      const again = await openRpmRepositories({ tree, cacheDir: cache, extraSources: source });
+      expect(again.specs().length).toBe(first.specs().length);
+      expect(again.search('lib*').map((p) => `${p.name}-${p.version}`).sort()).toEqual(['libfoo-1.0-1', 'libfoo-1.1-1']);
+      expect(again.show('helper')[0]).toMatchObject({ name: 'helper', version: '2', release: '1', arch: 'noarch' });
+    } finally {
+      server.close();
+    }
   });
 
   it('reads .repo files from /usr/etc and /etc with $releasever and $basearch', async () => {
