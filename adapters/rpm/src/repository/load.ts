@@ -2,6 +2,7 @@
  * Loads one repository: repomd.xml (signature checked when repo_gpgcheck=1), then primary — from the parsed cache
  * keyed by its checksum, or downloaded, digest-checked, decompressed and streamed through the XML parser.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -137,7 +138,6 @@ export async function loadFilelists(repo: LoadedRepo, needed: ReadonlySet<string
   const entry = repo.repomd.data.get('filelists');
   if (!entry || needed.size === 0) return 0;
   const key = [...needed].sort().join('\n');
-  const { createHash } = await import('node:crypto');
   const digest = createHash('sha256').update(key).digest('hex').slice(0, 16);
   const dir = join(options.cacheDir, 'repodata');
   await mkdir(dir, { recursive: true });
