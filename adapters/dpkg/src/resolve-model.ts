@@ -144,7 +144,10 @@ export function debPoolOptions(native: string, foreign: string[]): PoolOptions {
 
 const PRIORITY_RANK: Record<string, number> = { required: 5, important: 4, standard: 3, optional: 2, extra: 1 };
 
-/** apt's provider order: Essential first, then the stronger Priority field; ties keep the candidate order. */
+/**
+ * apt's provider order (CompareProviders): Essential first, then the stronger Priority field; on a tie apt takes the
+ * package its cache created last, which for one sorted index is the one listed later (zutty over xterm).
+ */
 function providerRank(p: PoolPackage): number {
   const d = p.data as DebCandidate | undefined;
   return (d?.essential ? 10 : 0) + (PRIORITY_RANK[d?.priorityField ?? ''] ?? 0);
@@ -158,7 +161,7 @@ export const debSolverPolicy: SolverPolicy = {
       if (group.length === 0) continue;
       const real = group.find((p) => p.name === alternatives[i].name);
       if (real) return real;
-      return [...group].sort((a, b) => providerRank(b) - providerRank(a))[0];
+      return [...group].sort((a, b) => providerRank(b) - providerRank(a) || b.id - a.id)[0];
     }
     return undefined;
   },
