@@ -1,0 +1,58 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { OstreeRepo } from '../ostree.js';
+import { DirectoryTree } from '../tree.js';
+import { parseLsLine, RepoTree } from './repo-tree.js';
+
+// The same tree read two ways must answer the same: from a checkout on disk, and lazily from the repo.
+const work = mkdtempSync(join(tmpdir(), 'repo-tree-'));
+const src = join(work, 'src');
+mkdirSync(join(src, 'usr/lib/sysimage/db/info'), { recursive: true });
+mkdirSync(join(src, 'usr/share/private'), { recursive: true, mode: 0o700 });
+writeFileSync(join(src, 'usr/lib/sysimage/db/status'), 'Package: a\n');
+writeFileSync(join(src, 'usr/lib/sysimage/db/info/a.list'), '/usr/bin/a\n');
+writeFileSync(join(src, 'usr/share/private/secret'), 'x'.repeat(5000), { mode: 0o600 });
+symlinkSync('usr/lib', join(src, 'lib'));
+const repoPath = join(work, 'repo');
+execFileSync('ostree', ['init', `--repo=${repoPath}`, '--mode=bare-user']);
+const commit = execFileSync('ostree', [`--repo=${repoPath}`, 'commit', '--orphan', `--tree=dir=${src}`], { encoding: 'utf8' }).trim();
+const checkout = join(work, 'checkout');
+execFileSync('ostree', [`--repo=${repoPath}`, 'checkout', '-U', commit, checkout]);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('RepoTree', () => {
+  const disk = new DirectoryTree(checkout);
+
+  it.each(['/usr/share/private', '/usr/share/private/secret', '/lib', '/usr/lib/sysimage/db/status', '/nope', '/usr/nope/deeper'])(
+    'answers lstat(%s) as the checkout does',
+    async (path) => {
+      const lazy = new RepoTree(new OstreeRepo(repoPath), commit);
+      const [a, b] = [await lazy.lstat(path), await disk.lstat(path)];
+      expect(a === null ? null : { type: a.type, mode: a.mode, size: a.type === 'file' ? a.size : 0 }).toEqual(
+        b === null ? null : { type: b.type, mode: b.mode, size: b.type === 'file' ? b.size : 0 },
+      );
+    },
+  );
+
+  it('reads links, files and directories, and serves a prefetched subtree from disk', async () => {
+    const lazy = new RepoTree(new OstreeRepo(repoPath), commit);
+    expect(await lazy.readlink('/lib')).toBe('usr/lib');
+    expect((await lazy.readFile('/usr/share/private/secret')).length).toBe(5000);
+    expect((await lazy.readdir('/usr/lib/sysimage/db')).sort()).toEqual(['info', 'status']);
+    await lazy.prefetch('/usr/lib/sysimage/db');
+    expect((await lazy.readFile('/usr/lib/sysimage/db/info/a.list')).toString()).toBe('/usr/bin/a\n');
+    expect(await lazy.readdir('/usr/lib/sysimage/db/info')).toEqual(['a.list']);
+    await lazy.dispose();
+    expect(execFileSync('ls', [join(repoPath, 'tmp')], { encoding: 'utf8' })).not.toMatch(/ostree-layer-/);
+  });
+
+  it('parses ostree ls lines', () => {
+    expect(parseLsLine('d00755 0 0      0 /usr/share')).toEqual({ stat: { type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0 } });
+    expect(parseLsLine('-04755 0 0 318096 /usr/bin/su')?.stat.mode).toBe(0o4755);
+    expect(parseLsLine('l00777 0 0      0 /lib -> usr/lib')?.target).toBe('usr/lib');
+    expect(parseLsLine('garbage')).toBeNull();
+  });
+});
