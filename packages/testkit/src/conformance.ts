@@ -1,0 +1,132 @@
+/**
+ * The conformance suite every backend must pass: the engine relies on these properties of the contract
+ * (packages/core/src/backend.ts) whatever the package format. A backend's own tests call
+ * `describeBackendConformance` with real package files of its format and a tree holding its database.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Backend, PackageEntry } from '@ostree-layer/core';
+import { DirectoryTree, PackageFormatError } from '@ostree-layer/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+export interface ConformanceFixtures {
+  /** At least two valid package files of the backend's format, one with a directory, a file and a symlink. */
+  packages: string[];
+  /** A file of another format (or garbage) the backend must not claim. */
+  foreignFile: string;
+  /** A deployment-like tree (a directory) holding the backend's installed database. */
+  treeWithDatabase: string;
+  /** Versions in strictly ascending order by the backend's own rules. */
+  ascendingVersions: string[];
+}
+
+const ABSOLUTE_NORMALISED = /^\/(?!.*\/\/)(?!.*\/\.\.?(\/|$))(?!.*\/$).+$/;
+
+export function describeBackendConformance(backend: Backend, fixtures: () => Promise<ConformanceFixtures>): void {
+  describe(`backend conformance: ${backend.name}`, () => {
+    let f: ConformanceFixtures;
+    beforeAll(async () => {
+      f = await fixtures();
+    });
+
+    it('claims its own package files by content and not a foreign one', async () => {
+      for (const file of f.packages) expect(await backend.supportsFile(file), file).toBe(true);
+      expect(await backend.supportsFile(f.foreignFile)).toBe(false);
+    });
+
+    it('lists payloads with absolute, normalised paths, the same way every time', async () => {
+      for (const file of f.packages) {
+        const pkg = await backend.openPackage(file);
+        expect(pkg.id.name).not.toBe('');
+        expect(pkg.id.version).not.toBe('');
+        const list = async () => {
+          const out: PackageEntry[] = [];
+          for await (const { entry, body } of pkg.payload()) {
+            out.push(entry);
+            if (body) for await (const _ of body) void _;
+          }
+          return out;
+        };
+        const first = await list();
+        expect(first.length).toBeGreaterThan(0);
+        for (const e of first) {
+          expect(e.path, `${file}: ${e.path}`).toMatch(ABSOLUTE_NORMALISED);
+          expect(e.mode & ~0o7777).toBe(0);
+          if (e.type === 'symlink') expect(e.linkTarget).toBeTruthy();
+          if (e.type === 'hardlink') expect(first.some((x) => x.path === e.linkTarget && x.type === 'file')).toBe(true);
+        }
+        expect(await list()).toEqual(first);
+      }
+    });
+
+    it('orders versions as a total order consistent with the given ascending list', () => {
+      const v = f.ascendingVersions;
+      for (let i = 0; i < v.length; i++) {
+        expect(backend.compareVersions(v[i], v[i])).toBe(0);
+        for (let j = i + 1; j < v.length; j++) {
+          expect(Math.sign(backend.compareVersions(v[i], v[j])), `${v[i]} < ${v[j]}`).toBe(-1);
+          expect(Math.sign(backend.compareVersions(v[j], v[i])), `${v[j]} > ${v[i]}`).toBe(1);
+        }
+      }
+    });
+
+    it('finds its database in a tree, and nothing in an empty one', async () => {
+      const empty = mkdtempSync(join(tmpdir(), 'conformance-empty-'));
+      try {
+        expect(await backend.detect(new DirectoryTree(empty))).toBeNull();
+      } finally {
+        rmSync(empty, { recursive: true, force: true });
+      }
+      const tree = new DirectoryTree(f.treeWithDatabase);
+      const location = await backend.detect(tree);
+      expect(location).toMatch(ABSOLUTE_NORMALISED);
+      const db = await backend.openDatabase(tree, location!);
+      expect((await db.packages()).length).toBeGreaterThan(0);
+    });
+
+    it('writes the database for new packages without touching the tree, only under its location', async () => {
+      const tree = new DirectoryTree(f.treeWithDatabase);
+      const location = (await backend.detect(tree))!;
+      const database = await backend.openDatabase(tree, location);
+      const before = snapshot(f.treeWithDatabase);
+      const added = [];
+      for (const file of f.packages) {
+        const pkg = await backend.openPackage(file);
+        const entries: PackageEntry[] = [];
+        for await (const { entry, body } of pkg.payload()) {
+          entries.push(entry);
+          if (body) for await (const _ of body) void _;
+        }
+        added.push({ package: pkg, entries, takenOver: new Map<string, string[]>() });
+      }
+      const files = await backend.writeDatabase({ tree, database, added });
+      expect(files.length).toBeGreaterThan(0);
+      for (const file of files) expect(file.path === location || file.path.startsWith(location + '/'), file.path).toBe(true);
+      expect(snapshot(f.treeWithDatabase)).toEqual(before);
+    });
+
+    it('refuses a truncated package with a PackageFormatError naming the file', async () => {
+      const { copyFileSync, statSync, truncateSync } = await import('node:fs');
+      const dir = mkdtempSync(join(tmpdir(), 'conformance-trunc-'));
+      try {
+        const cut = join(dir, `cut.${backend.extension}`);
+        copyFileSync(f.packages[0], cut);
+        truncateSync(cut, Math.floor(statSync(cut).size / 2));
+        const attempt = async () => {
+          const pkg = await backend.openPackage(cut);
+          for await (const { body } of pkg.payload()) if (body) for await (const _ of body) void _;
+        };
+        await expect(attempt()).rejects.toThrow(PackageFormatError);
+        await expect(attempt()).rejects.toThrow(cut);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
+
+function snapshot(dir: string): string[] {
+  return readdirSync(dir, { recursive: true }).map(String).sort();
+}
+
