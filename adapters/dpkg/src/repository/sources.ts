@@ -42,7 +42,8 @@ export function parseSourceLine(line: string, origin: string): SourceEntry | nul
   if (!m) throw new SourceSyntaxError(`${origin}: cannot parse "${text}"; expected "deb [options] URI SUITE [COMPONENT…]"`);
   if (m[1] === 'deb-src') return null;
   const entry: SourceEntry = { uri: m[3].replace(/\/+$/, ''), suite: m[4], components: splitList(m[5] ?? ''), origin };
-  for (const opt of splitList(m[2] ?? '')) {
+  // Options are separated by spaces; commas belong to a value (arch=amd64,i386).
+  for (const opt of (m[2] ?? '').split(/\s+/).filter(Boolean)) {
     const eq = opt.indexOf('=');
     if (eq < 0) throw new SourceSyntaxError(`${origin}: option "${opt}" needs a value (name=value)`);
     const key = opt.slice(0, eq).toLowerCase().replace(/[+-]$/, '');
