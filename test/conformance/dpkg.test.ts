@@ -26,5 +26,6 @@ describeBackendConformance(dpkgBackend, async () => {
   writeFileSync(join(db, 'status'), 'Package: base-files\nStatus: install ok installed\nPriority: required\nSection: admin\nMaintainer: x <x@example.org>\nArchitecture: amd64\nVersion: 12.4\nDescription: base\n\n');
   writeFileSync(join(db, 'info/base-files.list'), '/.\n/etc\n/etc/debian_version\n');
   execFileSync('dpkg-query', [`--admindir=${db}`, '-W', 'base-files']); // the hand-made database is one dpkg reads
-  return { packages, foreignFile, treeWithDatabase: tree, ascendingVersions: ['0.9', '1.0~rc1', '1.0', '1.0-1', '1.0a', '1.0+b1', '1:0.1'] // checked with dpkg --compare-versions };
+  // Ascending as dpkg --compare-versions orders them (checked by hand with the real tool).
+  return { packages, foreignFile, treeWithDatabase: tree, ascendingVersions: ['0.9', '1.0~rc1', '1.0', '1.0-1', '1.0a', '1.0+b1', '1:0.1'] };
 });
