@@ -1,0 +1,61 @@
+/**
+ * The apt and dnf drop-ins (scripts/shims): an admin's usual commands become ostree-layer transactions on real
+ * sysroots (root, real ostree), and the verbs that cannot work on OSTree explain themselves.
+ */
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDeb, buildRpm, ensureDebianMinbase, ensureRpmBase, makeSysroot, type Sysroot } from '@ostree-layer/testkit';
+import { systemSnapshot } from '../support/cli.js';
+
+const SHIMS = join(import.meta.dirname, '../../scripts/shims');
+let work: string;
+const sysroots: Sysroot[] = [];
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'ostree-layer-shims-'));
+});
+afterAll(async () => {
+  for (const s of sysroots) await s.dispose();
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('apt drop-in', () => {
+  it('apt install -y FILE layers it; apt remove refuses with an explanation and changes nothing', async () => {
+    const s = await makeSysroot({ base: await ensureDebianMinbase() });
+    sysroots.push(s);
+    const deb = await buildDeb(work, { name: 'shimmed', version: '1.0', files: [{ path: '/usr/share/shimmed/x', content: 'via apt\n' }] });
+    const target = ['--sysroot', s.sysroot, '--os', s.osName];
+
+    const dry = await execa(join(SHIMS, 'apt'), ['install', '-s', ...target, deb], { reject: false });
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/would be layered/);
+
+    const r = await execa(join(SHIMS, 'apt-get'), ['install', '-y', '--no-install-recommends', ...target, deb], { reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(readFileSync(join(s.deploymentDir(), 'usr/share/shimmed/x'), 'utf8')).toBe('via apt\n');
+
+    const before = await systemSnapshot(s.sysroot);
+    const remove = await execa(join(SHIMS, 'apt'), ['remove', '-y', 'shimmed', ...target], { reject: false });
+    expect(remove.exitCode).toBe(2);
+    expect(remove.stderr).toMatch(/'remove' is not available on an OSTree system/);
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
+  });
+});
+
+describe('dnf drop-in', () => {
+  it('dnf install -y FILE layers it onto an rpm base; the real rpm sees it', async () => {
+    const s = await makeSysroot({ base: await ensureRpmBase() });
+    sysroots.push(s);
+    const rpmFile = await buildRpm(work, { name: 'shimmed-rpm', version: '1.0', files: [{ path: '/usr/share/shimmed-rpm/x', content: 'via dnf\n' }] });
+    const r = await execa(join(SHIMS, 'dnf'), ['install', '-y', '--setopt=install_weak_deps=False', '--sysroot', s.sysroot, '--os', s.osName, rpmFile], { reject: false });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const q = await execa('rpm', ['--dbpath', join(s.deploymentDir(), 'usr/lib/sysimage/rpm'), '-qf', '/usr/share/shimmed-rpm/x']);
+    expect(q.stdout).toBe('shimmed-rpm-1.0-1.noarch');
+    const upgrade = await execa(join(SHIMS, 'dnf'), ['upgrade', '-y'], { reject: false });
+    expect(upgrade.exitCode).toBe(2);
+  });
+});
