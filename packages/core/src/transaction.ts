@@ -144,7 +144,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const previous = await readLayerState(tree);
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
 
+    lap('discover');
     const byName = names.length > 0 ? await resolveNames(options, { backend, tree, database }) : undefined;
+    const downloaded: string[] = [];
     if (byName) lap('resolve');
     if (byName && options.dryRun) {
       return {
@@ -169,11 +171,11 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       });
       // Packages that carry their own signature (rpm gpgcheck=1) are checked before anything opens them.
       for (const f of fetched) if (f.download.verify) await byName.repositoryBackend.verifyPackage?.(f.path, f.download);
-      files.push(...fetched.map((f) => f.path));
+      downloaded.push(...fetched.map((f) => f.path));
       lap('fetch');
     }
     const packages: PackageFile[] = [];
-    for (const file of files) packages.push(await backend.openPackage(file));
+    for (const file of [...files, ...downloaded]) packages.push(await backend.openPackage(file));
     const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages);
 
     const result: InstallResult = {
@@ -189,7 +191,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       notes: [],
       timings,
     };
-    lap('discover');
+    lap('open');
     if (options.dryRun || fresh.length === 0) return result;
 
     const placer = new PathPlacer(tree);
@@ -213,7 +215,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const state: LayerState = {
       baseCommit: result.baseCommit,
       backend: backend.name,
-      requests: [...(previous?.requests ?? []), ['install', ...fresh.map((p) => p.id.name)]],
+      // The request as the user made it: names as typed, files by their package name.
+      requests: [...(previous?.requests ?? []), ['install', ...names, ...packages.slice(0, files.length).map((p) => p.id.name)]],
       packages: [...(previous?.packages ?? []), ...imported.map((p) => ({ ...p.package.id, ref: p.ref }))],
     };
     const dbFiles: LayerFile[] = await backend.writeDatabase({
