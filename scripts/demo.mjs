@@ -1,8 +1,9 @@
 // Demo driver (see scripts/demo): everything it builds lives under .demo/ and is replaced on the next run.
+// Extra arguments name other packages to layer instead of htop.
 import { execFileSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { aptDownloadClosure, ensureDebianMinbase, makeSysroot, removeTree } from '@ostree-layer/testkit';
+import { ensureDebianMinbase, makeSysroot, removeTree } from '@ostree-layer/testkit';
 
 const root = resolve(import.meta.dirname, '..');
 const demo = join(root, '.demo');
@@ -27,15 +28,13 @@ const sysroot = await makeSysroot({ base, dir: join(demo, 'sysroot') });
 const target = ['--sysroot', sysroot.sysroot, '--os', sysroot.osName];
 run('node', [cli, 'status', ...target]);
 
-step(`apt picks what ${packages.join(' ')} needs beyond the base, and downloads it`);
-const admindir = join(sysroot.deploymentDir(), 'usr/lib/sysimage/dpkg');
-rmSync(join(demo, 'debs'), { recursive: true, force: true });
-const debs = await aptDownloadClosure(packages, join(admindir, 'status'), join(demo, 'debs'));
-for (const deb of debs) console.log(`  ${deb}`);
+const cache = ['--cache-dir', join(demo, 'cache')];
+step(`What ${packages.join(' ')} needs beyond the base, resolved from the deployment's own apt sources (dry run)`);
+run('node', [cli, 'install', '--dry-run', ...target, ...cache, ...packages]);
 
-step('ostree-layer install');
+step('ostree-layer install: fetch and verify, import each package, write the dpkg database, compose, deploy');
 const started = Date.now();
-run('node', [cli, 'install', ...target, ...debs]);
+run('node', [cli, 'install', ...target, ...cache, ...packages]);
 console.log(`(${Date.now() - started} ms)`);
 
 step('The new deployment boots next; the old one is kept as the rollback');
