@@ -229,6 +229,11 @@ describe('what a layered install records and reports', () => {
     const admindir = join(s.deploymentDir(), DB);
     const listed = await execa('dpkg-query', [`--admindir=${admindir}`, '-W', 'first-layer', 'second-layer']);
     expect(listed.stdout).toBe('first-layer\t1\nsecond-layer\t2');
+    // A new version of a layered package is refused with its own reason, not as a change to the base.
+    const newer = await buildDeb(join(work, 'newer'), { name: 'first-layer', version: '2', files: [{ path: '/usr/share/first/a', content: '2\n' }] });
+    const refused = await cli(['install', ...target(s), newer]);
+    expect(refused.exitCode).toBe(7);
+    expect(refused.stderr).toMatch(/first-layer 1, which an earlier ostree-layer install layered/);
     const origin = readFileSync(`${s.deploymentDir()}.origin`, 'utf8');
     expect(origin).toContain(`\nrefspec=${base.ref}\n`);
     expect(origin).toMatch(/^base-commit=[0-9a-f]{64}$/m);

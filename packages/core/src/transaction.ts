@@ -176,7 +176,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     }
     const packages: PackageFile[] = [];
     for (const file of [...files, ...downloaded]) packages.push(await backend.openPackage(file));
-    const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages);
+    const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages, previous);
 
     const result: InstallResult = {
       dryRun: Boolean(options.dryRun),
@@ -295,7 +295,8 @@ async function resolveNames(options: InstallOptions, opened: { backend: Backend;
 export const DEFAULT_CACHE_DIR = '/var/cache/ostree-layer';
 
 /** Same name, arch and version as an installed package: nothing to do. Another version: base packages cannot change. */
-async function checkAgainstInstalled(backend: Backend, database: InstalledDatabase, packages: PackageFile[]) {
+async function checkAgainstInstalled(backend: Backend, database: InstalledDatabase, packages: PackageFile[], previous: LayerState | null) {
+  const layered = new Set((previous?.packages ?? []).map((p) => `${p.name}:${p.arch}`));
   const installed = new Map<string, PackageId>();
   for (const pkg of await database.packages()) installed.set(`${pkg.name}:${pkg.arch}`, pkg);
   const fresh: PackageFile[] = [];
@@ -307,6 +308,11 @@ async function checkAgainstInstalled(backend: Backend, database: InstalledDataba
     if (have && backend.compareVersions(have.version, pkg.id.version) === 0) {
       alreadyInstalled.push(have);
       continue;
+    }
+    if (have && layered.has(`${have.name}:${have.arch}`)) {
+      throw new ResolutionError(
+        `${pkg.id.name} ${pkg.id.version} (${pkg.file}) would replace ${have.name} ${have.version}, which an earlier ostree-layer install layered; replacing a layered package is not supported yet: deploy the base again and layer the new version`,
+      );
     }
     if (have) {
       throw new ResolutionError(
