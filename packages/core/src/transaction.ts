@@ -6,31 +6,23 @@
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type { Backend, InstalledDatabase, LayerFile, PackageFile, PackageId } from './backend.js';
+import { composeCommit } from './compose/compose.js';
 import { checkConflicts } from './compose/conflicts.js';
 import { commitFinalLayer } from './compose/final-layer.js';
+import { mapBounded } from './concurrency.js';
 import { deployCommit } from './deploy/deploy.js';
-import { readLayerState, STATE_PATH, Sysroot, type Deployment, type LayerState } from './discover/sysroot.js';
-import { ResolutionError, SystemStateError, UsageError } from './errors.js';
+import { readLayerState, STATE_PATH, type LayerState } from './discover/sysroot.js';
+import { detectBackend, openTarget, type Target } from './discover/target.js';
+import { ResolutionError, UsageError } from './errors.js';
+import { faultPoint } from './fault.js';
+import { fetchAll } from './fetch/index.js';
 import { readAccounts } from './import/accounts.js';
-import { importPackage, type ImportedPackage } from './import/importer.js';
+import { importPackage } from './import/importer.js';
 import { PathPlacer } from './import/placement.js';
 import { TransactionLock } from './lock.js';
-import { OstreeRepo } from './ostree.js';
-import { DirectoryTree, type TreeReader } from './tree.js';
-import { faultPoint } from './fault.js';
-import { join } from 'node:path';
-import { RepoTree } from './discover/repo-tree.js';
-import { fetchAll } from './fetch/index.js';
+import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
 import { planByName } from './resolve-request.js';
-
-export interface Target {
-  /** Layer onto a sysroot's deployment (booted `/` when `sysroot` is undefined). */
-  sysroot?: string;
-  osName?: string;
-  /** Compose server-side instead: start from `ref` in `repo`, move `ref` to the result, deploy nothing. */
-  commitOnly?: { repo: string; ref: string };
-}
 
 export interface InstallOptions extends Target {
   backends: Backend[];
@@ -75,49 +67,6 @@ export interface InstallResult {
   installedSize?: number;
   /** Milliseconds per phase (discover, import, conflicts, database, compose, deploy), for benchmarks and curiosity. */
   timings: Record<string, number>;
-}
-
-interface Opened {
-  repo: OstreeRepo;
-  tree: TreeReader;
-  fromCommit: string;
-  deployment?: Deployment;
-  sysroot?: Sysroot;
-  /** The directory whose transactions exclude each other (the sysroot, or the repo for --commit-only). */
-  lockPath: string;
-  cleanup: () => Promise<void>;
-}
-
-async function openTarget(target: Target): Promise<Opened> {
-  if (target.commitOnly) {
-    const repo = new OstreeRepo(target.commitOnly.repo);
-    if (!existsSync(join(repo.path, 'config'))) throw new SystemStateError(`${repo.path} is not an OSTree repo; check --repo`);
-    const commit = await repo.resolve(target.commitOnly.ref);
-    if (!commit) throw new SystemStateError(`ref ${target.commitOnly.ref} does not exist in ${repo.path}; check --ref`);
-    const tree = new RepoTree(repo, commit);
-    return { repo, tree, fromCommit: commit, lockPath: repo.path, cleanup: () => tree.dispose() };
-  }
-  const sysroot = Sysroot.open(target.sysroot);
-  const deployment = await sysroot.target(target.osName);
-  return {
-    repo: sysroot.repo,
-    tree: new DirectoryTree(deployment.dir),
-    fromCommit: deployment.commit,
-    deployment,
-    sysroot,
-    lockPath: sysroot.path,
-    cleanup: async () => undefined,
-  };
-}
-
-/** Finds the backend whose database the tree carries. */
-export async function detectBackend(backends: Backend[], tree: TreeReader): Promise<{ backend: Backend; location: string }> {
-  for (const backend of backends) {
-    const location = await backend.detect(tree);
-    if (location) return { backend, location };
-  }
-  const names = backends.map((b) => b.name).join(', ');
-  throw new SystemStateError(`no package database (${names}) found in ${tree.description}: is this the deployment of a dpkg- or rpm-based OS?`);
 }
 
 export async function install(options: InstallOptions): Promise<InstallResult> {
@@ -229,16 +178,13 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
     lap('database');
     await faultPoint('compose');
-    result.commit = await repo.commit({
-      trees: [{ ref: opened.fromCommit }, ...imported.map((p) => ({ ref: p.commit })), { ref: finalLayer }],
+    result.commit = await composeCommit({
+      repo,
+      from: opened.fromCommit,
+      layers: [...imported.map((p) => p.commit), finalLayer],
       branch: options.commitOnly?.ref,
+      state,
       subject: `ostree-layer: install ${fresh.map((p) => p.id.name).join(' ')}`,
-      metadata: {
-        'ostree-layer.base-commit': state.baseCommit,
-        'ostree-layer.backend': backend.name,
-        'ostree-layer.request': JSON.stringify(state.requests),
-        'ostree-layer.packages': JSON.stringify(state.packages.map(({ name, version, arch }) => ({ name, version, arch }))),
-      },
     });
     result.install = imported.map((p) => ({ ...p.package.id, file: p.package.file, note: backend.stateNote?.(p.package), cached: p.cached, ref: p.ref }));
     lap('compose');
@@ -259,20 +205,6 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 }
 
 const IMPORT_CONCURRENCY = 3;
-
-/** `fn` over `items` with at most `limit` running at once; results in input order; the first failure wins. */
-async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 /** Resolves `options.names` with the backend's repository support; the plan maps to downloads. */
 async function resolveNames(options: InstallOptions, opened: { backend: Backend; tree: TreeReader; database: InstalledDatabase }) {

@@ -1,0 +1,63 @@
+/**
+ * Discover: what a transaction starts from — a deployment of a sysroot (booted or on disk), or a ref in a bare repo for
+ * a server-side compose — and which backend's database that tree carries.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Backend } from '../backend.js';
+import { SystemStateError } from '../errors.js';
+import { OstreeRepo } from '../ostree.js';
+import { DirectoryTree, type TreeReader } from '../tree.js';
+import { RepoTree } from './repo-tree.js';
+import { Sysroot, type Deployment } from './sysroot.js';
+
+export interface Target {
+  /** Layer onto a sysroot's deployment (booted `/` when `sysroot` is undefined). */
+  sysroot?: string;
+  osName?: string;
+  /** Compose server-side instead: start from `ref` in `repo`, move `ref` to the result, deploy nothing. */
+  commitOnly?: { repo: string; ref: string };
+}
+
+export interface Opened {
+  repo: OstreeRepo;
+  tree: TreeReader;
+  fromCommit: string;
+  deployment?: Deployment;
+  sysroot?: Sysroot;
+  /** The directory whose transactions exclude each other (the sysroot, or the repo for --commit-only). */
+  lockPath: string;
+  cleanup: () => Promise<void>;
+}
+
+export async function openTarget(target: Target): Promise<Opened> {
+  if (target.commitOnly) {
+    const repo = new OstreeRepo(target.commitOnly.repo);
+    if (!existsSync(join(repo.path, 'config'))) throw new SystemStateError(`${repo.path} is not an OSTree repo; check --repo`);
+    const commit = await repo.resolve(target.commitOnly.ref);
+    if (!commit) throw new SystemStateError(`ref ${target.commitOnly.ref} does not exist in ${repo.path}; check --ref`);
+    const tree = new RepoTree(repo, commit);
+    return { repo, tree, fromCommit: commit, lockPath: repo.path, cleanup: () => tree.dispose() };
+  }
+  const sysroot = Sysroot.open(target.sysroot);
+  const deployment = await sysroot.target(target.osName);
+  return {
+    repo: sysroot.repo,
+    tree: new DirectoryTree(deployment.dir),
+    fromCommit: deployment.commit,
+    deployment,
+    sysroot,
+    lockPath: sysroot.path,
+    cleanup: async () => undefined,
+  };
+}
+
+/** Finds the backend whose database the tree carries. */
+export async function detectBackend(backends: Backend[], tree: TreeReader): Promise<{ backend: Backend; location: string }> {
+  for (const backend of backends) {
+    const location = await backend.detect(tree);
+    if (location) return { backend, location };
+  }
+  const names = backends.map((b) => b.name).join(', ');
+  throw new SystemStateError(`no package database (${names}) found in ${tree.description}: is this the deployment of a dpkg- or rpm-based OS?`);
+}
