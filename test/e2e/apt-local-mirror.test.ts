@@ -149,6 +149,33 @@ describe('install by name from a signed local mirror', () => {
     await refused(['--dry-run', 'no-such-package'], source(mirror), 7, /unable to locate package no-such-package/);
   });
 
+  it('search and show read the same verified repositories, and change nothing', async () => {
+    const before = await systemSnapshot(s.sysroot);
+    const common = ['--sysroot', s.sysroot, '--os', s.osName, '--cache-dir', join(work, 'cache'), '--source', source(mirror)];
+    const found = await cli(['search', ...common, '--json', 'hello-*']);
+    expect(found.exitCode, found.stderr).toBe(0);
+    const names = JSON.parse(found.stdout).map((h: { name: string }) => h.name);
+    expect(names).toEqual(expect.arrayContaining(['hello-app', 'hello-lib', 'hello-doc', 'hello-extra']));
+    expect(names).not.toContain('needs-new-libc');
+    const shown = await cli(['show', ...common, '--json', 'hello-app']);
+    expect(shown.exitCode, shown.stderr).toBe(0);
+    const [record] = JSON.parse(shown.stdout);
+    expect(record).toMatchObject({ Package: 'hello-app', Version: '2.0-1' });
+    expect(String(record.Depends)).toContain('hello-lib (>= 1.0)');
+    const human = await cli(['show', ...common, 'hello-app']);
+    expect(human.stdout).toMatch(/^Package: hello-app$/m);
+    const missing = await cli(['show', ...common, 'no-such-package']);
+    expect(missing.exitCode).not.toBe(0);
+    expect(missing.stderr).toMatch(/no-such-package/);
+    // A mirror whose InRelease was altered is refused by search too.
+    const tampered = await copyMirror(mirror, join(work, 'search-tampered'));
+    const inrelease = join(tampered, 'dists/stable/InRelease');
+    writeFileSync(inrelease, readFileSync(inrelease, 'utf8').replace('Suite: stable', 'Suite: stab1e'));
+    const bad = await cli(['search', '--sysroot', s.sysroot, '--os', s.osName, '--cache-dir', join(work, 'cache'), '--source', source(tampered), 'hello']);
+    expect(bad.exitCode).toBe(8);
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
+  });
+
   it('layers from file:// and then from http:// on top of the result; dpkg agrees', async () => {
     const r = await install(['--json', 'hello-app'], source(mirror));
     expect(r.exitCode, r.stderr).toBe(0);
