@@ -192,3 +192,32 @@ describe('rpm: install by name from a signed createrepo_c repository', () => {
     expect(await systemSnapshot(s.sysroot)).toBe(before);
   });
 });
+
+describe('package files with --key', () => {
+  it('layers a file signed by the given key; refuses an unsigned one and one signed by another key, changing nothing', async () => {
+    const s = await makeSysroot({ base });
+    sysroots.push(s);
+    const target = ['--sysroot', s.sysroot, '--os', s.osName];
+    const signed = await buildRpm(join(work, 'keyed'), { name: 'keyed', version: '1.0', files: [{ path: '/usr/share/keyed/x', content: 'signed\n' }] });
+    const unsigned = await buildRpm(join(work, 'keyed-unsigned'), { name: 'keyed-unsigned', version: '1.0', files: [{ path: '/usr/share/keyed-unsigned/x', content: 'x\n' }] });
+    const stranger = makeKey('keyed-stranger');
+    const foreign = await buildRpm(join(work, 'keyed-foreign'), { name: 'keyed-foreign', version: '1.0', files: [{ path: '/usr/share/keyed-foreign/x', content: 'x\n' }] });
+    rpmsign(trusted, [signed]);
+    rpmsign(stranger, [foreign]);
+
+    const before = await systemSnapshot(s.sysroot);
+    const noSig = await cli(['install', ...target, '--key', trusted.file, unsigned]);
+    expect(noSig.exitCode).toBe(8);
+    expect(noSig.stderr).toMatch(/no header signature/);
+    const wrong = await cli(['install', ...target, '--key', trusted.file, foreign]);
+    expect(wrong.exitCode).toBe(8);
+    expect(wrong.stderr).toContain(foreign);
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
+
+    const ok = await cli(['install', ...target, '--key', trusted.file, signed]);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    const q = await execa('rpm', ['--dbpath', join(s.deploymentDir(), DB), '-q', 'keyed']);
+    expect(q.stdout).toBe('keyed-1.0-1.noarch');
+  });
+});
+

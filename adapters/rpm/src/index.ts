@@ -1,9 +1,10 @@
 /** The rpm backend: .rpm files, rpmdb, rpm's version order. */
 import type { Backend, PackageFile, PackageId, TreeReader } from '@ostree-layer/core';
 import { open } from 'node:fs/promises';
-import { LEAD_MAGIC } from './archive.js';
+import { LEAD_MAGIC, readArchive } from './archive.js';
 import { locateDatabase, openRpmDatabase, writeRpmDatabase } from './database.js';
 import { RpmPackage, openRpm } from './package.js';
+import { readKeys, verifyHeaderSignature } from './signature.js';
 import { compareEvrStrings } from './version.js';
 
 /** Arches that share a multilib system, with rpm's file colour for each (1 = 32-bit ELF, 2 = 64-bit ELF). */
@@ -54,6 +55,11 @@ export const rpmBackend: Backend = {
 
   stateNote(pkg: PackageFile): string | undefined {
     return pkg.hasScripts ? `${pkg.id.name}: rpm scriptlets were not run (layered install)` : undefined;
+  },
+
+  async verifySignature(file: string, keys: Array<string | Uint8Array>): Promise<void> {
+    const publicKeys = (await Promise.all(keys.map((k) => readKeys(k)))).flat();
+    await verifyHeaderSignature(await readArchive(file), publicKeys);
   },
 };
 

@@ -19,7 +19,7 @@ interface TargetOpts {
 
 export async function runInstall(
   args: string[],
-  opts: TargetOpts & { repo?: string; ref?: string; commitOnly?: boolean; dryRun?: boolean } & RepoOpts,
+  opts: TargetOpts & { repo?: string; ref?: string; commitOnly?: boolean; dryRun?: boolean; key?: string[] } & RepoOpts,
 ): Promise<void> {
   const { files, names } = splitArguments(args);
   if (opts.commitOnly && (!opts.repo || !opts.ref)) throw new UsageError('--commit-only needs --repo DIR and --ref REF');
@@ -33,6 +33,7 @@ export async function runInstall(
     noInstallRecommends: opts.installRecommends === false,
     allowUnauthenticated: opts.allowUnauthenticated,
     extraSources: opts.source,
+    keys: opts.key,
     sysroot: opts.sysroot,
     osName: opts.os,
     commitOnly: opts.commitOnly ? { repo: opts.repo!, ref: opts.ref! } : undefined,

@@ -171,6 +171,13 @@ export interface Backend {
   writeDatabase(options: WriteDatabaseOptions): Promise<LayerFile[]>;
 
   /**
+   * Checks the package file's own signature (rpm header signature) against `keys`, OpenPGP public keys armored or
+   * binary. Throws a VerificationError when the package is unsigned or the signature does not verify. Backends whose
+   * format carries no signature of its own leave this out, and the engine refuses `--key` for them.
+   */
+  verifySignature?(file: string, keys: Array<string | Uint8Array>): Promise<void>;
+
+  /**
    * Everything about a package file as plain JSON for `inspect --json`: at least name, version, arch, the
    * relationship fields and `files` (objects with path, type, mode, user, group, size).
    */

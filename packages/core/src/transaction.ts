@@ -4,6 +4,7 @@
  * deployment and no user-visible ref.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { Backend, InstalledDatabase, LayerFile, PackageFile, PackageId } from './backend.js';
 import { composeCommit } from './compose/compose.js';
@@ -37,6 +38,8 @@ export interface InstallOptions extends Target {
   allowUnauthenticated?: boolean;
   /** Extra sources in the backend's one-line syntax. */
   extraSources?: string[];
+  /** OpenPGP key files the package files named in `files` must be signed with (`--key`). */
+  keys?: string[];
   dryRun?: boolean;
   /** Progress lines for a human; the CLI sends them to stderr. */
   progress?: (line: string) => void;
@@ -125,6 +128,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     }
     const packages: PackageFile[] = [];
     for (const file of [...files, ...downloaded]) packages.push(await backend.openPackage(file));
+    if (options.keys?.length) await verifyFileSignatures(backend, files, options.keys);
     const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages, previous);
 
     const result: InstallResult = {
@@ -225,6 +229,19 @@ async function resolveNames(options: InstallOptions, opened: { backend: Backend;
 }
 
 export const DEFAULT_CACHE_DIR = '/var/cache/ostree-layer';
+
+/** `--key`: every package file given on the command line must carry a signature by one of `keyFiles`. */
+async function verifyFileSignatures(backend: Backend, files: string[], keyFiles: string[]): Promise<void> {
+  if (!backend.verifySignature) throw new UsageError(`--key: ${backend.name} packages carry no signature of their own to check`);
+  const keys: Uint8Array[] = [];
+  for (const keyFile of keyFiles) {
+    if (!existsSync(keyFile)) throw new UsageError(`--key ${keyFile}: no such key file`);
+    keys.push(await readFile(keyFile));
+  }
+  // Armored keys must reach OpenPGP as text.
+  const parsed = keys.map((k) => (k.subarray(0, 5).toString() === '-----' ? Buffer.from(k).toString('utf8') : k));
+  for (const file of files) await backend.verifySignature(file, parsed);
+}
 
 /** Same name, arch and version as an installed package: nothing to do. Another version: base packages cannot change. */
 async function checkAgainstInstalled(backend: Backend, database: InstalledDatabase, packages: PackageFile[], previous: LayerState | null) {
