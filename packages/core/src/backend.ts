@@ -127,6 +127,17 @@ export interface LayerFile {
   source?: string;
 }
 
+/** What {@link Backend.databaseWithout} works from when layered packages are removed. */
+export interface DatabaseWithoutOptions {
+  /** The current (layered) tree and its database: base packages plus everything layered so far. */
+  tree: TreeReader;
+  database: InstalledDatabase;
+  /** The base tree the new commit is composed from (no layered package in it). */
+  base: TreeReader;
+  /** Layered packages to drop. Never base packages: the engine refuses those before asking. */
+  remove: PackageId[];
+}
+
 export interface WriteDatabaseOptions {
   tree: TreeReader;
   database: InstalledDatabase;
@@ -169,6 +180,13 @@ export interface Backend {
    * need to be returned: the base layer already holds the rest.
    */
   writeDatabase(options: WriteDatabaseOptions): Promise<LayerFile[]>;
+
+  /**
+   * For uninstall: the database files to layer over `base` so that the database describes the base plus every
+   * currently layered package except `remove` (files of the removed packages left out, the rest carried over from the
+   * current tree). The engine composes base + the remaining package layers + these files.
+   */
+  databaseWithout?(options: DatabaseWithoutOptions): Promise<LayerFile[]>;
 
   /**
    * Checks the package file's own signature (rpm header signature) against `keys`, OpenPGP public keys armored or
