@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 describe('apt drop-in', () => {
-  it('apt install -y FILE layers it; apt remove refuses with an explanation and changes nothing', async () => {
+  it('apt install -y FILE layers it; apt remove takes it off again; base packages and full-upgrade are refused, changing nothing', async () => {
     const s = await makeSysroot({ base: await ensureDebianMinbase() });
     sysroots.push(s);
     const deb = await buildDeb(work, { name: 'shimmed', version: '1.0', files: [{ path: '/usr/share/shimmed/x', content: 'via apt\n' }] });
@@ -39,10 +39,20 @@ describe('apt drop-in', () => {
     expect(readFileSync(join(s.deploymentDir(), 'usr/share/shimmed/x'), 'utf8')).toBe('via apt\n');
 
     const before = await systemSnapshot(s.sysroot);
-    const remove = await execa(join(SHIMS, 'apt'), ['remove', '-y', 'shimmed', ...target], { reject: false });
-    expect(remove.exitCode).toBe(2);
-    expect(remove.stderr).toMatch(/'remove' is not available on an OSTree system/);
+    const upgrade = await execa(join(SHIMS, 'apt'), ['full-upgrade', '-y', ...target], { reject: false });
+    expect(upgrade.exitCode).toBe(2);
+    expect(upgrade.stderr).toMatch(/'full-upgrade' is not available on an OSTree system/);
+    const base = await execa(join(SHIMS, 'apt'), ['remove', '-y', 'dash', ...target], { reject: false });
+    expect(base.exitCode).toBe(7);
+    expect(base.stderr).toMatch(/dash is part of the base/);
     expect(await systemSnapshot(s.sysroot)).toBe(before);
+
+    // apt remove of the only layered package deploys the base commit itself again.
+    const remove = await execa(join(SHIMS, 'apt'), ['remove', '-y', 'shimmed', ...target], { reject: false });
+    expect(remove.exitCode, remove.stderr).toBe(0);
+    expect(s.deploymentDir()).toContain(`/${s.commit}.`);
+    const q = await execa('dpkg-query', [`--admindir=${join(s.deploymentDir(), 'usr/lib/sysimage/dpkg')}`, '-W', 'shimmed'], { reject: false });
+    expect(q.exitCode).not.toBe(0);
   });
 });
 

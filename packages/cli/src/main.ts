@@ -3,6 +3,7 @@ import { Command } from '@commander-js/extra-typings';
 import { runInspect, runInstall, runStatus, runVercmp } from './commands.js';
 import { runSearch, runShow } from './repo-commands.js';
 import { reportError } from './output.js';
+import { runUninstall } from './uninstall-command.js';
 
 const program = new Command('ostree-layer')
   .description('Layer dpkg and rpm packages onto OSTree deployments without touching the running tree')
@@ -40,6 +41,20 @@ for (const [verb, what] of [['search', 'list packages whose name or summary matc
     .option('--json', 'print one JSON document on stdout')
     .action(async (arg, opts) => (verb === 'search' ? runSearch(arg, opts) : runShow(arg, opts)));
 }
+
+program
+  .command('uninstall')
+  .alias('remove')
+  .description('compose again from the base without these layered packages and deploy the result for the next boot')
+  .argument('<names...>', 'layered packages (name or name:arch)')
+  .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--os <name>', 'OS name of the deployment (stateroot)')
+  .option('--repo <dir>', 'with --commit-only: the OSTree repo to compose in')
+  .option('--ref <ref>', 'with --commit-only: the ref to start from and to move to the result')
+  .option('--commit-only', 'compose a commit in --repo under --ref and deploy nothing (server side)')
+  .option('--dry-run', 'show what would be removed; change nothing')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (names, opts) => runUninstall(names, opts));
 
 program
   .command('status')

@@ -9,6 +9,7 @@ export * from './discover/ini.js';
 export { PathPlacer, type Placement } from './import/placement.js';
 export { importPackage, packageRef, type ImportedPackage, type PlacedEntry } from './import/importer.js';
 export * from './transaction.js';
+export * from './uninstall.js';
 export { detectBackend, openTarget, type Target } from './discover/target.js';
 export * from './repository.js';
 export * from './resolve/index.js';

@@ -61,6 +61,11 @@ export class OstreeRepo {
     return (prefix ? names.map((n) => `${prefix.replace(/\/$/, '')}/${n}`) : names).sort();
   }
 
+  /** Points `ref` at `commit` (creating or moving it). */
+  async setRef(ref: string, commit: string): Promise<void> {
+    await this.run([`--repo=${this.path}`, 'refs', '--force', `--create=${ref}`, commit]);
+  }
+
   async deleteRef(ref: string): Promise<void> {
     await this.run([`--repo=${this.path}`, 'refs', '--delete', ref]);
   }

@@ -9,7 +9,7 @@ import { resolve as resolvePath } from 'node:path';
 import type { Backend, InstalledDatabase, LayerFile, PackageFile, PackageId } from './backend.js';
 import { composeCommit } from './compose/compose.js';
 import { checkConflicts } from './compose/conflicts.js';
-import { commitFinalLayer } from './compose/final-layer.js';
+import { commitFinalLayer, importedDirectories } from './compose/final-layer.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit } from './deploy/deploy.js';
 import { readLayerState, STATE_PATH, type LayerState } from './discover/sysroot.js';
@@ -178,7 +178,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       added: imported.map((p) => ({ package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map() })),
     });
     dbFiles.push({ path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' });
-    const finalLayer = await commitFinalLayer({ repo, placer, packages: imported, files: dbFiles });
+    const finalLayer = await commitFinalLayer({ repo, placer, directories: importedDirectories(imported), files: dbFiles });
 
     lap('database');
     await faultPoint('compose');

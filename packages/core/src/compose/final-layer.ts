@@ -13,16 +13,34 @@ import type { PathPlacer } from '../import/placement.js';
 import type { OstreeRepo } from '../ostree.js';
 import { ancestors } from '../paths.js';
 
+/** A directory some package layer contains, with the metadata the package gave it (absent when implicit). */
+export interface LayerDirectory {
+  path: string;
+  meta?: DirMeta;
+}
+
 export interface FinalLayerInput {
   repo: OstreeRepo;
+  /** Reads the tree the compose starts from (its directories keep their metadata). */
   placer: PathPlacer;
-  packages: ImportedPackage[];
+  /** Every directory the package layers contain, in layer order. */
+  directories: Iterable<LayerDirectory>;
   files: LayerFile[];
+}
+
+/** The directories an imported package's layer contains: its directory entries and every ancestor of its entries. */
+export function* importedDirectories(packages: ImportedPackage[]): Generator<LayerDirectory> {
+  for (const pkg of packages) {
+    for (const entry of pkg.placed) {
+      for (const dir of ancestors(entry.path)) yield { path: dir };
+      if (entry.type === 'directory') yield { path: entry.path, meta: { mode: entry.mode, uid: entry.uid, gid: entry.gid } };
+    }
+  }
 }
 
 /** Writes the final layer as an orphan commit and returns its checksum. */
 export async function commitFinalLayer(input: FinalLayerInput): Promise<string> {
-  const dirs = await directoryMetadata(input.placer, input.packages);
+  const dirs = await directoryMetadata(input.placer, input.directories);
   const layer = new LayerTar(async (dir) => dirs.get(dir) ?? (await baseMeta(input.placer, dir)) ?? DEFAULT_DIR);
   const abort = new AbortController();
   const committing = input.repo.commit({ trees: [{ tar: layer.stream }], subject: 'ostree-layer database and directory metadata', signal: abort.signal });
@@ -54,17 +72,12 @@ async function baseMeta(placer: PathPlacer, dir: string): Promise<DirMeta | unde
 }
 
 /** Base metadata for directories the base has; else the first package's explicit entry; else the default. */
-async function directoryMetadata(placer: PathPlacer, packages: ImportedPackage[]): Promise<Map<string, DirMeta>> {
+async function directoryMetadata(placer: PathPlacer, directories: Iterable<LayerDirectory>): Promise<Map<string, DirMeta>> {
   const explicit = new Map<string, DirMeta>();
   const touched = new Set<string>(['/']);
-  for (const pkg of packages) {
-    for (const entry of pkg.placed) {
-      for (const dir of ancestors(entry.path)) touched.add(dir);
-      if (entry.type === 'directory') {
-        touched.add(entry.path);
-        if (!explicit.has(entry.path)) explicit.set(entry.path, { mode: entry.mode, uid: entry.uid, gid: entry.gid });
-      }
-    }
+  for (const { path, meta } of directories) {
+    touched.add(path);
+    if (meta && !explicit.has(path)) explicit.set(path, meta);
   }
   const out = new Map<string, DirMeta>();
   for (const dir of [...touched].sort()) {

@@ -13,14 +13,18 @@ import { toolError } from '../ostree.js';
 
 export const ORIGIN_GROUP = 'ostree-layer';
 
-export async function deployCommit(sysroot: Sysroot, from: Deployment, commit: string, state: LayerState): Promise<void> {
+/** Deploys `commit` with `from`'s origin; `state` null means the plain base again (our origin group dropped). */
+export async function deployCommit(sysroot: Sysroot, from: Deployment, commit: string, state: LayerState | null): Promise<void> {
   const origin: Ini = { ...from.origin };
-  origin[ORIGIN_GROUP] = {
-    'base-commit': state.baseCommit,
-    backend: state.backend,
-    requests: JSON.stringify(state.requests),
-    packages: state.packages.map((p) => `${p.name}=${p.version}:${p.arch}`).join(';'),
-  };
+  delete origin[ORIGIN_GROUP];
+  if (state) {
+    origin[ORIGIN_GROUP] = {
+      'base-commit': state.baseCommit,
+      backend: state.backend,
+      requests: JSON.stringify(state.requests),
+      packages: state.packages.map((p) => `${p.name}=${p.version}:${p.arch}`).join(';'),
+    };
+  }
   const dir = await mkdtemp(join(tmpdir(), 'ostree-layer-origin-'));
   try {
     const originFile = join(dir, 'origin');

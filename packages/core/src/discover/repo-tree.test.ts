@@ -50,9 +50,9 @@ describe('RepoTree', () => {
   });
 
   it('parses ostree ls lines', () => {
-    expect(parseLsLine('d00755 0 0      0 /usr/share')).toEqual({ stat: { type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0 } });
+    expect(parseLsLine('d00755 0 0      0 /usr/share')).toEqual({ path: '/usr/share', stat: { type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0 } });
     expect(parseLsLine('-04755 0 0 318096 /usr/bin/su')?.stat.mode).toBe(0o4755);
-    expect(parseLsLine('l00777 0 0      0 /lib -> usr/lib')?.target).toBe('usr/lib');
+    expect(parseLsLine('l00777 0 0      0 /lib -> usr/lib')).toMatchObject({ path: '/lib', target: 'usr/lib' });
     expect(parseLsLine('garbage')).toBeNull();
   });
 });

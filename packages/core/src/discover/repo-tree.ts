@@ -11,7 +11,8 @@ import type { Readable } from 'node:stream';
 import { OstreeRepo, toolError } from '../ostree.js';
 import { DirectoryTree, type TreeReader, type TreeStat } from '../tree.js';
 
-interface Listed {
+export interface Listed {
+  path: string;
   stat: TreeStat;
   target?: string;
 }
@@ -103,6 +104,22 @@ export class RepoTree implements TreeReader {
   }
 }
 
+/** Every directory a (small) commit holds, with its metadata: what a cached package layer contains. */
+export async function listDirectories(repo: OstreeRepo, commit: string): Promise<Listed[]> {
+  let out: string;
+  try {
+    out = (await execa('ostree', [`--repo=${repo.path}`, 'ls', '-R', commit, '/'])).stdout;
+  } catch (err) {
+    throw toolError('ostree ls', err);
+  }
+  const dirs: Listed[] = [];
+  for (const line of out.split('\n')) {
+    const listed = parseLsLine(line);
+    if (listed?.stat.type === 'directory') dirs.push(listed);
+  }
+  return dirs;
+}
+
 /** One line of `ostree ls -d`: "d00755 0 0      0 /usr/share", "l00777 0 0 0 /lib -> usr/lib". */
 export function parseLsLine(line: string): Listed | null {
   const m = /^([-dl])0?([0-7]+) (\d+) (\d+)\s+(\d+) (.*)$/.exec(line.trim());
@@ -110,8 +127,8 @@ export function parseLsLine(line: string): Listed | null {
   const [, kind, mode, uid, gid, size, rest] = m;
   const type = kind === 'd' ? 'directory' : kind === 'l' ? 'symlink' : 'file';
   const stat: TreeStat = { type, mode: parseInt(mode, 8) & 0o7777, uid: Number(uid), gid: Number(gid), size: Number(size) };
-  if (type !== 'symlink') return { stat };
+  if (type !== 'symlink') return { path: rest, stat };
   const arrow = rest.indexOf(' -> ');
-  return { stat, target: arrow >= 0 ? rest.slice(arrow + 4) : undefined };
+  return arrow >= 0 ? { path: rest.slice(0, arrow), stat, target: rest.slice(arrow + 4) } : { path: rest, stat };
 }
 

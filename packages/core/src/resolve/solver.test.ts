@@ -155,6 +155,69 @@ describe('solve: weak dependencies', () => {
   });
 });
 
+describe('solve: decision order', () => {
+  // x's group is reached before y's single requirement is met in apt's depth-first order, after it in libsolv's.
+  const groupMetElsewhere = `
+    app 1 ; requires: x | z1, y | z2
+    x 1 ; requires: cron | systemd-sysv
+    y 1 ; requires: systemd-sysv
+    cron 1
+    systemd-sysv 1
+    z1 1
+    z2 1`;
+  const names = (pool: Pool, options?: SolveOptions): string[] =>
+    solve(pool, [parseAlternative('app')], options).install.map((s) => s.package.name).sort();
+
+  it('breadth-first (default) meets a group with what another path already chose', () => {
+    expect(names(universe(groupMetElsewhere))).toEqual(['app', 'systemd-sysv', 'x', 'y']);
+    expect(names(universe(groupMetElsewhere), { policy: { order: 'breadth-first' } })).toEqual(['app', 'systemd-sysv', 'x', 'y']);
+  });
+
+  it('depth-first follows each chosen package before the next requirement, taking the first alternative', () => {
+    expect(names(universe(groupMetElsewhere), { policy: { order: 'depth-first' } })).toEqual(['app', 'cron', 'systemd-sysv', 'x', 'y']);
+  });
+
+  it("depth-first takes a package's recommends before its parent's next requirement", () => {
+    const pool = universe(`
+      app 1 ; requires: x | z1, y | z2
+      x 1 ; recommends: binfmt-support | systemd
+      y 1 ; requires: systemd
+      binfmt-support 1
+      systemd 1
+      z1 1
+      z2 1`);
+    expect(names(pool)).toEqual(['app', 'systemd', 'x', 'y']);
+    expect(names(pool, { policy: { order: 'depth-first' } })).toEqual(['app', 'binfmt-support', 'systemd', 'x', 'y']);
+  });
+
+  it("depth-first meets a package's own requirements before its recommends", () => {
+    const pool = universe(`
+      app 1 ; requires: y | z ; recommends: libsoup2 | libsoup3
+      y 1 ; requires: libsoup3
+      libsoup2 1
+      libsoup3 1
+      z 1`);
+    expect(names(pool, { policy: { order: 'depth-first' } })).toEqual(['app', 'libsoup3', 'y']);
+  });
+
+  it('depth-first still backtracks out of a wrong first choice', () => {
+    const pool = universe(`
+      a 1 ; requires: x | y
+      x 1 ; requires: deep1
+      deep1 1 ; requires: deep2
+      deep2 1 ; conflicts: w
+      y 1
+      b 1 ; requires: q | r
+      q 1 ; requires: w
+      r 1 ; requires: s
+      s 1 ; conflicts: deep2
+      w 1`);
+    const tx = solve(pool, ['a', 'b'].map(parseAlternative), { policy: { order: 'depth-first' } });
+    expect(tx.install.map((s) => s.package.name).sort()).toEqual(['a', 'b', 'q', 'w', 'y']);
+    expect(tx.stats.conflicts).toBeGreaterThan(0);
+  });
+});
+
 describe('solve: ordering and cycles', () => {
   it('orders a dependency cycle with pre-requirements first', () => {
     const pool = universe(`

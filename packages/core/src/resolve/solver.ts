@@ -1,15 +1,18 @@
 /**
  * The solver: builds rules for the part of the pool the request reaches, then runs the CDCL core with decisions
- * taken the way package managers take them (libsolv's order): first satisfy the requests, then the requirements of
- * every package already chosen (in the order they were chosen), then — if enabled — recommendations, and finally
- * leave everything else uninstalled, so that nothing optional is pulled in. Within a requirement, the backend's
- * policy picks the candidate; conflicts found later are learned and undone without losing completeness.
+ * taken the way package managers take them: first satisfy the requests, then the requirements of the chosen
+ * packages, then — if enabled — recommendations, and finally leave everything else uninstalled, so that nothing
+ * optional is pulled in. Which requirement comes next is the policy's `order`: libsolv's breadth-first (all
+ * requirements in the order packages were chosen, then all recommendations) or apt's depth-first (see
+ * depth-first.ts). Within a requirement, the backend's policy picks the candidate; conflicts found later are learned
+ * and undone without losing completeness.
  */
 import type { Pool, PoolPackage } from './pool.js';
 import type { Alternative } from './relation.js';
 import { isRich } from './relation.js';
 import { buildRules, type Request, type RuleSet, type WeakRule } from './rules.js';
 import { type DecisionSource, lit, litVar } from './sat.js';
+import { DepthFirstWalk } from './depth-first.js';
 import { explain, UnsatisfiableError } from './problem.js';
 import { buildTransaction, type Transaction } from './transaction.js';
 
@@ -26,6 +29,13 @@ export interface SolverPolicy {
    * candidate, a package of that very name before a virtual provider (what apt does).
    */
   choose?(groups: PoolPackage[][], alternatives: readonly Alternative[], dependent: PoolPackage | undefined): PoolPackage | undefined;
+  /**
+   * Which open requirement is met next; it decides which side of an "a | b" group is already met when the search
+   * reaches it. `breadth-first` (default, libsolv): the requirements of every chosen package in the order packages
+   * were chosen, then all recommendations. `depth-first` (apt's MarkInstall): a chosen package's pre-requires,
+   * requires, then recommends, each followed into the chosen candidate's own before the next is looked at.
+   */
+  order?: 'breadth-first' | 'depth-first';
 }
 
 export interface SolveOptions {
@@ -59,6 +69,7 @@ class PolicyDecisions implements DecisionSource {
   private scanRest = 0;
   private readonly open: number[] = [];
   private readonly compare: (a: PoolPackage, b: PoolPackage) => number;
+  private readonly walk: DepthFirstWalk | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -70,6 +81,13 @@ class PolicyDecisions implements DecisionSource {
     this.compare =
       policy.compareCandidates ??
       ((a, b) => (b.priority ?? 0) - (a.priority ?? 0) || versions(b.version, a.version) || a.id - b.id);
+    if (policy.order === 'depth-first') {
+      this.walk = new DepthFirstWalk(pool, rules, withWeak, {
+        decideRule: (ci) => this.decideRule(ci),
+        decideWeak: (w) => this.decideWeak(w),
+        prefer: (relation, vars, dependent) => (isRich(relation) ? this.best(vars) : this.choose(relation, vars, dependent)),
+      });
+    }
   }
 
   backjumped(): void {
@@ -77,12 +95,19 @@ class PolicyDecisions implements DecisionSource {
     this.scanRequires = 0;
     this.scanWeak = 0;
     this.scanRest = 0;
+    this.walk?.reset();
   }
 
   next(): number {
-    const { sat, triggered, weak, requestRules, vars } = this.rules;
+    const { sat, triggered, weak, requestRules } = this.rules;
+    // Every request is marked before any is followed (apt-get marks all named packages, then their dependencies).
     for (const ci of requestRules) {
       const d = this.decideRule(ci);
+      if (d) return d;
+    }
+    if (this.walk) {
+      // The scans below then only find rules the walk passed before they were due (rich conditions met later).
+      const d = this.walk.next();
       if (d) return d;
     }
     const trail = sat.trail;
@@ -104,6 +129,12 @@ class PolicyDecisions implements DecisionSource {
         }
       }
     }
+    return this.rest();
+  }
+
+  /** Everything nothing asked for stays uninstalled. */
+  private rest(): number {
+    const { sat, vars } = this.rules;
     for (; this.scanRest < vars.length; this.scanRest++) {
       const v = vars[this.scanRest];
       if (sat.value[v] === 0) return lit(v, false);

@@ -1,0 +1,38 @@
+import { uninstall, UsageError, type UninstallResult } from '@ostree-layer/core';
+import { BACKENDS } from './backends.js';
+import { printJson, progress } from './output.js';
+
+export interface UninstallOpts {
+  sysroot?: string;
+  os?: string;
+  repo?: string;
+  ref?: string;
+  commitOnly?: boolean;
+  dryRun?: boolean;
+  json?: boolean;
+}
+
+export async function runUninstall(names: string[], opts: UninstallOpts): Promise<void> {
+  if (opts.commitOnly && (!opts.repo || !opts.ref)) throw new UsageError('--commit-only needs --repo DIR and --ref REF');
+  if (!opts.commitOnly && (opts.repo || opts.ref)) throw new UsageError('--repo and --ref go with --commit-only');
+  const result = await uninstall({
+    backends: BACKENDS,
+    names,
+    sysroot: opts.sysroot,
+    osName: opts.os,
+    commitOnly: opts.commitOnly ? { repo: opts.repo!, ref: opts.ref! } : undefined,
+    dryRun: opts.dryRun,
+    progress: progress(Boolean(opts.json)),
+  });
+  if (opts.json) return printJson(result);
+  printUninstall(result);
+}
+
+function printUninstall(result: UninstallResult): void {
+  const list = (ps: UninstallResult['remove']) => ps.map((p) => `  ${p.name} ${p.version} (${p.arch})`).join('\n');
+  console.log(`${result.dryRun ? 'The following layered packages would be REMOVED' : 'Removed layered packages'}:\n${list(result.remove)}`);
+  if (result.keep.length > 0) console.log(`Still layered:\n${list(result.keep)}`);
+  if (result.dryRun) return;
+  console.log(`Commit: ${result.commit}`);
+  console.log(result.deployed ? 'Deployed; reboot to use it.' : 'Not deployed (--commit-only).');
+}
