@@ -2,6 +2,7 @@
 import { open } from 'node:fs/promises';
 import type { Backend, PackageFile, PackageId } from '@ostree-layer/core';
 import { DebPackage, openDeb } from './archive.js';
+import { databaseWithout } from './database-remove.js';
 import { findDatabase, layeredStatus, openDatabase, writeDatabase } from './database.js';
 import { parseRelationField, replacesOwner } from './dependencies.js';
 import { compareDebVersions } from './version.js';
@@ -10,6 +11,7 @@ export * from './ar.js';
 export * from './archive.js';
 export * from './control.js';
 export * from './database.js';
+export * from './database-remove.js';
 export * from './decompress.js';
 export * from './dependencies.js';
 export * from './inspect.js';
@@ -51,6 +53,7 @@ export const dpkgBackend: Backend = {
   },
 
   writeDatabase,
+  databaseWithout,
 
   stateNote(pkg: PackageFile): string | undefined {
     if (!(pkg instanceof DebPackage) || !pkg.hasScripts) return undefined;
