@@ -112,7 +112,7 @@ export async function openRpmDatabase(tree: TreeReader, location: string): Promi
 }
 
 /** rpmfileState: the file now belongs to another package; rpm -V and erase leave it alone. */
-const FILE_STATE_REPLACED = 1;
+export const FILE_STATE_REPLACED = 1;
 
 /**
  * Records takeovers the way rpm does on --replacefiles: the old owner's FILESTATES entry for each taken path becomes
@@ -195,10 +195,18 @@ export async function writeRpmDatabase(options: WriteDatabaseOptions & { now?: n
   } finally {
     db.close();
   }
-  const files: LayerFile[] = [{ path: join(base.location, 'rpmdb.sqlite'), type: 'file', mode: 0o644, source: out }];
+  return databaseLayer(base.tree, base.location, out);
+}
+
+/**
+ * The layer files for a new rpmdb.sqlite at `location`: the file itself, streamed from `out`, and empty files over any
+ * -wal/-shm the tree below it has, which would otherwise be replayed into the new database by the next rpm run.
+ */
+export async function databaseLayer(below: TreeReader, location: string, out: string): Promise<LayerFile[]> {
+  const files: LayerFile[] = [{ path: join(location, 'rpmdb.sqlite'), type: 'file', mode: 0o644, source: out }];
   for (const suffix of ['-wal', '-shm']) {
-    const path = join(base.location, `rpmdb.sqlite${suffix}`);
-    if (await base.tree.lstat(path)) files.push({ path, type: 'file', mode: 0o644, content: Buffer.alloc(0) });
+    const path = join(location, `rpmdb.sqlite${suffix}`);
+    if (await below.lstat(path)) files.push({ path, type: 'file', mode: 0o644, content: Buffer.alloc(0) });
   }
   return files;
 }

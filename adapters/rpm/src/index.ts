@@ -2,6 +2,7 @@
 import type { Backend, PackageFile, PackageId, TreeReader } from '@ostree-layer/core';
 import { open } from 'node:fs/promises';
 import { LEAD_MAGIC, readArchive } from './archive.js';
+import { rpmDatabaseWithout } from './database-remove.js';
 import { locateDatabase, openRpmDatabase, writeRpmDatabase } from './database.js';
 import { RpmPackage, openRpm } from './package.js';
 import { readKeys, verifyHeaderSignature } from './signature.js';
@@ -52,6 +53,7 @@ export const rpmBackend: Backend = {
   compareVersions: compareEvrStrings,
   mayOverwrite: multilibMayOverwrite,
   writeDatabase: (options) => writeRpmDatabase(options),
+  databaseWithout: (options) => rpmDatabaseWithout(options),
 
   stateNote(pkg: PackageFile): string | undefined {
     return pkg.hasScripts ? `${pkg.id.name}: rpm scriptlets were not run (layered install)` : undefined;
@@ -66,6 +68,7 @@ export const rpmBackend: Backend = {
 export { inspectRpm } from './inspect.js';
 export { openRpm, RpmPackage } from './package.js';
 export { RpmDatabase, openRpmDatabase, writeRpmDatabase } from './database.js';
+export { rpmDatabaseWithout } from './database-remove.js';
 export { compareEvr, compareEvrStrings, parseEvr, rpmvercmp, type RpmEvr } from './version.js';
 export * from './dependencies.js';
 export { parseHeaderBlob, RpmHeader, Tag, TagType } from './header.js';
