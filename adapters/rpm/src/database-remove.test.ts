@@ -23,6 +23,7 @@ const SPECS: RpmSpec[] = [
     files: [
       { path: '/usr/share/base/a.txt', content: 'a from taker-gone\n' }, { path: '/usr/share/gone', dir: true },
       { path: '/usr/share/gone/only.txt', content: 'only\n' }, { path: '/usr/bin/gone', content: '#!/bin/sh\n', mode: 0o755 },
+      { path: '/usr/share/plain/notes', content: 'notes from taker-gone\n' },
     ],
   },
   {
@@ -95,7 +96,10 @@ beforeAll(async () => {
   rpm(base, '-i', '--nodeps', '--noscripts', rpmFile.basepkg!);
   const justdb = (root: string, names: string[]) => rpm(root, '-i', '--justdb', '--nodeps', '--noscripts', '--replacefiles', ...names.map((n) => rpmFile[n]!));
   const current = copyTree(base, join(work, 'current'));
-  justdb(current, ['taker-gone', 'taker-keep', 'plain']);
+  // taker-gone comes last, so it also takes a file over from a layered package (plain).
+  justdb(current, ['taker-keep', 'plain']);
+  justdb(current, ['taker-gone']);
+  expect(rpm(current, '-q', '--qf', '[%{FILESTATES:fstate} %{FILENAMES}\\n]', 'plain')).toMatch(/^replaced \/usr\/share\/plain\/notes$/m);
   ref = copyTree(base, join(work, 'ref'));
   justdb(ref, ['taker-keep', 'plain']);
 
@@ -134,11 +138,14 @@ describe('databaseWithout, checked by rpm 4.18', () => {
     expect(rpm(ours, '-q', '--qf', '%{NAME}\\n', '--whatprovides', 'keep-cap').trim()).toBe('taker-keep');
   });
 
-  it('a file only the removed package had taken over is the base package\'s again; one a remaining package took stays replaced', () => {
+  it('a file only the removed package had taken over (from the base or a layered package) is its owner\'s again; one a remaining package took stays replaced', () => {
     const states = (root: string) => rpm(root, '-q', '--qf', '[%{FILESTATES:fstate} %{FILENAMES}\\n]', 'basepkg');
     expect(states(ours)).toMatch(/^normal \/usr\/share\/base\/a\.txt$/m);
     expect(states(ours)).toMatch(/^replaced \/usr\/share\/base\/b\.txt$/m);
     expect(states(ours)).toBe(states(ref));
+    const plainStates = (root: string) => rpm(root, '-q', '--qf', '[%{FILESTATES:fstate} %{FILENAMES}\\n]', 'plain');
+    expect(plainStates(ours)).toMatch(/^normal \/usr\/share\/plain\/notes$/m);
+    expect(plainStates(ours)).toBe(plainStates(ref));
     const owner = (root: string, path: string) => rpm(root, '-qf', '--qf', '%{NAME}\\n', path).trim();
     expect(owner(ours, '/usr/share/base/a.txt')).toBe('basepkg');
     expect(owner(ours, '/usr/share/base/b.txt')).toBe(owner(ref, '/usr/share/base/b.txt'));

@@ -13,6 +13,9 @@ import { headerFiles } from './files.js';
 import { Tag } from './header.js';
 import { openSqliteReadOnly } from './sqlite.js';
 
+/** rpmfileState "normal": what writeDatabase records for every file of a layered package. */
+const FILE_STATE_NORMAL = 0;
+
 function describe(id: PackageId): string {
   return `${id.name}${id.version ? `-${id.version}` : ''}${id.arch ? `.${id.arch}` : ''}`;
 }
@@ -82,28 +85,37 @@ function dropHeaders(db: Database.Database, hnums: number[]): void {
 }
 
 /**
- * Base headers whose files a layered package took over carry FILESTATES "replaced" for them. A file stays replaced
- * only while a remaining layered package owns it; otherwise its state goes back to the base's (the base's file comes
- * back in the new tree). FILESTATES lies outside the immutable region, so the blob is patched in place.
+ * Headers whose files a layered package took over carry FILESTATES "replaced" for them. A file stays replaced only
+ * while another remaining layered package owns it; otherwise it gets the state it had before: the base's for a base
+ * header (the base's file comes back in the new tree), "normal" for a layered one (its own layer holds the file).
+ * FILESTATES lies outside the immutable region, so the blob is patched in place.
  */
 function restoreFileStates(db: Database.Database, remaining: InstalledHeader[], base: Map<string, InstalledHeader>, where: string): void {
-  const layeredPaths = new Set<string>();
-  for (const h of remaining) if (!base.has(identity(h))) for (const f of headerFiles(h.header, where)) layeredPaths.add(f.path);
+  const layeredOwners = new Map<string, Set<number>>();
+  for (const h of remaining) {
+    if (base.has(identity(h))) continue;
+    for (const f of headerFiles(h.header, where)) {
+      const set = layeredOwners.get(f.path) ?? new Set<number>();
+      set.add(h.hnum);
+      layeredOwners.set(f.path, set);
+    }
+  }
   const update = db.prepare("UPDATE 'Packages' SET blob = ? WHERE hnum = ?");
   for (const h of remaining) {
-    const was = base.get(identity(h));
     const states = h.header.entry(Tag.FileStates);
+    if (!states) continue;
+    const was = base.get(identity(h));
     const baseStates = was?.header.entry(Tag.FileStates);
-    if (!was || !states || !baseStates || baseStates.count !== states.count) continue;
+    if (was && (!baseStates || baseStates.count !== states.count)) continue;
     const at = h.header.storeOffset + states.offset;
-    const baseAt = was.header.storeOffset + baseStates.offset;
     let blob: Buffer | undefined;
     for (const f of headerFiles(h.header, where)) {
-      const state = h.header.blob[at + f.index];
-      const baseState = was.header.blob[baseAt + f.index];
-      if (state === baseState || state !== FILE_STATE_REPLACED || layeredPaths.has(f.path)) continue;
+      if (f.index >= states.count || h.header.blob[at + f.index] !== FILE_STATE_REPLACED) continue;
+      if ([...(layeredOwners.get(f.path) ?? [])].some((owner) => owner !== h.hnum)) continue;
+      const before = was ? was.header.blob[was.header.storeOffset + baseStates!.offset + f.index]! : FILE_STATE_NORMAL;
+      if (before === FILE_STATE_REPLACED) continue;
       blob ??= Buffer.from(h.header.blob);
-      blob[at + f.index] = baseState!;
+      blob[at + f.index] = before;
     }
     if (blob) update.run(blob, h.hnum);
   }
