@@ -90,10 +90,14 @@ describe('agreement with apt-get -s install', () => {
       `apt agreement: ${SAMPLE - differences.length}/${SAMPLE} (${(rate * 100).toFixed(1)}%); ours ${(oursMs / 1000).toFixed(1)} s, apt ${(aptMs / 1000).toFixed(1)} s\n` +
         differences.join('\n'),
     );
-    // Measured 42/50. Every difference is an "a | b" group that our trail-order search found already satisfied by b
-    // (chosen through another path first) while apt, marking depth-first, reached the group earlier and took a:
+    // Measured 50/50 with the dpkg policy's depth-first order (42/50 with libsolv's breadth-first order, 45/50 when
+    // packages implied by unit propagation counted as already chosen). Every earlier difference was an "a | b" group
+    // that our search found already met by b while apt, marking depth-first, reached the group first and took a:
     // exim4-base "cron | … | systemd-sysv", llvm-14-runtime Recommends "binfmt-support | systemd",
-    // gstreamer1.0-plugins-good "libsoup2.4-1 | libsoup-3.0-0", r-base-dev "libncurses5-dev" (provided by libncurses-dev).
-    expect(rate).toBeGreaterThanOrEqual(0.8);
+    // gstreamer1.0-plugins-good "libsoup2.4-1 | libsoup-3.0-0" (libsoup-3.0-0 implied by libwebkit2gtk-4.1-0, but
+    // apt follows gstreamer1.0-plugins-good first), r-base-dev "libncurses5-dev" (also provided by libncurses-dev),
+    // libghc-sdl-dev "libgl1-mesa-dev | libgl-dev" (libgl-dev also needed by libglu1-mesa-dev). None remains; a new one
+    // (after a point release, say) is printed above with both answers.
+    expect(rate).toBeGreaterThanOrEqual(1);
   }, 900_000);
 });

@@ -2,7 +2,7 @@
  * The Debian dependency model for the generic solver: status and index entries as solver specs, Debian version
  * order, Multi-Arch rules for the pool, and the choices apt makes (candidate by pin priority then version; in an
  * "a | b" group the first alternative that can be installed; a real package before a virtual one; among several
- * providers the one apt's provider order puts first).
+ * providers the one apt's provider order puts first; dependencies met depth-first in apt's MarkInstall order).
  */
 import type { Alternative, Download, InstalledDatabase, PackageSpec, PoolOptions, PoolPackage, Provide, Relation, RepositoryBackend, SolverPolicy } from '@ostree-layer/core';
 import { DpkgDatabase } from './database.js';
@@ -154,6 +154,10 @@ function providerRank(p: PoolPackage): number {
 }
 
 export const debSolverPolicy: SolverPolicy = {
+  // apt marks a package, then follows each of its Pre-Depends, Depends and Recommends (in that order, as its cache
+  // lists them) into the chosen candidate before the next one, which decides which side of "a | b" it takes when
+  // another path needs b too.
+  order: 'depth-first',
   compareCandidates: (a, b) => (b.priority ?? 0) - (a.priority ?? 0) || compareDebVersions(b.version, a.version) || a.id - b.id,
   choose(groups, alternatives) {
     for (let i = 0; i < groups.length; i++) {

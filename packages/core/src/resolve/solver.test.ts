@@ -190,6 +190,20 @@ describe('solve: decision order', () => {
     expect(names(pool, { policy: { order: 'depth-first' } })).toEqual(['app', 'binfmt-support', 'systemd', 'x', 'y']);
   });
 
+  it('depth-first does not count a package only implied by propagation as already chosen', () => {
+    // web's single-candidate requirements are both implied the moment web is chosen; apt marks gst-good first and,
+    // not having reached soup3 yet, takes the group's first alternative.
+    const pool = universe(`
+      app 1 ; requires: web | z
+      web 1 ; requires: gst-good, soup3
+      gst-good 1 ; requires: soup2 | soup3
+      soup2 1
+      soup3 1
+      z 1`);
+    expect(names(pool)).toEqual(['app', 'gst-good', 'soup3', 'web']);
+    expect(names(pool, { policy: { order: 'depth-first' } })).toEqual(['app', 'gst-good', 'soup2', 'soup3', 'web']);
+  });
+
   it("depth-first meets a package's own requirements before its recommends", () => {
     const pool = universe(`
       app 1 ; requires: y | z ; recommends: libsoup2 | libsoup3
