@@ -1,5 +1,5 @@
 /**
- * Builds the tar stream `ostree commit --tree=tar=/dev/stdin` reads for one layer. Every ancestor directory is written
+ * Builds the tar stream `ostree commit --tree=tar=-` reads (on stdin) for one layer. Every ancestor directory is written
  * explicitly (ostree refuses a member whose parent is missing), carrying the base's metadata when the base has that
  * directory, so a layer never changes the mode or owner of an existing directory.
  */
@@ -31,7 +31,7 @@ export class LayerTar {
       return;
     }
     await new Promise<void>((resolve, reject) => {
-      this.pack.entry(header as tar.Header, body ?? "", (err) => (err ? reject(err) : resolve()));
+      this.pack.entry(header as tar.Header, body ?? '', (err) => (err ? reject(err) : resolve()));
     });
   }
 
