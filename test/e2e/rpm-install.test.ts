@@ -5,7 +5,7 @@
  * database, by running a layered program in a chroot, and spoiled repositories must be refused with nothing changed.
  */
 import { execa, execaSync } from 'execa';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -218,6 +218,29 @@ describe('package files with --key', () => {
     expect(ok.exitCode, ok.stderr).toBe(0);
     const q = await execa('rpm', ['--dbpath', join(s.deploymentDir(), DB), '-q', 'keyed']);
     expect(q.stdout).toBe('keyed-1.0-1.noarch');
+  });
+});
+
+describe('hostile .rpm files', () => {
+  it('refuses a truncated package and a corrupted payload, changing nothing', async () => {
+    const s = await makeSysroot({ base });
+    sysroots.push(s);
+    const target = ['--sysroot', s.sysroot, '--os', s.osName];
+    const before = await systemSnapshot(s.sysroot);
+    const whole = await buildRpm(join(work, 'hostile'), { name: 'soon-cut', version: '1', files: [{ path: '/usr/share/soon-cut/big', content: 'z'.repeat(300_000) }], compression: 'none' });
+    const cut = join(work, 'hostile', 'cut.rpm');
+    writeFileSync(cut, readFileSync(whole).subarray(0, Math.floor(readFileSync(whole).length * 0.6)));
+    const files = [cut];
+    // rpm's own corrupted-payload test package, when the shared fixtures are present.
+    const corrupted = join(import.meta.dirname, '../../../shared/fixtures/rpm/rpm-upstream/RPMS/hello-2.0-1.x86_64-corrupted.rpm');
+    if (existsSync(corrupted)) files.push(corrupted);
+    else console.warn('skipped the corrupted fixture: ../shared/fixtures is absent');
+    for (const file of files) {
+      const r = await cli(['install', ...target, file]);
+      expect(r.exitCode, r.stderr).toBe(3);
+      expect(r.stderr).toContain(file);
+    }
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
   });
 });
 
