@@ -115,6 +115,7 @@ beforeAll(async () => {
     execFileSync('sh', ['-c', 'rpm2cpio "$1" | cpio -idmu --quiet', 'x', rpmFile[name]!], { cwd: ours });
   }
   applyLayer(ours, files);
+  for (const f of files) await f.dispose?.();
 }, 180_000);
 
 afterAll(() => {

@@ -3,15 +3,11 @@
  * index rows, as `rpm -e --justdb` would leave it. Files a removed package had taken over from a base package get
  * that package's file state back, so `rpm -V` checks them again.
  */
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { SystemStateError, type DatabaseWithoutOptions, type LayerFile, type PackageId } from '@ostree-layer/core';
-import { FILE_STATE_REPLACED, RpmDatabase, databaseLayer, openRpmDatabase, type InstalledHeader } from './database.js';
+import { FILE_STATE_REPLACED, RpmDatabase, copyDatabase, databaseLayer, openRpmDatabase, type InstalledHeader } from './database.js';
 import { headerFiles } from './files.js';
 import { Tag } from './header.js';
-import { openSqliteReadOnly } from './sqlite.js';
 
 /** rpmfileState "normal": what writeDatabase records for every file of a layered package. */
 const FILE_STATE_NORMAL = 0;
@@ -53,17 +49,8 @@ export async function rpmDatabaseWithout(options: DatabaseWithoutOptions): Promi
     }
   }
 
-  const dir = await mkdtemp(join(tmpdir(), 'ostree-layer-rpmdb-out-'));
-  const out = join(dir, 'rpmdb.sqlite');
-  const opened = await openSqliteReadOnly(current.tree, current.dbFile);
+  const { out, db } = await copyDatabase(current.tree, current.dbFile);
   try {
-    opened.db.prepare('VACUUM INTO ?').run(out);
-  } finally {
-    await opened.close();
-  }
-  const db = new Database(out);
-  try {
-    db.pragma('journal_mode = DELETE');
     const remaining = headers.filter((h) => !removed.has(h.hnum));
     db.transaction(() => {
       dropHeaders(db, [...removed]);

@@ -191,6 +191,7 @@ describe('rpmdb written by writeDatabase, checked by rpm 4.18', () => {
     for (const f of files) {
       if (f.source) copyFileSync(f.source, join(root, f.path));
       else writeFileSync(join(root, f.path), f.content ?? '');
+      await f.dispose?.();
     }
   }, 120_000);
 

@@ -2,9 +2,9 @@
  * The installed rpm database inside a deployment: read it (sqlite with better-sqlite3, BerkeleyDB `Packages` through
  * @snyk/rpm-parser's page reader) and write the full updated copy as a new rpmdb.sqlite layer file.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
   SystemStateError, type InstalledDatabase, type InstalledPackage, type LayeredPackage, type LayerFile, type PackageId,
@@ -170,17 +170,8 @@ export async function writeRpmDatabase(options: WriteDatabaseOptions & { now?: n
     throw new SystemStateError(`${base.tree.description}${base.dbFile}: layering onto a BerkeleyDB rpm database is not supported (its rpm cannot read sqlite); only rpm 4.16+ images with rpmdb.sqlite can be layered`);
   }
   const headers = await base.headers();
-  const dir = await mkdtemp(join(tmpdir(), 'ostree-layer-rpmdb-out-'));
-  const out = join(dir, 'rpmdb.sqlite');
-  const opened = await openSqliteReadOnly(base.tree, base.dbFile);
+  const { out, db } = await copyDatabase(base.tree, base.dbFile);
   try {
-    opened.db.prepare('VACUUM INTO ?').run(out);
-  } finally {
-    await opened.close();
-  }
-  const db = new Database(out);
-  try {
-    db.pragma('journal_mode = DELETE');
     createSchema(db);
     const stamp = { time: options.now ?? Math.floor(Date.now() / 1000), color: baseColor(headers) };
     db.transaction(() => {
@@ -202,8 +193,28 @@ export async function writeRpmDatabase(options: WriteDatabaseOptions & { now?: n
  * The layer files for a new rpmdb.sqlite at `location`: the file itself, streamed from `out`, and empty files over any
  * -wal/-shm the tree below it has, which would otherwise be replayed into the new database by the next rpm run.
  */
+/**
+ * A writable copy of a tree's rpmdb.sqlite in a temp directory of its own (`VACUUM INTO`: rpm's index rows kept), in
+ * rollback-journal mode so that it can be queried on a read-only /usr. The caller writes into `db`, closes it and
+ * hands `out` to {@link databaseLayer}, whose dispose removes the directory.
+ */
+export async function copyDatabase(tree: TreeReader, dbFile: string): Promise<{ out: string; db: Database.Database }> {
+  const dir = await mkdtemp(join(tmpdir(), 'ostree-layer-rpmdb-out-'));
+  const out = join(dir, 'rpmdb.sqlite');
+  const opened = await openSqliteReadOnly(tree, dbFile);
+  try {
+    opened.db.prepare('VACUUM INTO ?').run(out);
+  } finally {
+    await opened.close();
+  }
+  const db = new Database(out);
+  db.pragma('journal_mode = DELETE');
+  return { out, db };
+}
+
 export async function databaseLayer(below: TreeReader, location: string, out: string): Promise<LayerFile[]> {
-  const files: LayerFile[] = [{ path: join(location, 'rpmdb.sqlite'), type: 'file', mode: 0o644, source: out }];
+  const dispose = () => rm(dirname(out), { recursive: true, force: true });
+  const files: LayerFile[] = [{ path: join(location, 'rpmdb.sqlite'), type: 'file', mode: 0o644, source: out, dispose }];
   for (const suffix of ['-wal', '-shm']) {
     const path = join(location, `rpmdb.sqlite${suffix}`);
     if (await below.lstat(path)) files.push({ path, type: 'file', mode: 0o644, content: Buffer.alloc(0) });

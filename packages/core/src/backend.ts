@@ -125,6 +125,8 @@ export interface LayerFile {
   content?: Buffer | string;
   /** A file on disk to stream instead of `content` (for large generated files). */
   source?: string;
+  /** Removes what the backend made for `source`; the engine calls it once the layer is written, or has failed. */
+  dispose?: () => Promise<void>;
 }
 
 /** What {@link Backend.databaseWithout} works from when layered packages are removed. */

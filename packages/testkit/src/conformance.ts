@@ -3,7 +3,7 @@
  * (packages/core/src/backend.ts) whatever the package format. A backend's own tests call
  * `describeBackendConformance` with real package files of its format and a tree holding its database.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backend, PackageEntry } from '@ostree-layer/core';
@@ -85,7 +85,7 @@ export function describeBackendConformance(backend: Backend, fixtures: () => Pro
       expect((await db.packages()).length).toBeGreaterThan(0);
     });
 
-    it('writes the database for new packages without touching the tree, only under its location', async () => {
+    it('writes the database for new packages without touching the tree, only under its location, and cleans up after itself', async () => {
       const tree = new DirectoryTree(f.treeWithDatabase);
       const location = (await backend.detect(tree))!;
       const database = await backend.openDatabase(tree, location);
@@ -104,6 +104,10 @@ export function describeBackendConformance(backend: Backend, fixtures: () => Pro
       expect(files.length).toBeGreaterThan(0);
       for (const file of files) expect(file.path === location || file.path.startsWith(location + '/'), file.path).toBe(true);
       expect(snapshot(f.treeWithDatabase)).toEqual(before);
+      for (const file of files) {
+        await file.dispose?.();
+        if (file.source) expect(existsSync(file.source), `${file.source} is left behind after dispose()`).toBe(false);
+      }
     });
 
     it('refuses a truncated package with a PackageFormatError naming the file', async () => {

@@ -38,8 +38,16 @@ export function* importedDirectories(packages: ImportedPackage[]): Generator<Lay
   }
 }
 
-/** Writes the final layer as an orphan commit and returns its checksum. */
+/** Writes the final layer as an orphan commit and returns its checksum; the files' own temporary sources go after. */
 export async function commitFinalLayer(input: FinalLayerInput): Promise<string> {
+  try {
+    return await writeFinalLayer(input);
+  } finally {
+    for (const file of input.files) await file.dispose?.();
+  }
+}
+
+async function writeFinalLayer(input: FinalLayerInput): Promise<string> {
   const dirs = await directoryMetadata(input.placer, input.directories);
   const layer = new LayerTar(async (dir) => dirs.get(dir) ?? (await baseMeta(input.placer, dir)) ?? DEFAULT_DIR);
   const abort = new AbortController();
