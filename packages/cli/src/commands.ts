@@ -10,6 +10,7 @@ import {
 import { BACKENDS, INSPECTORS, REPOSITORY_BACKENDS, backendByName, backendForFile } from './backends.js';
 import { printAptPlan, splitArguments, type RepoOpts } from './repo-commands.js';
 import { printJson, progress } from './output.js';
+import { targetOf } from './target.js';
 
 interface TargetOpts {
   sysroot?: string;
@@ -22,8 +23,6 @@ export async function runInstall(
   opts: TargetOpts & { repo?: string; ref?: string; commitOnly?: boolean; dryRun?: boolean; key?: string[] } & RepoOpts,
 ): Promise<void> {
   const { files, names } = splitArguments(args);
-  if (opts.commitOnly && (!opts.repo || !opts.ref)) throw new UsageError('--commit-only needs --repo DIR and --ref REF');
-  if (!opts.commitOnly && (opts.repo || opts.ref)) throw new UsageError('--repo and --ref go with --commit-only');
   const result = await install({
     backends: BACKENDS,
     files,
@@ -34,9 +33,7 @@ export async function runInstall(
     allowUnauthenticated: opts.allowUnauthenticated,
     extraSources: opts.source,
     keys: opts.key,
-    sysroot: opts.sysroot,
-    osName: opts.os,
-    commitOnly: opts.commitOnly ? { repo: opts.repo!, ref: opts.ref! } : undefined,
+    ...targetOf(opts),
     dryRun: opts.dryRun,
     progress: progress(Boolean(opts.json)),
   });

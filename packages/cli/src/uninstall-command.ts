@@ -1,26 +1,18 @@
-import { uninstall, UsageError, type UninstallResult } from '@ostree-layer/core';
+import { uninstall, type UninstallResult } from '@ostree-layer/core';
 import { BACKENDS } from './backends.js';
 import { printJson, progress } from './output.js';
+import { targetOf, type TargetOptions } from './target.js';
 
-export interface UninstallOpts {
-  sysroot?: string;
-  os?: string;
-  repo?: string;
-  ref?: string;
-  commitOnly?: boolean;
+export interface UninstallOpts extends TargetOptions {
   dryRun?: boolean;
   json?: boolean;
 }
 
 export async function runUninstall(names: string[], opts: UninstallOpts): Promise<void> {
-  if (opts.commitOnly && (!opts.repo || !opts.ref)) throw new UsageError('--commit-only needs --repo DIR and --ref REF');
-  if (!opts.commitOnly && (opts.repo || opts.ref)) throw new UsageError('--repo and --ref go with --commit-only');
   const result = await uninstall({
     backends: BACKENDS,
     names,
-    sysroot: opts.sysroot,
-    osName: opts.os,
-    commitOnly: opts.commitOnly ? { repo: opts.repo!, ref: opts.ref! } : undefined,
+    ...targetOf(opts),
     dryRun: opts.dryRun,
     progress: progress(Boolean(opts.json)),
   });
