@@ -96,6 +96,27 @@ describe('uninstall on a dpkg deployment', () => {
   });
 });
 
+describe('uninstall server side', () => {
+  it('--commit-only recomposes the ref without the package', async () => {
+    const base = await ensureDebianMinbase();
+    const repo = join(work, 'fleet');
+    await execa('ostree', ['init', `--repo=${repo}`, '--mode=bare-user']);
+    await execa('ostree', ['pull-local', `--repo=${repo}`, base.repo, base.ref]);
+    await execa('ostree', ['refs', `--repo=${repo}`, '--create=fleet/stable', base.ref]);
+    const at = ['--commit-only', '--repo', repo, '--ref', 'fleet/stable'];
+    const a = await buildDeb(join(work, 'fleet-a'), { name: 'fleet-a', version: '1', files: [{ path: '/usr/share/fleet-a', content: 'a' }] });
+    const b = await buildDeb(join(work, 'fleet-b'), { name: 'fleet-b', version: '1', files: [{ path: '/usr/share/fleet-b', content: 'b' }] });
+    expect((await cli(['install', ...at, a, b])).exitCode).toBe(0);
+    const r = await cliJson(['uninstall', ...at, 'fleet-a']);
+    const head = (await execa('ostree', ['rev-parse', `--repo=${repo}`, 'fleet/stable'])).stdout;
+    expect(head).toBe(r.commit);
+    const status = (await execa('ostree', ['cat', `--repo=${repo}`, head, '/usr/lib/sysimage/dpkg/status'])).stdout;
+    expect(status).toMatch(/^Package: fleet-b$/m);
+    expect(status).not.toMatch(/^Package: fleet-a$/m);
+    expect((await execa('ostree', ['ls', `--repo=${repo}`, head, '/usr/share/fleet-a'], { reject: false })).exitCode).not.toBe(0);
+  });
+});
+
 describe('uninstall on an rpm deployment', () => {
   it('removes one layered package; the real rpm agrees', async () => {
     const s = await makeSysroot({ base: await ensureRpmBase() });

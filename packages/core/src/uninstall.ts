@@ -47,6 +47,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
   try {
     const { tree, repo } = opened;
     const { backend, location } = await detectBackend(options.backends, tree);
+    await tree.prefetch?.(location);
     const state = await readLayerState(tree);
     const database = await backend.openDatabase(tree, location);
     const installed = await database.packages();

@@ -80,7 +80,8 @@ export class RepoTree implements TreeReader {
     const local = this.local(path);
     if (local) return local.tree.readFile(local.rest);
     try {
-      return (await execa('ostree', [`--repo=${this.repo.path}`, 'cat', this.commit, path], { encoding: 'buffer' })).stdout as unknown as Buffer;
+      // Exact bytes: execa would strip a final newline and hands back a Uint8Array where callers expect a Buffer.
+      return Buffer.from((await execa('ostree', [`--repo=${this.repo.path}`, 'cat', this.commit, path], { encoding: 'buffer', stripFinalNewline: false })).stdout);
     } catch (err) {
       throw toolError(`ostree cat ${path}`, err);
     }
