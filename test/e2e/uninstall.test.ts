@@ -68,6 +68,15 @@ describe('uninstall on a dpkg deployment', () => {
     expect(status.deployments[0].layered.map((p: { name: string }) => p.name)).toEqual(['staying']);
     expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
 
+    // Installing it again reuses its cached layer (the record inside the layer matches a fresh listing).
+    const again = await cliJson(['install', ...target(s), gone]);
+    expect(again.install).toMatchObject([{ name: 'going-away', cached: true }]);
+    expect(readFileSync(join(s.deploymentDir(), 'usr/share/going-away/file'), 'utf8')).toBe('bye\n');
+    expect(JSON.parse(readFileSync(join(s.deploymentDir(), 'usr/lib/ostree-layer/layers/going-away_amd64.json'), 'utf8'))).toMatchObject({
+      package: { name: 'going-away', version: '1.0', arch: 'amd64' },
+    });
+    expect((await cli(['uninstall', ...target(s), 'going-away'])).exitCode).toBe(0);
+
     // A base package cannot be removed; nothing changes.
     const snapshot = await systemSnapshot(s.sysroot);
     const baseRefused = await cli(['uninstall', ...target(s), 'dash']);

@@ -70,6 +70,16 @@ export class OstreeRepo {
     await this.run([`--repo=${this.path}`, 'refs', '--delete', ref]);
   }
 
+  /** The exact bytes of a file in a commit, or null when there is none. */
+  async readFile(commit: string, path: string): Promise<Buffer | null> {
+    try {
+      const out = await execa('ostree', [`--repo=${this.path}`, 'cat', commit, path], { encoding: 'buffer', stripFinalNewline: false });
+      return Buffer.from(out.stdout);
+    } catch {
+      return null;
+    }
+  }
+
   /** A string metadata key of a commit, or undefined. */
   async metadataString(commit: string, key: string): Promise<string | undefined> {
     try {

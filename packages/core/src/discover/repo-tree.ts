@@ -79,12 +79,9 @@ export class RepoTree implements TreeReader {
   async readFile(path: string): Promise<Buffer> {
     const local = this.local(path);
     if (local) return local.tree.readFile(local.rest);
-    try {
-      // Exact bytes: execa would strip a final newline and hands back a Uint8Array where callers expect a Buffer.
-      return Buffer.from((await execa('ostree', [`--repo=${this.repo.path}`, 'cat', this.commit, path], { encoding: 'buffer', stripFinalNewline: false })).stdout);
-    } catch (err) {
-      throw toolError(`ostree cat ${path}`, err);
-    }
+    const data = await this.repo.readFile(this.commit, path);
+    if (data === null) throw Object.assign(new Error(`${path}: no such file in ${this.description}`), { code: 'ENOENT' });
+    return data;
   }
 
   async readdir(path: string): Promise<string[]> {

@@ -46,7 +46,6 @@ export interface ImportedPackage {
   tmpfiles: string[];
 }
 
-const MANIFEST_KEY = 'ostree-layer.manifest-sha256';
 
 export function packageRef(backend: string, pkg: PackageFile): string {
   const part = (s: string) => s.replace(/[^A-Za-z0-9._-]/g, (c) => `_${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
@@ -60,44 +59,59 @@ export interface ImportContext {
   accounts: Accounts;
 }
 
+/**
+ * Where each layer records the digest of its placed manifest, inside the layer itself: written as the tar's last entry
+ * (the digest is known only then), so one `ostree commit --branch` both imports the package and records what it
+ * holds, and a later install compares it with a fresh listing before reusing the layer.
+ */
+export const LAYER_RECORD_DIR = '/usr/lib/ostree-layer/layers';
+
+function layerRecordPath(pkg: PackageFile): string {
+  const part = (s: string) => s.replace(/[^A-Za-z0-9.+~_-]/g, '_');
+  return `${LAYER_RECORD_DIR}/${part(pkg.id.name)}_${part(pkg.id.arch)}.json`;
+}
+
 /** Lists, places and (unless cached) imports one package. */
 export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promise<ImportedPackage> {
   const ref = packageRef(ctx.backend.name, pkg);
+  const recordPath = layerRecordPath(pkg);
   const cachedCommit = await ctx.repo.refCommit(ref);
-  const cachedManifest = cachedCommit ? await ctx.repo.metadataString(cachedCommit, MANIFEST_KEY) : undefined;
+  const cachedRecord = cachedCommit ? await ctx.repo.readFile(cachedCommit, recordPath) : null;
 
-  if (cachedCommit && cachedManifest) {
+  if (cachedCommit && cachedRecord) {
     const listed = await walkPayload(ctx, pkg, undefined);
-    if (listed.manifest === cachedManifest) return { ...listed.result, ref, commit: cachedCommit, cached: true };
+    if (parseRecord(cachedRecord)?.manifest === listed.manifest) return { ...listed.result, ref, commit: cachedCommit, cached: true };
   }
 
   const layer = new LayerTar((dir) => baseDirMeta(ctx.placer, dir));
   const abort = new AbortController();
   const committing = ctx.repo.commit({
     trees: [{ tar: layer.stream }],
+    branch: ref,
     subject: `${pkg.id.name} ${pkg.id.version} ${pkg.id.arch}`,
     signal: abort.signal,
-    // The manifest digest is known only after the stream ends, so the ref is written in a second step below.
   });
   committing.catch(() => undefined);
-  let walked: Awaited<ReturnType<typeof walkPayload>>;
+  let walked: Walked;
   try {
     walked = await walkPayload(ctx, pkg, layer);
+    const record = JSON.stringify({ package: pkg.id, manifest: walked.manifest }) + '\n';
+    await layer.file(recordPath, { mode: 0o644, uid: 0, gid: 0 }, Buffer.byteLength(record), record);
     layer.finalize();
   } catch (err) {
     abort.abort();
     layer.destroy(err as Error);
     throw err;
   }
-  const content = await committing;
-  // Re-commit the same tree under its ref with the manifest recorded: a lazy --tree=ref commit, milliseconds.
-  const commit = await ctx.repo.commit({
-    trees: [{ ref: content }],
-    branch: ref,
-    subject: `${pkg.id.name} ${pkg.id.version} ${pkg.id.arch}`,
-    metadata: { [MANIFEST_KEY]: walked.manifest, 'ostree-layer.package': JSON.stringify(pkg.id) },
-  });
-  return { ...walked.result, ref, commit, cached: false };
+  return { ...walked.result, ref, commit: await committing, cached: false };
+}
+
+function parseRecord(data: Buffer): { manifest?: string } | undefined {
+  try {
+    return JSON.parse(data.toString('utf8')) as { manifest?: string };
+  } catch {
+    return undefined;
+  }
 }
 
 async function baseDirMeta(placer: PathPlacer, dir: string): Promise<DirMeta> {
