@@ -21,6 +21,7 @@ import { readAccounts } from './import/accounts.js';
 import { importPackage } from './import/importer.js';
 import { PathPlacer } from './import/placement.js';
 import { TransactionLock } from './lock.js';
+import { removeStaleScratch } from './scratch.js';
 import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
 import { planByName } from './resolve-request.js';
@@ -89,6 +90,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const opened = await openTarget(options);
   const lock = options.dryRun ? undefined : await TransactionLock.acquire(opened.lockPath);
   try {
+    if (lock) await removeStaleScratch(opened.repo.path);
     const { tree, repo } = opened;
     const { backend, location } = await detectBackend(options.backends, tree);
     await tree.prefetch?.(location);

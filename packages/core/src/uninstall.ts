@@ -15,6 +15,7 @@ import { ResolutionError, SystemStateError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
 import { PathPlacer } from './import/placement.js';
 import { TransactionLock } from './lock.js';
+import { removeStaleScratch } from './scratch.js';
 import type { OstreeRepo } from './ostree.js';
 
 export interface UninstallOptions extends Target {
@@ -45,6 +46,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
   const opened = await openTarget(options);
   const lock = options.dryRun ? undefined : await TransactionLock.acquire(opened.lockPath);
   try {
+    if (lock) await removeStaleScratch(opened.repo.path);
     const { tree, repo } = opened;
     const { backend, location } = await detectBackend(options.backends, tree);
     await tree.prefetch?.(location);

@@ -4,12 +4,12 @@
  * what was layered.
  */
 import { execa } from 'execa';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Deployment, LayerState, Sysroot } from '../discover/sysroot.js';
 import { formatIni, type Ini } from '../discover/ini.js';
 import { toolError } from '../ostree.js';
+import { scratchDir } from '../scratch.js';
 
 export const ORIGIN_GROUP = 'ostree-layer';
 
@@ -25,7 +25,7 @@ export async function deployCommit(sysroot: Sysroot, from: Deployment, commit: s
       packages: state.packages.map((p) => `${p.name}=${p.version}:${p.arch}`).join(';'),
     };
   }
-  const dir = await mkdtemp(join(tmpdir(), 'ostree-layer-origin-'));
+  const dir = await scratchDir(sysroot.repo.path, 'origin');
   try {
     const originFile = join(dir, 'origin');
     await writeFile(originFile, formatIni(origin));

@@ -5,10 +5,11 @@
  * just that subtree.
  */
 import { execa } from 'execa';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { OstreeRepo, toolError } from '../ostree.js';
+import { scratchDir } from '../scratch.js';
 import { DirectoryTree, type TreeReader, type TreeStat } from '../tree.js';
 
 export interface Listed {
@@ -31,7 +32,7 @@ export class RepoTree implements TreeReader {
   /** Checks out `dir` (and everything below it) so that reads beneath it come from disk. */
   async prefetch(dir: string): Promise<void> {
     if (this.local(dir)) return;
-    this.scratch ??= await mkdtemp(join(this.repo.path, 'tmp', 'ostree-layer-prefetch-'));
+    this.scratch ??= await scratchDir(this.repo.path, 'prefetch');
     const dest = join(this.scratch, String(this.prefetched.length));
     try {
       await execa('ostree', [`--repo=${this.repo.path}`, 'checkout', '-U', `--subpath=${dir}`, this.commit, dest]);
