@@ -5,9 +5,9 @@
  */
 import { execa } from 'execa';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { resolveCacheDir } from './cache.js';
+import { resolveCacheDir, withFileLock } from './cache.js';
 
 const APT_DIR = join(resolveCacheDir(), 'apt');
 
@@ -22,19 +22,30 @@ function aptOptions(statusFile: string): string[] {
   ];
 }
 
-/** Refreshes the private package lists at most once a day. */
+/**
+ * Runs `fn` holding the private apt state's lock: test files run in parallel, and apt is told not to lock (it would
+ * want the host's lock files), so two updates, or a query during an update, would read half-written lists.
+ */
+function withAptState<T>(fn: () => Promise<T>): Promise<T> {
+  return withFileLock(join(APT_DIR, '.lock'), fn);
+}
+
+/** Refreshes the private package lists at most once a day. Call with the state lock held. */
 async function update(statusFile: string): Promise<void> {
-  const stamp = join(APT_DIR, 'lists', 'lock');
+  const stamp = join(APT_DIR, 'updated');
   if (existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < 24 * 3600 * 1000) return;
   await mkdir(join(APT_DIR, 'lists/partial'), { recursive: true });
   await mkdir(join(APT_DIR, 'cache/archives/partial'), { recursive: true });
   await execa('apt-get', [...aptOptions(statusFile), '-q', 'update']);
+  await writeFile(stamp, `${new Date().toISOString()}\n`);
 }
 
 /** What `apt-get install NAMES` would add on top of `statusFile`, as apt resolves it (apt is the oracle). */
 export async function aptPlan(names: string[], statusFile: string, extra: string[] = []): Promise<Array<{ name: string; version: string; arch: string }>> {
-  await update(statusFile);
-  const { stdout } = await execa('apt-get', [...aptOptions(statusFile), ...extra, '-s', 'install', ...names]);
+  const { stdout } = await withAptState(async () => {
+    await update(statusFile);
+    return execa('apt-get', [...aptOptions(statusFile), ...extra, '-s', 'install', ...names]);
+  });
   const plan = [];
   for (const line of stdout.split('\n')) {
     const m = /^Inst (\S+?)(?::(\S+))? (?:\[\S+\] )?\((\S+) .*\[(\S+)\]\)/.exec(line);
@@ -48,7 +59,8 @@ export async function aptDownloadClosure(names: string[], statusFile: string, de
   const plan = await aptPlan(names, statusFile, extra);
   if (plan.length === 0) throw new Error(`apt plans nothing for ${names.join(' ')} on ${statusFile}`);
   await mkdir(dest, { recursive: true });
-  await execa('apt-get', [...aptOptions(statusFile), 'download', ...plan.map((p) => (p.arch === "all" ? `${p.name}=${p.version}` : `${p.name}:${p.arch}=${p.version}`))], { cwd: dest });
+  const wanted = plan.map((p) => (p.arch === 'all' ? `${p.name}=${p.version}` : `${p.name}:${p.arch}=${p.version}`));
+  await withAptState(() => execa('apt-get', [...aptOptions(statusFile), 'download', ...wanted], { cwd: dest }));
   const files = (await readdir(dest)).filter((f) => f.endsWith('.deb'));
   return plan.map((p) => {
     const match = files.find((f) => f.startsWith(`${p.name}_`) && f.endsWith(`_${p.arch}.deb`));
