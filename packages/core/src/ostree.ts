@@ -54,20 +54,9 @@ export class OstreeRepo {
     }
   }
 
-  /** Refs under a prefix (without the prefix stripped), sorted. */
-  async refs(prefix?: string): Promise<string[]> {
-    const out = await this.run([`--repo=${this.path}`, 'refs', ...(prefix ? [prefix] : [])]);
-    const names = out.split('\n').filter(Boolean);
-    return (prefix ? names.map((n) => `${prefix.replace(/\/$/, '')}/${n}`) : names).sort();
-  }
-
   /** Points `ref` at `commit` (creating or moving it). */
   async setRef(ref: string, commit: string): Promise<void> {
     await this.run([`--repo=${this.path}`, 'refs', '--force', `--create=${ref}`, commit]);
-  }
-
-  async deleteRef(ref: string): Promise<void> {
-    await this.run([`--repo=${this.path}`, 'refs', '--delete', ref]);
   }
 
   /** The exact bytes of a file in a commit, or null when there is none. */
@@ -77,16 +66,6 @@ export class OstreeRepo {
       return Buffer.from(out.stdout);
     } catch {
       return null;
-    }
-  }
-
-  /** A string metadata key of a commit, or undefined. */
-  async metadataString(commit: string, key: string): Promise<string | undefined> {
-    try {
-      const out = await execa('ostree', [`--repo=${this.path}`, 'show', `--print-metadata-key=${key}`, commit]);
-      return parseGVariantString(out.stdout.trim());
-    } catch {
-      return undefined;
     }
   }
 
@@ -122,20 +101,4 @@ export function toolError(what: string, err: unknown): ToolError {
     return new ToolError(`${what} failed: ${detail}`, { cause: err });
   }
   return new ToolError(`${what} failed: ${(err as Error).message}`, { cause: err });
-}
-
-/** Decodes the GVariant text form of a string ('abc' or "abc" with backslash escapes) that `ostree show` prints. */
-export function parseGVariantString(text: string): string | undefined {
-  const m = /^(['"])([\s\S]*)\1$/.exec(text);
-  if (!m) return undefined;
-  return m[2].replace(/\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)/g, (_, esc: string) => {
-    switch (esc[0]) {
-      case 'n': return '\n';
-      case 't': return '\t';
-      case 'r': return '\r';
-      case 'u':
-      case 'U': return String.fromCodePoint(parseInt(esc.slice(1), 16));
-      default: return esc;
-    }
-  });
 }
