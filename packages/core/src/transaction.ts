@@ -12,16 +12,14 @@ import { checkConflicts } from './compose/conflicts.js';
 import { commitFinalLayer, importedDirectories } from './compose/final-layer.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit } from './deploy/deploy.js';
-import { readLayerState, STATE_PATH, type LayerState } from './discover/sysroot.js';
-import { detectBackend, openTarget, type Target } from './discover/target.js';
+import { STATE_PATH, type LayerState } from './discover/sysroot.js';
+import { beginTransaction, type Target } from './discover/target.js';
 import { ResolutionError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
 import { fetchAll } from './fetch/index.js';
 import { readAccounts } from './import/accounts.js';
 import { importPackage } from './import/importer.js';
 import { PathPlacer } from './import/placement.js';
-import { TransactionLock } from './lock.js';
-import { removeStaleScratch } from './scratch.js';
 import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
 import { planByName } from './resolve-request.js';
@@ -87,15 +85,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     timings[phase] = Math.round((now - clock) * 10) / 10;
     clock = now;
   };
-  const opened = await openTarget(options);
-  const lock = options.dryRun ? undefined : await TransactionLock.acquire(opened.lockPath);
+  const opened = await beginTransaction(options, options.backends, !options.dryRun);
   try {
-    if (lock) await removeStaleScratch(opened.repo.path);
-    const { tree, repo } = opened;
-    const { backend, location } = await detectBackend(options.backends, tree);
-    await tree.prefetch?.(location);
-    const database = await backend.openDatabase(tree, location);
-    const previous = await readLayerState(tree);
+    const { tree, repo, backend, location, database, previous } = opened;
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
 
     lap('discover');
@@ -205,8 +197,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     }
     return result;
   } finally {
-    await lock?.release();
-    await opened.cleanup();
+    await opened.close();
   }
 }
 

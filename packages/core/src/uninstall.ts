@@ -9,13 +9,11 @@ import { composeCommit } from './compose/compose.js';
 import { commitFinalLayer, type LayerDirectory } from './compose/final-layer.js';
 import { deployCommit } from './deploy/deploy.js';
 import { listDirectories, RepoTree } from './discover/repo-tree.js';
-import { readLayerState, STATE_PATH, type LayerState } from './discover/sysroot.js';
-import { detectBackend, openTarget, type Target } from './discover/target.js';
+import { STATE_PATH, type LayerState } from './discover/sysroot.js';
+import { beginTransaction, type Target } from './discover/target.js';
 import { ResolutionError, SystemStateError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
 import { PathPlacer } from './import/placement.js';
-import { TransactionLock } from './lock.js';
-import { removeStaleScratch } from './scratch.js';
 import type { OstreeRepo } from './ostree.js';
 
 export interface UninstallOptions extends Target {
@@ -43,15 +41,9 @@ type Layered = LayerState['packages'][number];
 export async function uninstall(options: UninstallOptions): Promise<UninstallResult> {
   const say = options.progress ?? (() => undefined);
   if (options.names.length === 0) throw new UsageError('name at least one layered package to remove');
-  const opened = await openTarget(options);
-  const lock = options.dryRun ? undefined : await TransactionLock.acquire(opened.lockPath);
+  const opened = await beginTransaction(options, options.backends, !options.dryRun);
   try {
-    if (lock) await removeStaleScratch(opened.repo.path);
-    const { tree, repo } = opened;
-    const { backend, location } = await detectBackend(options.backends, tree);
-    await tree.prefetch?.(location);
-    const state = await readLayerState(tree);
-    const database = await backend.openDatabase(tree, location);
+    const { tree, repo, backend, location, database, previous: state } = opened;
     const installed = await database.packages();
     const remove = pickLayered(options.names, state, installed);
     const keep = state!.packages.filter((p) => !remove.includes(p));
@@ -113,8 +105,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     }
     return result;
   } finally {
-    await lock?.release();
-    await opened.cleanup();
+    await opened.close();
   }
 }
 

@@ -4,12 +4,14 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Backend } from '../backend.js';
+import type { Backend, InstalledDatabase } from '../backend.js';
 import { SystemStateError } from '../errors.js';
 import { OstreeRepo } from '../ostree.js';
 import { DirectoryTree, type TreeReader } from '../tree.js';
 import { RepoTree } from './repo-tree.js';
-import { Sysroot, type Deployment } from './sysroot.js';
+import { TransactionLock } from '../lock.js';
+import { removeStaleScratch } from '../scratch.js';
+import { readLayerState, Sysroot, type Deployment, type LayerState } from './sysroot.js';
 
 export interface Target {
   /** Layer onto a sysroot's deployment (booted `/` when `sysroot` is undefined). */
@@ -61,3 +63,48 @@ export async function detectBackend(backends: Backend[], tree: TreeReader): Prom
   const names = backends.map((b) => b.name).join(', ');
   throw new SystemStateError(`no package database (${names}) found in ${tree.description}: is this the deployment of a dpkg- or rpm-based OS?`);
 }
+
+/** What every transaction starts from, opened, with the lock held (unless it only looks). */
+export interface TransactionContext extends Opened {
+  backend: Backend;
+  /** Where the backend's database is in the tree. */
+  location: string;
+  database: InstalledDatabase;
+  /** What ostree-layer layered on this tree before, or null for a plain base. */
+  previous: LayerState | null;
+  /** Releases the lock and removes scratch files. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the target, takes its lock when `lock` (a dry run only reads), clears a killed run's scratch, and opens the
+ * backend's database. The caller must `close()` the result.
+ */
+export async function beginTransaction(target: Target, backends: Backend[], lock: boolean): Promise<TransactionContext> {
+  const opened = await openTarget(target);
+  let held: TransactionLock | undefined;
+  try {
+    held = lock ? await TransactionLock.acquire(opened.lockPath) : undefined;
+    if (held) await removeStaleScratch(opened.repo.path);
+    const { backend, location } = await detectBackend(backends, opened.tree);
+    await opened.tree.prefetch?.(location);
+    const database = await backend.openDatabase(opened.tree, location);
+    const previous = await readLayerState(opened.tree);
+    return {
+      ...opened,
+      backend,
+      location,
+      database,
+      previous,
+      close: async () => {
+        await held?.release();
+        await opened.cleanup();
+      },
+    };
+  } catch (err) {
+    await held?.release();
+    await opened.cleanup();
+    throw err;
+  }
+}
+
