@@ -61,6 +61,7 @@ const UNIVERSE: U[] = [
 const REQUESTS = [['app'], ['app32'], ['app', 'app32'], ['pyapp'], ['ep-user'], ['tool-user'], ['editor'], ['both-editors'], ['and-user'], ['ep'], ['libfoo.i686']];
 
 const haveTestsolv = spawnSync('testsolv', ['-h']).error === undefined;
+if (!haveTestsolv) console.warn('skipping the libsolv comparison: testsolv is missing (Debian package libsolv-tools; scripts/setup installs it)');
 
 const dep = (text: string): DependencyLike => {
   if (text.startsWith('(')) return { name: text, rich: parseRichDependency(text, 'universe') };
@@ -152,7 +153,7 @@ function theirs(dir: string, request: string[], weak: boolean): string[] | null 
     .sort();
 }
 
-describe.skipIf(!haveTestsolv)('rpm model agrees with libsolv (testsolv)', () => {
+describe.skipIf(!haveTestsolv && !process.env.CI)('rpm model agrees with libsolv (testsolv)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rpm-testsolv-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -15,6 +15,7 @@ import { solve } from './solver.js';
 
 const CASES = 100;
 const haveTestsolv = spawnSync('testsolv', ['-h']).error === undefined;
+if (!haveTestsolv) console.warn('skipping the libsolv comparison: testsolv is missing (Debian package libsolv-tools; scripts/setup installs it)');
 
 interface Pkg {
   name: string;
@@ -206,7 +207,7 @@ function satisfiesOp(q: Pkg, a: Alternative): boolean {
   );
 }
 
-describe.skipIf(!haveTestsolv)('differential check against libsolv testsolv', () => {
+describe.skipIf(!haveTestsolv && !process.env.CI)('differential check against libsolv testsolv', () => {
   const dir = mkdtempSync(join(tmpdir(), 'resolve-testsolv-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
