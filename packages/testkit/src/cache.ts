@@ -159,3 +159,22 @@ export async function ensureCached(
     return { repo, commit };
   });
 }
+
+/**
+ * One build per cache directory and process: concurrent callers in one test worker share the pending promise (the
+ * file lock in `ensureCached` covers other processes); a failed build is forgotten so the next call tries again.
+ */
+export function sharedPerCacheDir<T>(build: (cacheDir: string) => Promise<T>): (options?: CacheOptions) => Promise<T> {
+  const inFlight = new Map<string, Promise<T>>();
+  return (options = {}) => {
+    const cacheDir = resolveCacheDir(options);
+    let pending = inFlight.get(cacheDir);
+    if (!pending) {
+      pending = build(cacheDir);
+      inFlight.set(cacheDir, pending);
+      pending.catch(() => inFlight.delete(cacheDir));
+    }
+    return pending;
+  };
+}
+

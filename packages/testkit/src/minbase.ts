@@ -4,7 +4,7 @@ import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '@ostree-layer/core';
 import { removeTree } from './cleanup.js';
-import { ensureCached, resolveCacheDir, type BaseImage, type CacheOptions } from './cache.js';
+import { ensureCached, sharedPerCacheDir, type BaseImage, type CacheOptions } from './cache.js';
 import { commitTree, makeOstreeReady } from './ostree-tree.js';
 import { isRoot, run } from './run.js';
 
@@ -48,22 +48,11 @@ export const DPKG_DB_PATH = 'usr/lib/sysimage/dpkg';
 // Bump when the recipe below changes: cached commits of another recipe are rebuilt.
 const RECIPE = 'debian-minbase-1';
 
-const inFlight = new Map<string, Promise<BaseImage>>();
-
 /**
  * The Debian bookworm minbase commit (`mmdebstrap --variant=minbase`, about 20–30 s the first time; a cache hit costs
  * two `ostree` calls). Parallel workers share one build through a lock file in the cache directory.
  */
-export function ensureDebianMinbase(options: CacheOptions = {}): Promise<BaseImage> {
-  const cacheDir = resolveCacheDir(options);
-  let pending = inFlight.get(cacheDir);
-  if (!pending) {
-    pending = buildOrReuse(cacheDir);
-    inFlight.set(cacheDir, pending);
-    pending.catch(() => inFlight.delete(cacheDir));
-  }
-  return pending;
-}
+export const ensureDebianMinbase: (options?: CacheOptions) => Promise<BaseImage> = sharedPerCacheDir(buildOrReuse);
 
 async function buildOrReuse(cacheDir: string): Promise<BaseImage> {
   if (!isRoot()) throw new UsageError('ensureDebianMinbase needs root (mmdebstrap in root mode, ownership in the commit)');

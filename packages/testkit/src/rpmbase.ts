@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SystemStateError, UsageError } from '@ostree-layer/core';
-import { ensureCached, resolveCacheDir, type BaseImage, type CacheOptions } from './cache.js';
+import { ensureCached, sharedPerCacheDir, type BaseImage, type CacheOptions } from './cache.js';
 import { removeTree } from './cleanup.js';
 import { commitTree, makeOstreeReady } from './ostree-tree.js';
 import { buildRpm, type RpmSpec } from './rpm.js';
@@ -123,19 +123,8 @@ async function isStaticElf(path: string): Promise<boolean> {
   }
 }
 
-const inFlight = new Map<string, Promise<RpmBase>>();
-
 /** The RPM test base commit (about a second to build; a cache hit costs two `ostree` calls). */
-export function ensureRpmBase(options: CacheOptions = {}): Promise<RpmBase> {
-  const cacheDir = resolveCacheDir(options);
-  let pending = inFlight.get(cacheDir);
-  if (!pending) {
-    pending = buildOrReuse(cacheDir);
-    inFlight.set(cacheDir, pending);
-    pending.catch(() => inFlight.delete(cacheDir));
-  }
-  return pending;
-}
+export const ensureRpmBase: (options?: CacheOptions) => Promise<RpmBase> = sharedPerCacheDir(buildOrReuse);
 
 async function buildOrReuse(cacheDir: string): Promise<RpmBase> {
   if (!isRoot()) throw new UsageError('ensureRpmBase needs root (rpm --root, ownership in the commit)');
