@@ -94,20 +94,23 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const byName = names.length > 0 ? await resolveNames(options, { backend, tree, database }) : undefined;
     const downloaded: string[] = [];
     if (byName) lap('resolve');
+    const result: InstallResult = {
+      dryRun: Boolean(options.dryRun),
+      backend: backend.name,
+      from: opened.fromCommit,
+      baseCommit: previous?.baseCommit ?? opened.fromCommit,
+      install: [],
+      alreadyInstalled: [...(byName?.plan.alreadyInstalled ?? [])],
+      downloadSize: byName?.plan.downloadSize,
+      installedSize: byName?.plan.installedSize,
+      deployed: false,
+      notes: [],
+      timings,
+    };
     if (byName && options.dryRun) {
-      return {
-        dryRun: true,
-        backend: backend.name,
-        from: opened.fromCommit,
-        baseCommit: previous?.baseCommit ?? opened.fromCommit,
-        install: byName.plan.install.map(({ name, version, arch, download }) => ({ name, version, arch, file: download.url })),
-        alreadyInstalled: byName.plan.alreadyInstalled,
-        deployed: false,
-        notes: [],
-        downloadSize: byName.plan.downloadSize,
-        installedSize: byName.plan.installedSize,
-        timings,
-      };
+      // The plan is the answer: nothing is downloaded, so each package's "file" is where it would come from.
+      result.install = byName.plan.install.map(({ name, version, arch, download }) => ({ name, version, arch, file: download.url }));
+      return result;
     }
     if (byName) {
       const fetched = await fetchAll(byName.plan.install.map((p) => p.download), {
@@ -125,19 +128,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     if (options.keys?.length) await verifyFileSignatures(backend, files, options.keys);
     const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages, previous);
 
-    const result: InstallResult = {
-      dryRun: Boolean(options.dryRun),
-      backend: backend.name,
-      from: opened.fromCommit,
-      baseCommit: previous?.baseCommit ?? opened.fromCommit,
-      install: fresh.map((p) => ({ ...p.id, file: p.file, note: backend.stateNote?.(p) })),
-      alreadyInstalled: [...(byName?.plan.alreadyInstalled ?? []), ...alreadyInstalled],
-      downloadSize: byName?.plan.downloadSize,
-      installedSize: byName?.plan.installedSize,
-      deployed: false,
-      notes: [],
-      timings,
-    };
+    result.install = fresh.map((p) => ({ ...p.id, file: p.file, note: backend.stateNote?.(p) }));
+    result.alreadyInstalled.push(...alreadyInstalled);
     lap('open');
     if (options.dryRun || fresh.length === 0) return result;
 
