@@ -5,6 +5,7 @@ import { DebPackage, openDeb } from './archive.js';
 import { databaseWithout } from './database-remove.js';
 import { findDatabase, layeredStatus, openDatabase, writeDatabase } from './database.js';
 import { parseRelationField, replacesOwner } from './dependencies.js';
+import { inspectDeb } from './inspect.js';
 import { compareDebVersions } from './version.js';
 
 export * from './ar.js';
@@ -54,6 +55,8 @@ export const dpkgBackend: Backend = {
 
   writeDatabase,
   databaseWithout,
+
+  inspect: (file: string) => inspectDeb(file),
 
   stateNote(pkg: PackageFile): string | undefined {
     if (!(pkg instanceof DebPackage) || !pkg.hasScripts) return undefined;

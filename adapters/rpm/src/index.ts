@@ -4,6 +4,7 @@ import { open } from 'node:fs/promises';
 import { LEAD_MAGIC, readArchive } from './archive.js';
 import { rpmDatabaseWithout } from './database-remove.js';
 import { locateDatabase, openRpmDatabase, writeRpmDatabase } from './database.js';
+import { inspectRpm } from './inspect.js';
 import { RpmPackage, openRpm } from './package.js';
 import { readKeys, verifyHeaderSignature } from './signature.js';
 import { compareEvrStrings } from './version.js';
@@ -54,6 +55,8 @@ export const rpmBackend: Backend = {
   mayOverwrite: multilibMayOverwrite,
   writeDatabase: (options) => writeRpmDatabase(options),
   databaseWithout: (options) => rpmDatabaseWithout(options),
+
+  inspect: (file: string) => inspectRpm(file),
 
   stateNote(pkg: PackageFile): string | undefined {
     return pkg.hasScripts ? `${pkg.id.name}: rpm scriptlets were not run (layered install)` : undefined;

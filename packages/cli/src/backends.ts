@@ -1,18 +1,12 @@
 import type { Backend, RepositoryBackend } from '@ostree-layer/core';
-import { dpkgBackend, dpkgRepositories, inspectDeb } from '@ostree-layer/dpkg';
-import { inspectRpm, rpmBackend, rpmRepositories } from '@ostree-layer/rpm';
+import { dpkgBackend, dpkgRepositories } from '@ostree-layer/dpkg';
+import { rpmBackend, rpmRepositories } from '@ostree-layer/rpm';
 
 /** Every backend the command knows, in detection order. A new format is one more entry here. */
 export const BACKENDS: Backend[] = [dpkgBackend, rpmBackend];
 
 /** Install by name, per backend name (a backend without repository support installs files only). */
 export const REPOSITORY_BACKENDS: Record<string, RepositoryBackend> = { dpkg: dpkgRepositories, rpm: rpmRepositories };
-
-/** `inspect --json` per backend (kept beside the list until every adapter exposes Backend.inspect itself). */
-export const INSPECTORS: Record<string, (file: string) => Promise<unknown>> = {
-  dpkg: (file) => inspectDeb(file),
-  rpm: (file) => inspectRpm(file),
-};
 
 export function backendByName(name: string): Backend | undefined {
   return BACKENDS.find((b) => b.name === name);

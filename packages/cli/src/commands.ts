@@ -7,7 +7,7 @@ import {
   UsageError,
   type InstallResult,
 } from '@ostree-layer/core';
-import { BACKENDS, INSPECTORS, REPOSITORY_BACKENDS, backendByName, backendForFile } from './backends.js';
+import { BACKENDS, REPOSITORY_BACKENDS, backendByName, backendForFile } from './backends.js';
 import { printAptPlan, splitArguments, type RepoOpts } from './repo-commands.js';
 import { printJson, progress } from './output.js';
 import { targetOf } from './target.js';
@@ -125,9 +125,8 @@ export async function runInspect(files: string[], opts: { json?: boolean }): Pro
   for (const file of files) {
     const backend = await backendForFile(file);
     if (!backend) throw new UsageError(`${file}: not a package file any backend knows (${BACKENDS.map((b) => b.extension).join(', ')})`);
-    const inspect = backend.inspect?.bind(backend) ?? INSPECTORS[backend.name];
-    if (!inspect) throw new UsageError(`the ${backend.name} backend cannot inspect files`);
-    out.push(await inspect(file));
+    if (!backend.inspect) throw new UsageError(`the ${backend.name} backend cannot inspect files`);
+    out.push(await backend.inspect(file));
   }
   if (opts.json) return printJson(out);
   for (const item of out as Array<Record<string, unknown> & { files?: Array<Record<string, unknown>> }>) {

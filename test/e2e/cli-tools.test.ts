@@ -1,0 +1,56 @@
+/** The distro maintainers' verbs, judged by the real tools: inspect --json against dpkg-deb and rpm, vercmp against dpkg. */
+import { execa } from 'execa';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildDeb, buildRpm } from '@ostree-layer/testkit';
+import { cli } from '../support/cli.js';
+
+const work = mkdtempSync(join(tmpdir(), 'ostree-layer-cli-'));
+
+describe('inspect --json', () => {
+  it('describes a .deb and an .rpm in one array, as dpkg-deb and rpm list them', async () => {
+    const deb = await buildDeb(work, {
+      name: 'inspected',
+      version: '1:2.0-3',
+      arch: 'amd64',
+      depends: 'libc6 (>= 2.36), foo | bar',
+      files: [{ path: '/usr/bin/inspected', content: '#!/bin/sh\n', mode: 0o755 }, { path: '/usr/share/inspected/link', symlink: '../../bin/inspected' }],
+    });
+    const rpm = await buildRpm(work, { name: 'inspected-rpm', version: '2.0', release: '3', epoch: 1, requires: ['bash >= 5'], files: [{ path: '/usr/bin/inspected-rpm', content: 'x', mode: 0o755 }] });
+    const r = await cli(['inspect', '--json', deb, rpm]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const [d, p] = JSON.parse(r.stdout);
+    expect(d).toMatchObject({ name: 'inspected', version: '1:2.0-3', arch: 'amd64' });
+    expect(JSON.stringify(d.relations.Depends)).toContain('"libc6"');
+    // dpkg-deb lists the archive root "./" too; a payload has no entry for it.
+    const listed = (await execa('dpkg-deb', ['-c', deb])).stdout.split('\n').filter((l) => l && !l.endsWith(' ./'));
+    expect(d.files).toHaveLength(listed.length);
+    expect(d.files).toContainEqual(expect.objectContaining({ path: '/usr/bin/inspected', type: 'file', mode: 0o755, user: 'root', group: 'root', size: 10 }));
+    expect(d.files).toContainEqual(expect.objectContaining({ path: '/usr/share/inspected/link', type: 'symlink', linkTarget: '../../bin/inspected' }));
+    const q = (await execa('rpm', ['-qp', '--qf', '%{NAME} %{EPOCH} %{VERSION} %{RELEASE} %{ARCH}', rpm])).stdout;
+    expect(`${p.name} ${p.epoch} ${p.version} ${p.release} ${p.arch}`).toBe(q);
+    expect(p.files.map((f: { path: string }) => f.path)).toEqual((await execa('rpm', ['-qpl', rpm])).stdout.split('\n'));
+  });
+
+  it('refuses a file no backend knows, naming it', async () => {
+    const r = await cli(['inspect', '--json', '/etc/hostname']);
+    expect(r.exitCode).toBe(2);
+    expect(JSON.parse(r.stdout).error.message).toContain('/etc/hostname');
+  });
+});
+
+describe('vercmp', () => {
+  it.each([
+    ['1.0~rc1', 'lt', '1.0'],
+    ['1:0.9', 'gt', '2.0'],
+    ['1.0-1', 'eq', '1.0-1'],
+    ['1.0a', 'lt', '1.0+b1'],
+    ['2.0', 'le', '1.9'],
+  ])('%s %s %s exits as dpkg --compare-versions does', async (a, op, b) => {
+    const ours = await cli(['vercmp', a, op, b]);
+    const dpkg = await execa('dpkg', ['--compare-versions', a, op, b], { reject: false });
+    expect(ours.exitCode).toBe(dpkg.exitCode);
+  });
+});
