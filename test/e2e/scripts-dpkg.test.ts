@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildDeb, ensureDebianMinbase, makeSysroot, resolveCacheDir, type BaseImage, type Sysroot } from '@ostree-layer/testkit';
-import { cli, sha256File, systemSnapshot } from '../support/cli.js';
+import { CLI, cli, sha256File, systemSnapshot } from '../support/cli.js';
 
 const DB = 'usr/lib/sysimage/dpkg';
 let base: BaseImage;
@@ -213,5 +213,37 @@ exit 0
     expect(states.stdout).toBe('ii keeper');
     const fsck = await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false });
     expect(fsck.exitCode, fsck.stderr).toBe(0);
+  });
+
+  it('SIGKILL while a script runs leaves no process, mount or scratch behind, and the rerun succeeds', async () => {
+    const s = await sysroot();
+    const before = await systemSnapshot(s.sysroot);
+    const deb = await buildDeb(join(work, 'sleepy'), {
+      name: 'sleepy',
+      version: '1',
+      files: [{ path: '/usr/share/sleepy/data', content: 's\n' }],
+      scripts: { postinst: '#!/bin/sh\n[ -e /usr/share/sleepy/fast ] || sleep 300\n' },
+    });
+    const child = execa('node', [CLI, 'install', ...target(s), deb], { reject: false });
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (chunk: Buffer) => {
+        if (chunk.toString().includes('configure step')) resolve();
+      });
+      child.on('exit', () => reject(new Error('exited before the scripts ran')));
+    });
+    // Give the sandbox time to reach the sleeping postinst.
+    await new Promise((r) => setTimeout(r, 2000));
+    child.kill('SIGKILL');
+    await child;
+    await new Promise((r) => setTimeout(r, 1000));
+    const ps = await execa('ps', ['-eo', 'args'], { reject: false });
+    expect(ps.stdout).not.toMatch(/sleep 300|bwrap .*sleepy/);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(s.sysroot);
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
+    expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
+
+    const rerun = await cli(['install', '--no-scripts', ...target(s), deb]);
+    expect(rerun.exitCode, rerun.stderr).toBe(0);
+    expect(readdirSync(join(s.repo, 'tmp')).filter((f) => f.startsWith('ostree-layer-'))).toEqual([]);
   });
 });
