@@ -6,12 +6,12 @@
  * differs (every %pre before the payloads), and the users, directories and files the scripts made must be equal.
  */
 import { execFileSync } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectoryTree, SCRIPT_DIR, type LayeredPackage, type ScriptPlan, type ScriptStep } from '@ostree-layer/core';
-import { buildRpm, ensureRpmBase, installRpmRoot, removeTree, type RpmSpec } from '@ostree-layer/testkit';
+import { DirectoryTree, type LayeredPackage, type ScriptPlan } from '@ostree-layer/core';
+import { buildRpm, ensureRpmBase, installRpmRoot, removeTree, runScriptStep, writePlanFiles, type RpmSpec } from '@ostree-layer/testkit';
 import { openRpmDatabase } from './database.js';
 import { openRpm } from './package.js';
 import { planRpmScripts } from './scripts.js';
@@ -71,16 +71,6 @@ let real: string;
 let planned: string;
 let plan: ScriptPlan;
 
-/** Runs one step the way the engine's sandbox does: the tree as /, the plan's files read-only, no network. */
-function runInSandbox(root: string, scripts: string, step: ScriptStep): void {
-  const env = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root', LANG: 'C.UTF-8', ...step.env };
-  execFileSync('bwrap', [
-    '--bind', root, '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--ro-bind', scripts, SCRIPT_DIR,
-    '--unshare-net', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--chdir', '/', '--clearenv',
-    ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]), '--', ...step.argv,
-  ], { input: step.stdin ?? '', stdio: ['pipe', 'pipe', 'pipe'] });
-}
-
 const rpm = (root: string, ...args: string[]) => execFileSync('rpm', ['--root', root, '--dbpath', DB, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 
 beforeAll(async () => {
@@ -102,12 +92,10 @@ beforeAll(async () => {
   const layered: LayeredPackage[] = [];
   for (const file of added) layered.push({ package: await openRpm(file), entries: [], takenOver: new Map() });
   plan = (await planRpmScripts({ tree, database: await openRpmDatabase(tree, DB), added: layered }))!;
-  const scripts = join(work, 'scripts');
-  await mkdir(scripts);
-  for (const f of plan.files) await writeFile(join(scripts, f.name), f.content, { mode: f.mode });
-  for (const step of plan.beforePayload) runInSandbox(planned, scripts, step);
+  const files = await writePlanFiles(work, plan);
+  for (const step of plan.beforePayload) runScriptStep(planned, files, step);
   rpm(planned, '-i', '--noscripts', '--notriggers', '--nodeps', ...added);
-  for (const step of plan.afterPayload) runInSandbox(planned, scripts, step);
+  for (const step of plan.afterPayload) runScriptStep(planned, files, step);
 }, 300_000);
 
 afterAll(async () => {

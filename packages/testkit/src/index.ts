@@ -10,5 +10,6 @@ export { commitTree, makeOstreeReady, STAND_IN_KERNEL_VERSION, type CommitTreeOp
 export { buildRawDataTarDeb, HOSTILE_DATA_ENTRIES, rawTar, type RawDebSpec, type RawTarEntry } from './rawdeb.js';
 export { buildRpm, rpmSpecText, type RpmCompression, type RpmFileSpec, type RpmFileTrigger, type RpmScriptlet, type RpmScriptletKind, type RpmSpec } from './rpm.js';
 export { ensureRpmBase, findStaticBusybox, installRpmRoot, rpmBaseSpecs, RPM_BASE_REF, RPM_DB_PATH, type RpmBase } from './rpmbase.js';
+export { runScriptStep, writePlanFiles } from './script-steps.js';
 export { deploymentOrigin, listDeployments, makeSysroot, type Sysroot, type SysrootOptions } from './sysroot.js';
 export { aptDownloadClosure, aptPlan } from './apt.js';
