@@ -25,8 +25,8 @@ export interface TriggerPackage {
   header: RpmHeader;
   /** The package's place in the database (rpm's hnum order): base packages first, new ones in install order. */
   order: number;
-  /** Paths of files rpm counts as installed, as the header spells them, in header order. */
-  files: string[];
+  /** Paths of files rpm counts as installed, as the header spells them, in header order (read on first use). */
+  files(): string[];
   /** The header's directory names ("/usr/lib/"), for rpm's Dirnames prefix search. */
   dirnames: string[];
   fileTriggers: FileTrigger[];
@@ -52,14 +52,14 @@ function byRpmOrder(a: { owner: TriggerPackage; trigger: FileTrigger }, b: { own
 
 /** The files of one package under the trigger's prefixes, prefix by prefix (rpm's search mode 0). */
 function packageFilesUnder(pkg: TriggerPackage, trigger: FileTrigger): string[] {
-  return trigger.prefixes.flatMap((prefix) => pkg.files.filter((path) => path.startsWith(prefix)));
+  return trigger.prefixes.flatMap((prefix) => pkg.files().filter((path) => path.startsWith(prefix)));
 }
 
 /** The files of `packages` under the trigger's prefixes, found the way rpm's Dirnames prefix search finds them. */
 function databaseFilesUnder(packages: TriggerPackage[], trigger: FileTrigger): string[] {
   const ordered = [...packages].sort((a, b) => a.order - b.order);
   return trigger.prefixes.flatMap((prefix) =>
-    ordered.filter((pkg) => pkg.dirnames.some((dir) => dir.startsWith(prefix))).flatMap((pkg) => pkg.files.filter((path) => path.startsWith(prefix))),
+    ordered.filter((pkg) => pkg.dirnames.some((dir) => dir.startsWith(prefix))).flatMap((pkg) => pkg.files().filter((path) => path.startsWith(prefix))),
   );
 }
 

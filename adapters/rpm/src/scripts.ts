@@ -111,15 +111,17 @@ function triggerStep(plan: PlanBuilder, fired: FiredTrigger): void {
   });
 }
 
-function triggerPackage(id: PackageId, header: RpmHeader, order: number, files: string[]): TriggerPackage {
+/** `files` is called at most once, and only for packages a trigger searches: a base's file lists are large. */
+function triggerPackage(id: PackageId, header: RpmHeader, order: number, files: () => string[]): TriggerPackage {
+  let cached: string[] | undefined;
   return {
-    id, header, order, files, dirnames: header.strings(Tag.DirNames),
+    id, header, order, files: () => (cached ??= files()), dirnames: header.strings(Tag.DirNames),
     fileTriggers: readFileTriggers(header, 'file'), transTriggers: readFileTriggers(header, 'transfile'),
   };
 }
 
 /** Installed files of a base package: rpm skips files not installed, and those a new package takes over. */
-function baseFiles(header: RpmHeader, id: PackageId, where: string, taken: Set<string>): string[] {
+function baseFiles(header: RpmHeader, where: string, taken: Set<string>): string[] {
   const states = header.numbers(Tag.FileStates);
   return headerFiles(header, where)
     .filter((f) => INSTALLED_STATES.has(states[f.index] ?? 0) && !taken.has(f.path))
@@ -167,8 +169,8 @@ export async function planRpmScripts(options: WriteDatabaseOptions): Promise<Scr
   const takenFrom = takenOverPaths(options.added);
   const where = `${database.tree.description}${database.dbFile}`;
   const baseHeaders = await database.headers();
-  const base = baseHeaders.map(({ id, header }, i) => triggerPackage(id, header, i, baseFiles(header, id, where, takenFrom(id))));
-  const fresh = added.map((pkg, i) => triggerPackage(pkg.id, pkg.header, base.length + i, pkg.files.map((f) => f.rawPath)));
+  const base = baseHeaders.map(({ id, header }, i) => triggerPackage(id, header, i, () => baseFiles(header, where, takenFrom(id))));
+  const fresh = added.map((pkg, i) => triggerPackage(pkg.id, pkg.header, base.length + i, () => pkg.files.map((f) => f.rawPath)));
 
   const plan = new PlanBuilder();
   checkPackageTriggers(plan, base, added);
