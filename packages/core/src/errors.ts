@@ -64,11 +64,11 @@ export class ToolError extends LayerError {
   override readonly kind = 'tool';
 }
 
-/**
- * A maintainer script cannot run in the sandbox (its interpreter is not in the tree, a Lua scriptlet without the
- * tree's rpmlua, a kind the tool does not run) or failed there. The message names the package and the script.
- */
+/** A maintainer script failed (or could not run) in the sandbox; the message names the package and the script. */
 export class ScriptError extends LayerError {
   override readonly exitCode = 10;
   override readonly kind = 'script';
+  constructor(message: string, readonly output = '', options?: { cause?: unknown }) {
+    super(message, options);
+  }
 }
