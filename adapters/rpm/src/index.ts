@@ -61,7 +61,7 @@ export const rpmBackend: Backend = {
   inspect: (file: string) => inspectRpm(file),
 
   stateNote(pkg: PackageFile): string | undefined {
-    return pkg.hasScripts ? `${pkg.id.name}: rpm scriptlets were not run (layered install)` : undefined;
+    return pkg.hasScripts ? `${pkg.id.name}: rpm scriptlets were not run (--no-scripts), the package is not configured` : undefined;
   },
 
   async verifySignature(file: string, keys: Array<string | Uint8Array>): Promise<void> {

@@ -204,6 +204,7 @@ export async function planRpmScripts(options: WriteDatabaseOptions): Promise<Scr
     beforePayload: plan.pending.filter((p) => !p.afterPayload).map((p) => p.step),
     afterPayload: plan.pending.filter((p) => p.afterPayload).map((p) => p.step),
     binds: [],
+    sandboxOnly: [],
     // sqlite's shared-memory and write-ahead files, and rpm's lock, belong to an rpm process, never to the tree.
     discard: [`${location}/rpmdb.sqlite-shm`, `${location}/rpmdb.sqlite-wal`, `${location}/.rpm.lock`],
   };
