@@ -112,8 +112,9 @@ describe('planScripts for rpm', () => {
     expect(p.afterPayload[0].env).toMatchObject({ RPM_INSTALL_PREFIX: '/opt/reloc', RPM_INSTALL_PREFIX0: '/opt/reloc' });
   }, 120_000);
 
-  it('returns null when nothing runs', async () => {
-    expect(await plan([], [spec('quiet', { scripts: { preun: 'echo bye', pretrans: 'echo early' } })])).toBeNull();
+  it('returns null when nothing runs (only scripts it never runs, an empty Lua scriptlet)', async () => {
+    const quiet = spec('quiet', { scripts: { preun: 'echo bye', pretrans: 'echo early', post: { interpreter: '<lua>' } } });
+    expect(await plan([], [quiet])).toBeNull();
   }, 120_000);
 
   it('refuses a Lua scriptlet when the tree has no rpmlua, naming the package, the scriptlet and --no-scripts', async () => {

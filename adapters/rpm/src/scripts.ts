@@ -55,6 +55,8 @@ class PlanBuilder {
       return;
     }
     const lua = options.interpreter[0] === LUA_INTERPRETER;
+    // rpm runs an empty Lua scriptlet as a no-op; rpmlua without a file would start an interactive session.
+    if (lua && options.body === undefined) return;
     const argv = lua ? [RPMLUA] : [...options.interpreter];
     if (options.body !== undefined) {
       const name = options.scriptName;
