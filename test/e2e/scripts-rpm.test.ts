@@ -91,7 +91,7 @@ describe('rpm: %pre, %post and %posttrans run in the sandbox on a layered instal
 
     // The user the script chose is carried as sysusers.d, with its id.
     const sysusersDir = join(newDir, 'usr/lib/sysusers.d');
-    const sysusers = readdirSync(sysusersDir).filter((n) => n.startsWith('ostree-layer-')).map((n) => readFileSync(join(sysusersDir, n), 'utf8')).join('');
+    const sysusers = readdirSync(sysusersDir).filter((n) => n.includes('ostree-layer-')).map((n) => readFileSync(join(sysusersDir, n), 'utf8')).join('');
     const uid = Number(/^u svcd (\d+):svcd /m.exec(sysusers)?.[1]);
     expect(uid).toBe(999);
     expect(sysusers).toMatch(/^g svcd 999$/m);
