@@ -70,9 +70,9 @@ describe('rpm: %pre, %post and %posttrans run in the sandbox on a layered instal
         { path: '/var/lib/svcd-state', dir: true, user: 'svcd', group: 'svcd', mode: 0o700 },
       ],
       scripts: {
-        pre: PRE,
+        pre: `${PRE}\necho "from-pre" > /var/lib/rpm-state/svcd`,
         post: 'mkdir -p /var/lib/svcd && chown svcd:svcd /var/lib/svcd && chmod 0750 /var/lib/svcd\necho "listen=127.0.0.1 configured-by=post-$1" > /etc/svcd.conf',
-        posttrans: 'echo "generated-by=posttrans-$1" > /usr/lib/svcd/generated.cache',
+        posttrans: 'echo "generated-by=posttrans-$1 $(cat /var/lib/rpm-state/svcd)" > /usr/lib/svcd/generated.cache\nrm /var/lib/rpm-state/svcd',
       },
       fileTriggers: [{ kind: 'transfiletriggerin', prefixes: ['/usr/bin'], body: 'grep -c . > /usr/lib/svcd/commands.count' }],
     });
@@ -97,7 +97,10 @@ describe('rpm: %pre, %post and %posttrans run in the sandbox on a layered instal
     expect(sysusers).toMatch(/^g svcd 999$/m);
     // What the scripts wrote under /etc and /usr is in the tree; /etc through the 3-way merge.
     expect(readFileSync(join(newDir, 'etc/svcd.conf'), 'utf8')).toBe('listen=127.0.0.1 configured-by=post-1\n');
-    expect(readFileSync(join(newDir, 'usr/lib/svcd/generated.cache'), 'utf8')).toBe('generated-by=posttrans-1\n');
+    // State left by %pre in /var/lib/rpm-state reached %posttrans, and the directory itself stays out of the tree.
+    expect(readFileSync(join(newDir, 'usr/lib/svcd/generated.cache'), 'utf8')).toBe('generated-by=posttrans-1 from-pre\n');
+    const tmpfilesDir = join(newDir, 'usr/lib/tmpfiles.d');
+    for (const conf of readdirSync(tmpfilesDir)) expect(readFileSync(join(tmpfilesDir, conf), 'utf8')).not.toContain('rpm-state');
     // The trigger read every /usr/bin path of the database on stdin: busybox's and svcd's.
     const commands = (await rpm(await copyOf(newDir, 'counted'), '-qal')).stdout.split('\n').filter((p) => p.startsWith('/usr/bin/'));
     expect(commands).toContain('/usr/bin/svcd');

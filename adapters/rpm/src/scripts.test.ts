@@ -88,7 +88,8 @@ describe('planScripts for rpm', () => {
     expect(after[7].stdin).toBe('/usr/share/first/b\n/usr/share/second/b\n');
     // …and the whole database's for a new package's own %transfiletriggerin, prefix by prefix.
     expect(after[8].stdin).toBe('/usr/lib/first/a\n/usr/lib/second/a\n');
-    expect(p.discard).toEqual([`${DB}/rpmdb.sqlite-shm`, `${DB}/rpmdb.sqlite-wal`, `${DB}/.rpm.lock`]);
+    expect(p.discard).toEqual([`${DB}/rpmdb.sqlite-shm`, `${DB}/rpmdb.sqlite-wal`, `${DB}/.rpm.lock`, '/var/lib/rpm-state/']);
+    expect(p.sandboxOnly.map((f) => f.path)).toEqual(['/var/lib/rpm-state/.ostree-layer']);
     expect(p.binds).toEqual([]);
   }, 120_000);
 

@@ -29,6 +29,11 @@ import {
 export const RPM_SCRIPT_PATH = '/sbin:/bin:/usr/sbin:/usr/bin:/usr/X11R6/bin';
 /** rpm ≥ 4.17 ships its Lua as a standalone interpreter; <lua> scriptlets run through the tree's own. */
 export const RPMLUA = '/usr/bin/rpmlua';
+/**
+ * Where scriptlets keep state from %pre to %posttrans (Fedora's selinux and authselect macros write there); the rpm
+ * package owns it on a mutable system. It exists during the script phase and its content never reaches the tree.
+ */
+export const RPM_STATE_DIR = '/var/lib/rpm-state';
 /** rpmfileState values rpm counts as installed (normal, netshared). */
 const INSTALLED_STATES = new Set([0, 3]);
 
@@ -206,8 +211,8 @@ export async function planRpmScripts(options: WriteDatabaseOptions): Promise<Scr
     beforePayload: plan.pending.filter((p) => !p.afterPayload).map((p) => p.step),
     afterPayload: plan.pending.filter((p) => p.afterPayload).map((p) => p.step),
     binds: [],
-    sandboxOnly: [],
+    sandboxOnly: [{ path: `${RPM_STATE_DIR}/.ostree-layer`, content: '', mode: 0o644 }],
     // sqlite's shared-memory and write-ahead files, and rpm's lock, belong to an rpm process, never to the tree.
-    discard: [`${location}/rpmdb.sqlite-shm`, `${location}/rpmdb.sqlite-wal`, `${location}/.rpm.lock`],
+    discard: [`${location}/rpmdb.sqlite-shm`, `${location}/rpmdb.sqlite-wal`, `${location}/.rpm.lock`, `${RPM_STATE_DIR}/`],
   };
 }
