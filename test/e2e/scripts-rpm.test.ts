@@ -70,7 +70,7 @@ describe('rpm: %pre, %post and %posttrans run in the sandbox on a layered instal
         { path: '/var/lib/svcd-state', dir: true, user: 'svcd', group: 'svcd', mode: 0o700 },
       ],
       scripts: {
-        pre: `${PRE}\necho "from-pre" > /var/lib/rpm-state/svcd`,
+        pre: `${PRE}\ntest -e /run/ostree-booted && echo "from-pre" > /var/lib/rpm-state/svcd`,
         post: 'mkdir -p /var/lib/svcd && chown svcd:svcd /var/lib/svcd && chmod 0750 /var/lib/svcd\necho "listen=127.0.0.1 configured-by=post-$1" > /etc/svcd.conf',
         posttrans: 'echo "generated-by=posttrans-$1 $(cat /var/lib/rpm-state/svcd)" > /usr/lib/svcd/generated.cache\nrm /var/lib/rpm-state/svcd',
       },

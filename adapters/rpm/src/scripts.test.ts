@@ -89,7 +89,7 @@ describe('planScripts for rpm', () => {
     // …and the whole database's for a new package's own %transfiletriggerin, prefix by prefix.
     expect(after[8].stdin).toBe('/usr/lib/first/a\n/usr/lib/second/a\n');
     expect(p.discard).toEqual([`${DB}/rpmdb.sqlite-shm`, `${DB}/rpmdb.sqlite-wal`, `${DB}/.rpm.lock`, '/var/lib/rpm-state/']);
-    expect(p.sandboxOnly.map((f) => f.path)).toEqual(['/var/lib/rpm-state/.ostree-layer']);
+    expect(p.sandboxOnly.map((f) => f.path)).toEqual(['/var/lib/rpm-state/.ostree-layer', '/run/ostree-booted']);
     expect(p.binds).toEqual([]);
   }, 120_000);
 

@@ -211,7 +211,11 @@ export async function planRpmScripts(options: WriteDatabaseOptions): Promise<Scr
     beforePayload: plan.pending.filter((p) => !p.afterPayload).map((p) => p.step),
     afterPayload: plan.pending.filter((p) => p.afterPayload).map((p) => p.step),
     binds: [],
-    sandboxOnly: [{ path: `${RPM_STATE_DIR}/.ostree-layer`, content: '', mode: 0o644 }],
+    sandboxOnly: [
+      { path: `${RPM_STATE_DIR}/.ostree-layer`, content: '', mode: 0o644 },
+      // What an OSTree system shows (rpm-ostree's sandbox too): scriptlets may act differently there (akmods).
+      { path: '/run/ostree-booted', content: '', mode: 0o644 },
+    ],
     // sqlite's shared-memory and write-ahead files, and rpm's lock, belong to an rpm process, never to the tree.
     discard: [`${location}/rpmdb.sqlite-shm`, `${location}/rpmdb.sqlite-wal`, `${location}/.rpm.lock`, `${RPM_STATE_DIR}/`],
   };
