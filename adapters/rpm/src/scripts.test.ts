@@ -138,7 +138,7 @@ describe('planScripts for rpm', () => {
     const p = (await plan([], [lua], addRpmlua))!;
     const [post, trigger] = p.afterPayload;
     expect(post.argv).toEqual([RPMLUA, `${SCRIPT_DIR}/luapkg-1-1.noarch.post`, '1']);
-    expect(script(p, post)).toBe('arg[2] = tonumber(arg[2]);\nprint(arg[2])');
+    expect(script(p, post)).toBe('arg[2] = tonumber(arg[2]);print(arg[2])');
     expect(trigger.argv).toEqual([RPMLUA, `${SCRIPT_DIR}/luapkg-1-1.noarch.transfiletriggerin.0`, '0']);
     expect(script(p, trigger)).toContain('rpm.next_file = function()');
     expect(trigger.stdin).toBe('/usr/lib/luapkg/a\n');

@@ -77,13 +77,14 @@ class PlanBuilder {
 
 /**
  * rpm runs Lua inside itself with `arg[2]` already a number, `rpm.next_file()` feeding file triggers and the install
- * prefixes as a table; through rpmlua the same script gets strings in `arg` and stdin, so this prepares both.
+ * prefixes as a table; through rpmlua the same script gets strings in `arg` and stdin, so this prepares both. Like
+ * rpm's own conversion it goes in front of the body on the same line, so error messages keep rpm's line numbers.
  */
 function luaPreamble(prefixes: string[], trigger: boolean): string {
-  const lines = ['arg[2] = tonumber(arg[2]);'];
-  if (trigger) lines.push("rpm.next_file = function() return io.read('l') end;");
-  if (prefixes.length) lines.push(`RPM_INSTALL_PREFIX = { ${prefixes.map((p) => JSON.stringify(p)).join(', ')} };`);
-  return lines.join(' ') + '\n';
+  const statements = ['arg[2] = tonumber(arg[2]);'];
+  if (trigger) statements.push("rpm.next_file = function() return io.read('l') end;");
+  if (prefixes.length) statements.push(`RPM_INSTALL_PREFIX = { ${prefixes.map((p) => JSON.stringify(p)).join(', ')} };`);
+  return statements.join(' ');
 }
 
 function scriptEnv(prefixes: string[]): Record<string, string> {
