@@ -192,4 +192,26 @@ exit 0
     expect(r.stderr).toMatch(/refusing: install/);
     expect(await systemSnapshot(s.sysroot)).toBe(before);
   });
+
+  it('uninstall keeps what the scripts of the packages that stay made', async () => {
+    const s = await sysroot();
+    const keeper = await buildDeb(join(work, 'keeper'), {
+      name: 'keeper',
+      version: '1',
+      files: [{ path: '/usr/share/keeper/data', content: 'k\n' }],
+      scripts: { postinst: '#!/bin/sh\necho kept >/etc/keeper.conf\n' },
+    });
+    const leaver = await buildDeb(join(work, 'leaver'), { name: 'leaver', version: '1', files: [{ path: '/usr/share/leaver/data', content: 'l\n' }] });
+    expect((await cli(['install', ...target(s), keeper])).exitCode).toBe(0);
+    expect((await cli(['install', ...target(s), leaver])).exitCode).toBe(0);
+    const r = await cli(['uninstall', ...target(s), 'leaver']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const dir = s.deploymentDir();
+    expect(readFileSync(join(dir, 'usr/etc/keeper.conf'), 'utf8')).toBe('kept\n');
+    expect(existsSync(join(dir, 'usr/share/leaver/data'))).toBe(false);
+    const states = await execa('dpkg-query', [`--admindir=${join(dir, DB)}`, '-W', '-f=${db:Status-Abbrev}${Package}\n', 'keeper', 'leaver'], { reject: false });
+    expect(states.stdout).toBe('ii keeper');
+    const fsck = await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false });
+    expect(fsck.exitCode, fsck.stderr).toBe(0);
+  });
 });

@@ -9,7 +9,7 @@ import { composeCommit } from './compose/compose.js';
 import { commitFinalLayer, type LayerDirectory } from './compose/final-layer.js';
 import { deployCommit } from './deploy/deploy.js';
 import { listDirectories, RepoTree } from './discover/repo-tree.js';
-import { STATE_PATH, type LayerState } from './discover/sysroot.js';
+import { SCRIPT_LAYER_REF_PREFIX, STATE_PATH, type LayerState } from './discover/sysroot.js';
 import { beginTransaction, type Target } from './discover/target.js';
 import { ResolutionError, SystemStateError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
@@ -60,6 +60,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
       throw new SystemStateError(`the base commit ${state!.baseCommit} is no longer in ${repo.path}; deploy a base again (ostree admin deploy) and layer onto it`);
     }
     const keepCommits = await layerCommits(repo, keep);
+    const scriptCommits = await scriptLayerCommits(repo, state!);
     if (options.dryRun) return result;
 
     let newState: LayerState | null = null;
@@ -83,7 +84,10 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
         result.commit = await composeCommit({
           repo,
           from: state!.baseCommit,
-          layers: [...keepCommits, finalLayer],
+          // Script layers before the database: the database written for what stays must win over the one the
+          // scripts left. Removal runs no scripts (neither does rpm-ostree): what the removed packages' scripts made
+          // (users, alternatives) stays, as after `apt remove` without purge.
+          layers: [...keepCommits, ...scriptCommits, finalLayer],
           branch: options.commitOnly?.ref,
           state: newState,
           subject: `ostree-layer: uninstall ${options.names.join(' ')}`,
@@ -129,6 +133,18 @@ function pickLayered(names: string[], state: LayerState | null, installed: Packa
     for (const p of matches) if (!picked.includes(p)) picked.push(p);
   }
   return picked;
+}
+
+/** The script layers the state records, each still held by its ref. */
+async function scriptLayerCommits(repo: OstreeRepo, state: LayerState): Promise<string[]> {
+  const commits: string[] = [];
+  for (const commit of state.scriptLayers ?? []) {
+    if ((await repo.refCommit(SCRIPT_LAYER_REF_PREFIX + commit)) !== commit) {
+      throw new SystemStateError(`the layer holding what maintainer scripts changed (${commit.slice(0, 10)}, ref ${SCRIPT_LAYER_REF_PREFIX}${commit}) is gone from ${repo.path}; the tree cannot be recomposed without it`);
+    }
+    commits.push(commit);
+  }
+  return commits;
 }
 
 /** The cached import of each package that stays (the ref recorded when it was layered). */

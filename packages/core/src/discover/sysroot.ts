@@ -14,6 +14,9 @@ import { parseIni, type Ini } from './ini.js';
 /** Where ostree-layer records, inside every tree it composes, what the tree is made of. */
 export const STATE_PATH = '/usr/lib/ostree-layer/state.json';
 
+/** Refs that keep script layers alive across the prune `ostree admin deploy` runs: `<prefix><checksum>`. */
+export const SCRIPT_LAYER_REF_PREFIX = 'ostree-layer/scripts/';
+
 /** What a composed tree is made of: written to {@link STATE_PATH} and to the commit's metadata. */
 export interface LayerState {
   /** The commit that ostree-layer started from before any layering (the OS vendor's commit). */
@@ -23,6 +26,11 @@ export interface LayerState {
   requests: string[][];
   /** Every package layered on the base, with the ref of its cached import. */
   packages: Array<PackageId & { ref: string }>;
+  /**
+   * What each transaction's maintainer scripts changed, as layer commits in order (each held by a ref under
+   * {@link SCRIPT_LAYER_REF_PREFIX}); a recomposition from the base stacks them again.
+   */
+  scriptLayers?: string[];
 }
 
 export interface Deployment {
