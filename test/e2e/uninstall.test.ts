@@ -97,6 +97,7 @@ describe('uninstall on a dpkg deployment', () => {
     const b = await buildDeb(join(work, 'cache-b'), { name: 'cache-b', version: '1', files: [{ path: '/usr/share/cache-b', content: 'b' }] });
     expect((await cli(['install', ...target(s), a, b])).exitCode).toBe(0);
     await execa('ostree', [`--repo=${s.repo}`, 'refs', '--delete', 'ostree-layer/pkg/dpkg/cache-b/1/all']);
+    await execa('ostree', [`--repo=${s.repo}`, 'prune', '--refs-only']);
     const before = await systemSnapshot(s.sysroot);
     const r = await cli(['uninstall', ...target(s), 'cache-a']);
     expect(r.exitCode).toBe(5);

@@ -52,9 +52,19 @@ program
   .option('--repo <dir>', 'with --commit-only: the OSTree repo to compose in')
   .option('--ref <ref>', 'with --commit-only: the ref to start from and to move to the result')
   .option('--commit-only', 'compose a commit in --repo under --ref and deploy nothing (server side)')
+  .option('--with-dependents', 'also remove the layered packages that need what is removed (as apt remove does), instead of refusing')
   .option('--dry-run', 'show what would be removed; change nothing')
   .option('--json', 'print one JSON document on stdout')
   .action(async (names, opts) => runUninstall(names, opts));
+
+program
+  .command('autoremove')
+  .description('remove the layered packages that were pulled in as dependencies and that nothing layered needs any more')
+  .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--os <name>', 'OS name of the deployment (stateroot)')
+  .option('--dry-run', 'show what would be removed; change nothing')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (opts) => runUninstall([], opts, true));
 
 program
   .command('status')

@@ -13,3 +13,6 @@ export * from './uninstall.js';
 export { detectBackend, openTarget, type Target } from './discover/target.js';
 export * from './repository.js';
 export * from './resolve/index.js';
+export * from './rollback.js';
+export * from './cleanup.js';
+export { planRemoval, type Dependent, type RemovalPlan } from './resolve-removal.js';

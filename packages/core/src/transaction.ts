@@ -23,6 +23,7 @@ import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
 import { planByName } from './resolve-request.js';
+import { installState } from './layer-state.js';
 
 export interface InstallOptions extends Target {
   backends: Backend[];
@@ -151,13 +152,14 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const takeovers = await checkConflicts({ backend, tree, database, placer }, imported);
 
     lap('conflicts');
-    const state: LayerState = {
+    const state: LayerState = installState(previous, {
       baseCommit: result.baseCommit,
       backend: backend.name,
-      // The request as the user made it: names as typed, files by their package name.
-      requests: [...(previous?.requests ?? []), ['install', ...names, ...packages.slice(0, files.length).map((p) => p.id.name)]],
-      packages: [...(previous?.packages ?? []), ...imported.map((p) => ({ ...p.package.id, ref: p.ref }))],
-    };
+      names,
+      files: packages.slice(0, files.length),
+      imported,
+      pulledIn: new Set(byName?.plan.install.filter((p) => p.reason !== 'request').map((p) => p.name)),
+    });
     const dbFiles: LayerFile[] = await backend.writeDatabase({
       tree,
       database,
