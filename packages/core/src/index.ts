@@ -16,3 +16,6 @@ export * from './resolve/index.js';
 export * from './rollback.js';
 export * from './cleanup.js';
 export { planRemoval, type Dependent, type RemovalPlan } from './resolve-removal.js';
+export * from './upgrade.js';
+export { diffPackages, type PackageDiff, type VersionChange, type DroppedRequest } from './upgrade-plan.js';
+export { originLayerState } from './deploy/deploy.js';

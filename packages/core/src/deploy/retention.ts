@@ -5,8 +5,9 @@
  * composed from gets a ref, and every ref of ours that no live deployment needs is deleted after a deploy, which keeps
  * the repo at what the deployments use.
  *
- * Refs: `ostree-layer/base/<checksum>` per base commit; a layer commit is held by its package cache ref
- * (`ostree-layer/pkg/…`) or, once that ref has moved to a layer made on another base, by `ostree-layer/layer/<checksum>`.
+ * Refs: `ostree-layer/base/<checksum>` per base commit and `ostree-layer/layer/<checksum>` per layer commit. The
+ * package cache refs (`ostree-layer/pkg/…`) cannot hold layers: an import onto another base moves them. They are kept
+ * while a live deployment uses the layer they point to.
  */
 import { DirectoryTree } from '../tree.js';
 import { readLayerState, type LayerState, type Sysroot } from '../discover/sysroot.js';
@@ -33,7 +34,7 @@ export async function holdState(repo: OstreeRepo, state: LayerState): Promise<vo
     await repo.setRef(baseRef(state.baseCommit), state.baseCommit);
   }
   for (const p of state.packages) {
-    if (!p.commit || (await repo.refCommit(p.ref)) === p.commit) continue;
+    if (!p.commit) continue;
     const held = `${LAYER_REFS}${p.commit}`;
     if ((await repo.refCommit(held)) === null) await repo.setRef(held, p.commit);
   }
