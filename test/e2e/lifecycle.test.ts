@@ -10,9 +10,10 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildDeb, ensureDebianMinbase, makeSysroot, resolveCacheDir, type Sysroot } from '@ostree-layer/testkit';
+import { buildDeb, buildRpm, ensureDebianMinbase, ensureRpmBase, makeSysroot, resolveCacheDir, type RpmSpec, type Sysroot } from '@ostree-layer/testkit';
 import { cli, cliJson, systemSnapshot } from '../support/cli.js';
 import { buildMirror, indexMirror, makeKey, type Keys } from './apt-mirror-kit.js';
+import { makeRpmKey, publishRpmRepo } from './rpm-repo-kit.js';
 
 const DB = 'usr/lib/sysimage/dpkg';
 let work: string;
@@ -165,6 +166,64 @@ describe('lifecycle on a Debian deployment', () => {
     expect(readFileSync(join(dir, 'usr/share/vendor-marker'), 'utf8')).toBe('new base\n');
     expect((await execa('chroot', [dir, '/usr/bin/hello-app'])).stdout).toBe('hello-app 1.0-1');
     expect((await dpkgQuery(dir, '-W', 'hello-lib')).stdout).toBe('hello-lib:amd64\t1.0-1');
+    await expectNoOrphans(s);
+  });
+});
+
+const RPM_DB = '/usr/lib/sysimage/rpm';
+const GREET_LIB: RpmSpec = { name: 'greetlib', version: '1.0', arch: 'x86_64', provides: ['libgreet.so.1()(64bit)'], files: [{ path: '/usr/lib64/libgreet.so.1', content: 'lib\n' }] };
+const greet = (version: string): RpmSpec => ({
+  name: 'greet', version, requires: ['libgreet.so.1()(64bit)', '/bin/sh'],
+  files: [{ path: '/usr/bin/greet', content: `#!/bin/sh\necho greet ${version}\n`, mode: 0o755 }],
+});
+
+describe('lifecycle on an rpm deployment', () => {
+  it('dependents kept, upgrade onto a new base with a newer package, rollback, uninstall with autoremove', async () => {
+    const s = await makeSysroot({ base: await ensureRpmBase() });
+    sysroots.push(s);
+    const rpmKey = makeRpmKey(work, 'rpm-lifecycle');
+    const built = join(work, 'rpms');
+    const lib = await buildRpm(built, GREET_LIB);
+    const repoDir = join(work, 'greet-repo');
+    let repoFile = publishRpmRepo(repoDir, 'greet', [lib, await buildRpm(built, greet('1.0'))], rpmKey);
+    const repo = () => ['--source', repoFile, '--cache-dir', join(work, 'rpm-cache')];
+    const rpmQ = async (dir: string, ...args: string[]) => execa('rpm', ['--root', dir, '--dbpath', RPM_DB, ...args], { reject: false });
+
+    const installed = await cliJson(['install', ...target(s), ...repo(), 'greet']);
+    expect(names(installed.install)).toEqual(['greet', 'greetlib']);
+    const before = await systemSnapshot(s.sysroot);
+    const refused = await cli(['uninstall', ...target(s), 'greetlib']);
+    expect(refused.exitCode).toBe(7);
+    expect(refused.stderr).toMatch(/greet 1\.0-1 depends on libgreet\.so\.1\(\)\(64bit\)/);
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
+
+    repoFile = publishRpmRepo(repoDir, 'greet', [lib, await buildRpm(built, greet('2.0'))], rpmKey);
+    const extra = join(work, 'rpm-marker');
+    await mkdir(join(extra, 'usr/share'), { recursive: true });
+    await writeFile(join(extra, 'usr/share/vendor-marker'), 'new rpm base\n');
+    await execa('ostree', [`--repo=${s.repo}`, 'commit', `--branch=${s.ref}`, `--tree=ref=${s.commit}`, `--tree=dir=${extra}`, '--subject=vendor update']);
+
+    const check = await cliJson(['upgrade', '--check', ...target(s), ...repo()]);
+    expect(check.layered.upgraded).toEqual([{ name: 'greet', arch: 'noarch', from: '1.0-1', to: '2.0-1' }]);
+    const upgraded = await cliJson(['upgrade', ...target(s), ...repo()]);
+    const newDir = s.deploymentDir();
+    expect(readFileSync(join(newDir, 'usr/share/vendor-marker'), 'utf8')).toBe('new rpm base\n');
+    expect((await rpmQ(newDir, '-q', 'greet')).stdout).toBe('greet-2.0-1.noarch');
+    expect((await rpmQ(newDir, '-q', 'greetlib')).stdout).toBe('greetlib-1.0-1.x86_64');
+    expect((await execa('chroot', [newDir, '/usr/bin/greet'])).stdout).toBe('greet 2.0');
+
+    const rolled = await cliJson(['rollback', ...target(s)]);
+    expect(rolled.bootsNext.commit).toBe(installed.commit);
+    const status = await cliJson(['status', ...target(s)]);
+    expect(status.deployments.map((d: { commit: string }) => d.commit)).toEqual([installed.commit, upgraded.commit]);
+
+    const removed = await cliJson(['uninstall', ...target(s), 'greet']);
+    expect(names(removed.remove)).toEqual(['greet', 'greetlib']);
+    expect(names(removed.autoremoved)).toEqual(['greetlib']);
+    const after = s.deploymentDir();
+    expect(after).toContain(`/${s.commit}.`);
+    expect((await rpmQ(after, '-q', 'greet')).exitCode).not.toBe(0);
+    expect((await rpmQ(after, '-qa')).stdout).not.toMatch(/greetlib/);
     await expectNoOrphans(s);
   });
 });

@@ -30,14 +30,12 @@ export async function layerCommitOf(repo: OstreeRepo, p: LayerState['packages'][
 
 /** Puts refs on the base and layer commits `state` was composed from (before the deploy that would prune them). */
 export async function holdState(repo: OstreeRepo, state: LayerState): Promise<void> {
-  if ((await repo.refCommit(baseRef(state.baseCommit))) === null && repo.hasCommit(state.baseCommit)) {
-    await repo.setRef(baseRef(state.baseCommit), state.baseCommit);
-  }
-  for (const p of state.packages) {
-    if (!p.commit) continue;
-    const held = `${LAYER_REFS}${p.commit}`;
-    if ((await repo.refCommit(held)) === null) await repo.setRef(held, p.commit);
-  }
+  const wanted = new Map<string, string>();
+  if (repo.hasCommit(state.baseCommit)) wanted.set(baseRef(state.baseCommit), state.baseCommit);
+  for (const p of state.packages) if (p.commit) wanted.set(`${LAYER_REFS}${p.commit}`, p.commit);
+  const missing = [];
+  for (const [ref, commit] of wanted) if ((await repo.refCommit(ref)) === null) missing.push(repo.setRef(ref, commit));
+  await Promise.all(missing);
 }
 
 export interface RetentionReport {
