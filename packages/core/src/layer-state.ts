@@ -4,7 +4,8 @@
  * the requests again on a new base.
  */
 import type { PackageFile, PackageId } from './backend.js';
-import { requestName, type LayeredRecord, type LayerRequest, type LayerState } from './discover/sysroot.js';
+import { originLayerState } from './deploy/deploy.js';
+import { requestName, type Deployment, type LayeredRecord, type LayerRequest, type LayerState } from './discover/sysroot.js';
 
 export interface LayeredImport {
   package: PackageFile;
@@ -50,4 +51,13 @@ export function installState(previous: LayerState | null, input: InstallStateInp
     requested: requested.filter((r) => packages.some((p) => p.name === r.name)),
     packages,
   };
+}
+
+/**
+ * The requests of a deployment that lost its layers: no state in the tree, but our group in the origin (`ostree admin
+ * upgrade` deploys the bare base and keeps the origin). Empty for every other deployment.
+ */
+export function droppedRequests(opened: { previous: LayerState | null; deployment?: Deployment }): LayerRequest[] {
+  if (opened.previous || !opened.deployment) return [];
+  return originLayerState(opened.deployment.origin)?.requested ?? [];
 }

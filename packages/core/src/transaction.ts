@@ -23,7 +23,7 @@ import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
 import { planByName } from './resolve-request.js';
-import { installState } from './layer-state.js';
+import { droppedRequests, installState } from './layer-state.js';
 
 export interface InstallOptions extends Target {
   backends: Backend[];
@@ -74,7 +74,7 @@ export interface InstallResult {
 
 export async function install(options: InstallOptions): Promise<InstallResult> {
   const say = options.progress ?? (() => undefined);
-  const names = options.names ?? [];
+  const names = [...(options.names ?? [])];
   if (options.files.length === 0 && names.length === 0) throw new UsageError('name at least one package or package file to install');
   const files = options.files.map((f) => resolvePath(f));
   for (const file of files) if (!existsSync(file)) throw new UsageError(`${file}: no such package file`);
@@ -89,6 +89,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const opened = await beginTransaction(options, options.backends, !options.dryRun);
   try {
     const { tree, repo, backend, location, database, previous } = opened;
+    // Layers a plain `ostree admin upgrade` dropped come back with this install, as rpm-ostree would.
+    const restored = droppedRequests(opened);
+    for (const r of restored) if (r.file) files.push(r.file); else if (!names.includes(r.text)) names.push(r.text);
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
 
     lap('discover');
@@ -105,7 +108,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       downloadSize: byName?.plan.downloadSize,
       installedSize: byName?.plan.installedSize,
       deployed: false,
-      notes: [],
+      notes: restored.length > 0 ? [`this deployment had lost its layers (a plain ostree admin upgrade?): ${restored.map((r) => r.name).join(', ')} laid on again`] : [],
       timings,
     };
     if (byName && options.dryRun) {
