@@ -21,7 +21,7 @@ interface TargetOpts {
 
 export async function runInstall(
   args: string[],
-  opts: TargetOpts & { repo?: string; ref?: string; commitOnly?: boolean; dryRun?: boolean; key?: string[] } & RepoOpts,
+  opts: TargetOpts & { repo?: string; ref?: string; commitOnly?: boolean; dryRun?: boolean; key?: string[]; scripts?: boolean } & RepoOpts,
 ): Promise<void> {
   const { files, names } = splitArguments(args);
   const result = await install({
@@ -36,6 +36,7 @@ export async function runInstall(
     keys: opts.key,
     ...targetOf(opts),
     dryRun: opts.dryRun,
+    noScripts: opts.scripts === false,
     progress: progress(Boolean(opts.json)),
   });
   if (opts.json) return printJson(result);
@@ -53,6 +54,7 @@ function printInstall(result: InstallResult): void {
   for (const pkg of result.install) console.log(`  ${pkg.name} ${pkg.version} (${pkg.arch})${pkg.note ? ` — ${pkg.note}` : ''}`);
   for (const note of result.notes) console.log(`Note: ${note}`);
   if (result.dryRun) return;
+  if (result.scripts.length > 0) console.log(`Configured: ${result.scripts.length} maintainer-script step(s) ran in the sandbox.`);
   console.log(`Commit: ${result.commit}`);
   console.log(result.deployed ? 'Deployed; reboot to use it.' : 'Not deployed (--commit-only).');
 }

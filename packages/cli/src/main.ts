@@ -27,6 +27,7 @@ program
   .option('--source <line>', 'an extra repository in sources.list syntax (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
   .option('--cache-dir <dir>', 'where indexes and downloads are kept', '/var/cache/ostree-layer')
   .option('--key <file>', 'package files must be signed by this OpenPGP key (rpm; repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--no-scripts', 'do not run maintainer scripts: packages stay unconfigured, and the output says so')
   .action(async (files, opts) => runInstall(files, opts));
 
 for (const [verb, what] of [['search', 'list packages whose name or summary matches PATTERN (glob or substring)'], ['show', 'print the repository metadata of package NAME']] as const) {

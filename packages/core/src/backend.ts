@@ -161,6 +161,8 @@ export interface ScriptStep {
   env?: Record<string, string>;
   /** Fed on standard input (rpm file triggers read the matching paths there). */
   stdin?: string;
+  /** For a step of many packages: the packages its output says failed, named in the error. */
+  failedPackages?(output: string): string[];
 }
 
 /** Where the sandbox shows {@link ScriptPlan.files}, read-only. */
@@ -179,7 +181,11 @@ export interface ScriptPlan {
   afterPayload: ScriptStep[];
   /** A tree path shown at a second place inside the sandbox, writable (the relocated dpkg database at /var/lib/dpkg). */
   binds: Array<{ treePath: string; sandboxPath: string }>;
-  /** Tree paths whose changes by the scripts are not kept (lock files, sqlite -shm/-wal files). */
+  /**
+   * Files present in the sandbox only, never in the layer (dpkg's `/usr/sbin/policy-rc.d` that refuses service starts).
+   */
+  sandboxOnly: Array<{ path: string; content: Buffer | string; mode: number }>;
+  /** Tree paths whose changes by the scripts are not kept (lock files, sqlite -shm/-wal files); "dir/" for a subtree. */
   discard: string[];
 }
 

@@ -19,3 +19,4 @@ export { planRemoval, type Dependent, type RemovalPlan } from './resolve-removal
 export * from './upgrade.js';
 export { diffPackages, type PackageDiff, type VersionChange, type DroppedRequest } from './upgrade-plan.js';
 export { originLayerState } from './deploy/deploy.js';
+export { runScriptPhase, type ScriptPhaseInput, type ScriptPhaseResult } from './scripts/phase.js';

@@ -109,6 +109,14 @@ export class OstreeRepo {
     return this.run(args, tars[0]?.tar, options.signal);
   }
 
+  /**
+   * Checks `commit` out into `dir` (hardlinks into the repo: never write to the result). With `union`, files of this
+   * commit replace what `dir` already holds, so several layers can be stacked into one directory.
+   */
+  async checkout(commit: string, dir: string, options: { union?: boolean } = {}): Promise<void> {
+    await this.run([`--repo=${this.path}`, 'checkout', ...(options.union ? ['--union'] : []), commit, dir]);
+  }
+
   /** `ostree ls -d` of one path in a commit: null when missing. */
   async lsDir(commit: string, path: string): Promise<string | null> {
     try {

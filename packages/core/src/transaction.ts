@@ -24,6 +24,7 @@ import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
 import { planByName } from './resolve-request.js';
 import { droppedRequests, installState } from './layer-state.js';
+import { runScriptPhase } from './scripts/phase.js';
 
 export interface InstallOptions extends Target {
   backends: Backend[];
@@ -41,6 +42,10 @@ export interface InstallOptions extends Target {
   /** OpenPGP key files the package files named in `files` must be signed with (`--key`). */
   keys?: string[];
   dryRun?: boolean;
+  /** Leave packages unconfigured: no maintainer scripts run (their state says so). */
+  noScripts?: boolean;
+  /** Per maintainer-script step, in seconds (default 600). */
+  scriptTimeoutSeconds?: number;
   /** Progress lines for a human; the CLI sends them to stderr. */
   progress?: (line: string) => void;
 }
@@ -68,7 +73,9 @@ export interface InstallResult {
   /** Install by name: bytes to download and bytes the new packages occupy once installed. */
   downloadSize?: number;
   installedSize?: number;
-  /** Milliseconds per phase (discover, import, conflicts, database, compose, deploy), for benchmarks and curiosity. */
+  /** Maintainer-script steps that ran in the sandbox, in order (empty with --no-scripts or when none were needed). */
+  scripts: Array<{ package?: string; label: string; exitCode: number }>;
+  /** Milliseconds per phase (discover, import, conflicts, database, scripts, compose, deploy), for benchmarks and curiosity. */
   timings: Record<string, number>;
 }
 
@@ -109,6 +116,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       installedSize: byName?.plan.installedSize,
       deployed: false,
       notes: restored.length > 0 ? [`this deployment had lost its layers (a plain ostree admin upgrade?): ${restored.map((r) => r.name).join(', ')} laid on again`] : [],
+      scripts: [],
       timings,
     };
     if (byName && options.dryRun) {
@@ -132,7 +140,10 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     if (options.keys?.length) await verifyFileSignatures(backend, files, options.keys);
     const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages, previous);
 
-    result.install = fresh.map((p) => ({ ...p.id, file: p.file, note: backend.stateNote?.(p) }));
+    // With scripts the packages end configured; without, the backend says what was left undone.
+    const scriptsRun = !options.noScripts && backend.planScripts !== undefined;
+    const noteFor = (p: PackageFile) => (scriptsRun ? undefined : backend.stateNote?.(p));
+    result.install = fresh.map((p) => ({ ...p.id, file: p.file, note: noteFor(p) }));
     result.alreadyInstalled.push(...alreadyInstalled);
     lap('open');
     if (options.dryRun || fresh.length === 0) return result;
@@ -163,25 +174,42 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       imported,
       pulledIn: new Set(byName?.plan.install.filter((p) => p.reason !== 'request').map((p) => p.name)),
     });
-    const dbFiles: LayerFile[] = await backend.writeDatabase({
-      tree,
-      database,
-      added: imported.map((p) => ({ package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map() })),
-    });
+    const added = imported.map((p) => ({ package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map() }));
+    const dbFiles: LayerFile[] = await backend.writeDatabase({ tree, database, added });
     dbFiles.push({ path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' });
     const finalLayer = await commitFinalLayer({ repo, placer, directories: importedDirectories(imported), files: dbFiles });
+    const layers = [...imported.map((p) => p.commit), finalLayer];
 
     lap('database');
+    const plan = scriptsRun ? await backend.planScripts!({ tree, database, added }) : null;
+    if (plan) {
+      await faultPoint('scripts');
+      const phase = await runScriptPhase({
+        repo,
+        plan,
+        fromCommit: opened.fromCommit,
+        fromDir: opened.deployment?.dir,
+        layers,
+        runtimeLines: imported.flatMap((p) => p.tmpfiles),
+        accounts,
+        timeoutSeconds: options.scriptTimeoutSeconds,
+        progress: say,
+      });
+      if (phase.commit) layers.push(phase.commit);
+      result.scripts = phase.steps;
+      result.notes.push(...phase.notes);
+      lap('scripts');
+    }
     await faultPoint('compose');
     result.commit = await composeCommit({
       repo,
       from: opened.fromCommit,
-      layers: [...imported.map((p) => p.commit), finalLayer],
+      layers,
       branch: options.commitOnly?.ref,
       state,
       subject: `ostree-layer: install ${fresh.map((p) => p.id.name).join(' ')}`,
     });
-    result.install = imported.map((p) => ({ ...p.package.id, file: p.package.file, note: backend.stateNote?.(p.package), cached: p.cached, ref: p.ref }));
+    result.install = imported.map((p) => ({ ...p.package.id, file: p.package.file, note: noteFor(p.package), cached: p.cached, ref: p.ref }));
     lap('compose');
     say(`composed ${result.commit}`);
 
