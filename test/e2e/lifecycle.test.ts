@@ -139,7 +139,7 @@ describe('lifecycle on a Debian deployment', () => {
     expect(existsSync(join(after, 'usr/bin/htop'))).toBe(false);
     expect((await execa('dpkg', [`--admindir=${join(after, DB)}`, '--audit'])).stdout).toBe('');
     await expectNoOrphans(s);
-  });
+  }, 600_000);
 
   it('a deployment made by a plain ostree admin upgrade gets its requests back', async () => {
     const s = await makeSysroot({ base: await ensureDebianMinbase() });
@@ -167,7 +167,7 @@ describe('lifecycle on a Debian deployment', () => {
     expect((await execa('chroot', [dir, '/usr/bin/hello-app'])).stdout).toBe('hello-app 1.0-1');
     expect((await dpkgQuery(dir, '-W', 'hello-lib')).stdout).toBe('hello-lib:amd64\t1.0-1');
     await expectNoOrphans(s);
-  });
+  }, 300_000);
 });
 
 const RPM_DB = '/usr/lib/sysimage/rpm';
@@ -225,5 +225,5 @@ describe('lifecycle on an rpm deployment', () => {
     expect((await rpmQ(after, '-q', 'greet')).exitCode).not.toBe(0);
     expect((await rpmQ(after, '-qa')).stdout).not.toMatch(/greetlib/);
     await expectNoOrphans(s);
-  });
+  }, 300_000);
 });

@@ -4,7 +4,7 @@ import { BACKENDS, REPOSITORY_BACKENDS } from './backends.js';
 import { printJson, progress } from './output.js';
 import type { RepoOpts } from './repo-commands.js';
 
-export async function runUpgrade(opts: RepoOpts & { dryRun?: boolean; check?: boolean }): Promise<void> {
+export async function runUpgrade(opts: RepoOpts & { dryRun?: boolean; check?: boolean; scripts?: boolean }): Promise<void> {
   const result = await upgrade({
     backends: BACKENDS,
     repositoryBackends: REPOSITORY_BACKENDS,
@@ -14,6 +14,7 @@ export async function runUpgrade(opts: RepoOpts & { dryRun?: boolean; check?: bo
     extraSources: opts.source,
     allowUnauthenticated: opts.allowUnauthenticated,
     noInstallRecommends: opts.installRecommends === false,
+    noScripts: opts.scripts === false,
     dryRun: opts.dryRun || opts.check,
     progress: progress(Boolean(opts.json)),
   });

@@ -74,6 +74,7 @@ program
   .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
   .option('--os <name>', 'OS name of the deployment (stateroot)')
   .option('--check', 'say what would change (base and layered packages); change nothing')
+  .option('--no-scripts', 'do not run maintainer scripts: packages stay unconfigured')
   .option('--dry-run', 'the same as --check')
   .option('--no-install-recommends', 'do not install recommended packages')
   .option('--allow-unauthenticated', 'accept unsigned, expired or wrongly signed repository metadata')

@@ -23,6 +23,7 @@ import { readAccounts } from './import/accounts.js';
 import { importPackage } from './import/importer.js';
 import { PathPlacer } from './import/placement.js';
 import type { RepositoryBackend } from './repository.js';
+import { runScriptPhase } from './scripts/phase.js';
 import { DEFAULT_CACHE_DIR } from './transaction.js';
 import { diffPackages, isEmptyDiff, layeredIds, resolveLayers, type DroppedRequest, type PackageDiff, type ResolvedLayers } from './upgrade-plan.js';
 
@@ -35,6 +36,10 @@ export interface UpgradeOptions {
   extraSources?: string[];
   allowUnauthenticated?: boolean;
   noInstallRecommends?: boolean;
+  /** Leave packages unconfigured: no maintainer scripts run. */
+  noScripts?: boolean;
+  /** Per maintainer-script step, in seconds. */
+  scriptTimeoutSeconds?: number;
   /** Say what would change; change nothing (`--check`, `--dry-run`). */
   dryRun?: boolean;
   progress?: (line: string) => void;
@@ -127,7 +132,11 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeResult> {
 
     let state: LayerState | null = null;
     if (planned.length === 0) result.commit = newBase;
-    else ({ commit: result.commit, state } = await layerOntoBase({ opened, options, base, baseDatabase, resolved, previous, cacheDir, lap }));
+    else {
+      const layeredResult = await layerOntoBase({ opened, options, base, baseDatabase, resolved, previous, cacheDir, lap });
+      ({ commit: result.commit, state } = layeredResult);
+      result.notes.push(...layeredResult.notes);
+    }
     say(`composed ${result.commit}`);
     await faultPoint('deploy');
     await deployCommit(opened.sysroot!, deployment, result.commit, state);
@@ -175,7 +184,8 @@ interface LayerOntoBase {
 }
 
 /** Fetches, imports (reusing layers whose manifest matches), checks conflicts, writes the database and composes. */
-async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; state: LayerState }> {
+async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; state: LayerState; notes: string[] }> {
+  const notes: string[] = [];
   const { opened, base, baseDatabase, resolved, lap } = input;
   const { repo, backend } = opened;
   const say = input.options.progress ?? (() => undefined);
@@ -199,11 +209,9 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
   });
   lap('import');
   const takeovers = await checkConflicts({ backend, tree: base, database: baseDatabase, placer }, imported);
-  const databaseFiles = await backend.writeDatabase({
-    tree: base,
-    database: baseDatabase,
-    added: imported.map((p) => ({ package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map() })),
-  });
+  const added = imported.map((p) => ({ package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map() }));
+  const databaseFiles = await backend.writeDatabase({ tree: base, database: baseDatabase, added });
+  const scripts = !input.options.noScripts && backend.planScripts ? await backend.planScripts({ tree: base, database: baseDatabase, added }) : null;
   lap('database');
   const pulledIn = new Set(resolved.downloads.filter((d) => d.reason !== 'request').map((d) => d.name));
   const wanted = new Set(resolved.requested.map((r) => r.name));
@@ -223,7 +231,25 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
     databaseFiles,
     state,
     subject: `ostree-layer: upgrade onto ${base.commit.slice(0, 10)}`,
+    // On a new base every package is configured again, as a fresh install there would be.
+    afterDatabase: async (layers) => {
+      if (!scripts) return null;
+      await faultPoint('scripts');
+      const phase = await runScriptPhase({
+        repo,
+        plan: scripts,
+        fromCommit: base.commit,
+        layers,
+        runtimeLines: imported.flatMap((p) => p.tmpfiles),
+        accounts,
+        timeoutSeconds: input.options.scriptTimeoutSeconds,
+        progress: say,
+      });
+      notes.push(...phase.notes);
+      lap('scripts');
+      return phase.commit;
+    },
   });
   lap('compose');
-  return { commit, state };
+  return { commit, state, notes };
 }

@@ -30,17 +30,25 @@ export interface LayeredComposeInput {
   /** Move this ref to the result (server side). */
   branch?: string;
   subject: string;
+  /**
+   * Runs once the package and database layers are committed (the maintainer-script phase), given every layer so far;
+   * the layer it returns, if any, goes on top.
+   */
+  afterDatabase?: (layers: string[]) => Promise<string | null>;
 }
 
 /** Writes the final layer and composes; returns the new commit. Moves no ref except `branch`. */
 export async function composeLayered(input: LayeredComposeInput): Promise<string> {
   const files: LayerFile[] = [...input.databaseFiles, stateFile(input.state)];
   const finalLayer = await commitFinalLayer({ repo: input.repo, placer: input.placer, directories: input.directories, files });
+  const layers = [...input.layers, finalLayer];
+  const extra = input.afterDatabase ? await input.afterDatabase(layers) : null;
+  if (extra) layers.push(extra);
   await faultPoint('compose');
   return composeCommit({
     repo: input.repo,
     from: input.onto,
-    layers: [...input.layers, finalLayer],
+    layers,
     branch: input.branch,
     state: input.state,
     subject: input.subject,
