@@ -2,6 +2,7 @@ import {
   DirectoryTree,
   detectBackend,
   install,
+  originLayerState,
   readLayerState,
   Sysroot,
   UsageError,
@@ -60,7 +61,8 @@ function printInstall(result: InstallResult): void {
 
 export async function runStatus(opts: TargetOpts): Promise<void> {
   const sysroot = Sysroot.open(opts.sysroot);
-  const deployments = (await sysroot.deployments()).filter((d) => !opts.os || d.osName === opts.os);
+  const all = await sysroot.deployments();
+  const deployments = all.filter((d) => !opts.os || d.osName === opts.os);
   const out = [];
   for (const d of deployments) {
     const tree = new DirectoryTree(d.dir);
@@ -76,11 +78,14 @@ export async function runStatus(opts: TargetOpts): Promise<void> {
     } catch {
       // A deployment without a known database still has a status line.
     }
+    // Our origin group without our state file: `ostree admin upgrade` deployed the bare base and kept the origin.
+    const recorded = state ? null : originLayerState(d.origin);
     out.push({
       os: d.osName,
       commit: d.commit,
       serial: d.serial,
       booted: d.booted,
+      bootsNext: d === all[0],
       pending: d.pending,
       rollback: d.rollback,
       refspec: d.origin.origin?.refspec,
@@ -89,16 +94,20 @@ export async function runStatus(opts: TargetOpts): Promise<void> {
       basePackages,
       layered: (state?.packages ?? []).map(({ name, version, arch }) => ({ name, version, arch })),
       requests: state?.requests ?? [],
+      requested: (state?.requested ?? []).map((r) => r.text),
+      layersDropped: recorded && (recorded.requested ?? []).length > 0 ? (recorded.requested ?? []).map((r) => r.text) : undefined,
     });
   }
   if (opts.json) return printJson({ sysroot: sysroot.path, deployments: out });
   for (const d of out) {
-    const flags = [d.booted && 'booted', d.pending && 'pending', d.rollback && 'rollback'].filter(Boolean).join(', ');
+    const flags = [d.bootsNext && 'boots next', d.booted && 'booted', d.pending && 'pending', d.rollback && 'rollback'].filter(Boolean).join(', ');
     console.log(`${d.booted ? '*' : ' '} ${d.os} ${d.commit}.${d.serial}${flags ? ` (${flags})` : ''}`);
     if (d.refspec) console.log(`    origin refspec: ${d.refspec}`);
     if (d.baseCommit !== d.commit) console.log(`    base commit: ${d.baseCommit}`);
     if (d.backend) console.log(`    ${d.backend}: ${d.basePackages} base packages`);
     console.log(`    layered: ${d.layered.length ? d.layered.map((p) => `${p.name} ${p.version} (${p.arch})`).join(', ') : 'none'}`);
+    if (d.requested.length > 0) console.log(`    requested: ${d.requested.join(', ')}`);
+    if (d.layersDropped) console.log(`    layers dropped: deployed without ${d.layersDropped.join(', ')} (a plain ostree admin upgrade?); ostree-layer upgrade lays them on again`);
   }
 }
 

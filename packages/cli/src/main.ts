@@ -4,6 +4,7 @@ import { runInspect, runInstall, runStatus, runVercmp } from './commands.js';
 import { runSearch, runShow } from './repo-commands.js';
 import { reportError } from './output.js';
 import { runUninstall } from './uninstall-command.js';
+import { runCleanup, runRollback, runUpgrade } from './lifecycle-commands.js';
 
 const program = new Command('ostree-layer')
   .description('Layer dpkg and rpm packages onto OSTree deployments without touching the running tree')
@@ -53,9 +54,50 @@ program
   .option('--repo <dir>', 'with --commit-only: the OSTree repo to compose in')
   .option('--ref <ref>', 'with --commit-only: the ref to start from and to move to the result')
   .option('--commit-only', 'compose a commit in --repo under --ref and deploy nothing (server side)')
+  .option('--with-dependents', 'also remove the layered packages that need what is removed (as apt remove does), instead of refusing')
   .option('--dry-run', 'show what would be removed; change nothing')
   .option('--json', 'print one JSON document on stdout')
   .action(async (names, opts) => runUninstall(names, opts));
+
+program
+  .command('autoremove')
+  .description('remove the layered packages that were pulled in as dependencies and that nothing layered needs any more')
+  .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--os <name>', 'OS name of the deployment (stateroot)')
+  .option('--dry-run', 'show what would be removed; change nothing')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (opts) => runUninstall([], opts, true));
+
+program
+  .command('upgrade')
+  .description("compose the requests onto the origin's newest base (and the repositories' newest versions) and deploy it")
+  .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--os <name>', 'OS name of the deployment (stateroot)')
+  .option('--check', 'say what would change (base and layered packages); change nothing')
+  .option('--no-scripts', 'do not run maintainer scripts: packages stay unconfigured')
+  .option('--dry-run', 'the same as --check')
+  .option('--no-install-recommends', 'do not install recommended packages')
+  .option('--allow-unauthenticated', 'accept unsigned, expired or wrongly signed repository metadata')
+  .option('--source <line>', 'an extra repository in sources.list syntax (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--cache-dir <dir>', 'where indexes and downloads are kept', '/var/cache/ostree-layer')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (opts) => runUpgrade(opts));
+
+program
+  .command('rollback')
+  .description('make the previous deployment boot next (the current default becomes the rollback)')
+  .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--os <name>', 'OS name of the deployments (stateroot)')
+  .option('--dry-run', 'say which deployment would boot next; change nothing')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (opts) => runRollback(opts));
+
+program
+  .command('cleanup')
+  .description('delete cached layers and base commits that no deployment uses, and prune the repo')
+  .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (opts) => runCleanup(opts));
 
 program
   .command('status')

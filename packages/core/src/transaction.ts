@@ -23,6 +23,7 @@ import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
 import { planByName } from './resolve-request.js';
+import { droppedRequests, installState } from './layer-state.js';
 import { runScriptPhase } from './scripts/phase.js';
 
 export interface InstallOptions extends Target {
@@ -80,7 +81,7 @@ export interface InstallResult {
 
 export async function install(options: InstallOptions): Promise<InstallResult> {
   const say = options.progress ?? (() => undefined);
-  const names = options.names ?? [];
+  const names = [...(options.names ?? [])];
   if (options.files.length === 0 && names.length === 0) throw new UsageError('name at least one package or package file to install');
   const files = options.files.map((f) => resolvePath(f));
   for (const file of files) if (!existsSync(file)) throw new UsageError(`${file}: no such package file`);
@@ -95,6 +96,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const opened = await beginTransaction(options, options.backends, !options.dryRun);
   try {
     const { tree, repo, backend, location, database, previous } = opened;
+    // Layers a plain `ostree admin upgrade` dropped come back with this install, as rpm-ostree would.
+    const restored = droppedRequests(opened);
+    for (const r of restored) if (r.file) files.push(r.file); else if (!names.includes(r.text)) names.push(r.text);
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
 
     lap('discover');
@@ -111,7 +115,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       downloadSize: byName?.plan.downloadSize,
       installedSize: byName?.plan.installedSize,
       deployed: false,
-      notes: [],
+      notes: restored.length > 0 ? [`this deployment had lost its layers (a plain ostree admin upgrade?): ${restored.map((r) => r.name).join(', ')} laid on again`] : [],
       scripts: [],
       timings,
     };
@@ -162,14 +166,14 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const takeovers = await checkConflicts({ backend, tree, database, placer }, imported);
 
     lap('conflicts');
-    const state: LayerState = {
+    const state: LayerState = installState(previous, {
       baseCommit: result.baseCommit,
       backend: backend.name,
-      // The request as the user made it: names as typed, files by their package name.
-      requests: [...(previous?.requests ?? []), ['install', ...names, ...packages.slice(0, files.length).map((p) => p.id.name)]],
-      packages: [...(previous?.packages ?? []), ...imported.map((p) => ({ ...p.package.id, ref: p.ref }))],
-      scriptLayers: [...(previous?.scriptLayers ?? [])],
-    };
+      names,
+      files: packages.slice(0, files.length),
+      imported,
+      pulledIn: new Set(byName?.plan.install.filter((p) => p.reason !== 'request').map((p) => p.name)),
+    });
     const added = imported.map((p) => ({ package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map() }));
     const dbFiles: LayerFile[] = await backend.writeDatabase({ tree, database, added });
     dbFiles.push({ path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' });
