@@ -16,6 +16,7 @@ export * from './database-remove.js';
 export * from './decompress.js';
 export * from './dependencies.js';
 export * from './inspect.js';
+export * from './native-tools.js';
 export * from './version.js';
 
 /** A .deb starts with the ar magic followed by the "debian-binary" member header. */
