@@ -17,6 +17,7 @@ export * from './database-remove.js';
 export * from './decompress.js';
 export * from './dependencies.js';
 export * from './inspect.js';
+export * from './native-tools.js';
 export * from './scripts.js';
 export * from './version.js';
 

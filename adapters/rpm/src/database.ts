@@ -14,7 +14,7 @@ import { headerFiles } from './files.js';
 import { Tag, parseHeaderBlob, type RpmHeader } from './header.js';
 import { createSchema, insertHeader } from './indexes.js';
 import { installedBlob } from './installed.js';
-import { databaseFileIn, type DatabaseFormat } from './locate.js';
+import { databaseFileIn, dbPathMacro, type DatabaseFormat } from './locate.js';
 import { RpmPackage } from './package.js';
 import { openSqliteReadOnly } from './sqlite.js';
 import { formatEvr } from './version.js';
@@ -196,10 +196,6 @@ export async function writeRpmDatabase(options: WriteDatabaseOptions & { now?: n
 }
 
 /**
- * The layer files for a new rpmdb.sqlite at `location`: the file itself, streamed from `out`, and empty files over any
- * -wal/-shm the tree below it has, which would otherwise be replayed into the new database by the next rpm run.
- */
-/**
  * A writable copy of a tree's rpmdb.sqlite in a temp directory of its own (`VACUUM INTO`: rpm's index rows kept), in
  * rollback-journal mode so that it can be queried on a read-only /usr. The caller writes into `db`, closes it and
  * hands `out` to {@link databaseLayer}, whose dispose removes the directory.
@@ -218,6 +214,11 @@ export async function copyDatabase(tree: TreeReader, dbFile: string): Promise<{ 
   return { out, db };
 }
 
+/**
+ * The layer files for a new rpmdb.sqlite at `location`: the file itself, streamed from `out`, empty files over any
+ * -wal/-shm the tree below it has (they would otherwise be replayed into the new database by the next rpm run), and a
+ * `%_dbpath` macro when the tree's own rpm would look elsewhere.
+ */
 export async function databaseLayer(below: TreeReader, location: string, out: string): Promise<LayerFile[]> {
   const dispose = () => rm(dirname(out), { recursive: true, force: true });
   const files: LayerFile[] = [{ path: join(location, 'rpmdb.sqlite'), type: 'file', mode: 0o644, source: out, dispose }];
@@ -225,5 +226,7 @@ export async function databaseLayer(below: TreeReader, location: string, out: st
     const path = join(location, `rpmdb.sqlite${suffix}`);
     if (await below.lstat(path)) files.push({ path, type: 'file', mode: 0o644, content: Buffer.alloc(0) });
   }
+  const macro = await dbPathMacro(below, location);
+  if (macro) files.push(macro);
   return files;
 }

@@ -113,6 +113,11 @@ export interface LayeredPackage {
    * package name, with the paths as the old owner's database records them.
    */
   takenOver: Map<string, string[]>;
+  /**
+   * Installed only to satisfy another package's relation, not named by the user (apt's `Auto-Installed: 1`, dnf's
+   * reason "dependency"). Backends whose front ends keep such marks record them with the database.
+   */
+  automatic?: boolean;
 }
 
 /** A file, directory or symlink the backend wants in the new tree (its database copy). */

@@ -174,7 +174,12 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       imported,
       pulledIn: new Set(byName?.plan.install.filter((p) => p.reason !== 'request').map((p) => p.name)),
     });
-    const added = imported.map((p) => ({ package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map() }));
+    const added = imported.map((p) => ({
+      package: p.package,
+      entries: p.entries,
+      takenOver: takeovers.get(p) ?? new Map(),
+      automatic: byName?.plan.install.some((d) => d.reason !== 'request' && d.name === p.package.id.name && d.arch === p.package.id.arch),
+    }));
     const dbFiles: LayerFile[] = await backend.writeDatabase({ tree, database, added });
     dbFiles.push({ path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' });
     const finalLayer = await commitFinalLayer({ repo, placer, directories: importedDirectories(imported), files: dbFiles });
