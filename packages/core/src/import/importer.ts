@@ -5,7 +5,7 @@
  * is not imported again.
  */
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { Transform, pipeline as pipeStreams } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Backend, PackageEntry, PackageFile } from '../backend.js';
 import { PackageFormatError } from '../errors.js';
@@ -191,7 +191,9 @@ async function walkPayload(ctx: ImportContext, pkg: PackageFile, layer: LayerTar
         });
         const meta = { mode: entry.mode, ...ids };
         if (layer) {
-          await layer.file(finalPath, meta, entry.size, body.pipe(tap));
+          // pipeline, not pipe: a body that fails mid-file (a truncated package) must fail the layer write, not
+          // emit an 'error' nobody listens to and leave the layer waiting for bytes that never come.
+          await layer.file(finalPath, meta, entry.size, pipeStreams(body, tap, () => undefined));
           await faultPoint('import');
         }
         else await pipeline(body, tap, devNull());

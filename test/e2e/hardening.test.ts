@@ -1,0 +1,54 @@
+/**
+ * Hostile input and faults against a real Debian minbase sysroot: each case is refused with its documented exit
+ * status and a message naming the file, and the system is left exactly as it was.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDeb, ensureDebianMinbase, makeSysroot, type Sysroot } from '@ostree-layer/testkit';
+import { cli, systemSnapshot } from '../support/cli.js';
+
+let work: string;
+let shared: Sysroot;
+let target: string[];
+
+beforeAll(async () => {
+  const base = await ensureDebianMinbase();
+  work = mkdtempSync(join(tmpdir(), 'ostree-layer-hardening-'));
+  shared = await makeSysroot({ base });
+  target = ['--sysroot', shared.sysroot, '--os', shared.osName];
+}, 600_000);
+afterAll(async () => {
+  await shared?.dispose();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('truncated packages', () => {
+  it.each(['xz', 'gzip', 'none'] as const)('a %s .deb cut anywhere exits 3 naming the file, never an unhandled error', async (compression) => {
+    const before = await systemSnapshot(shared.sysroot);
+    const deb = await buildDeb(join(work, `cut-${compression}`), {
+      name: `cut-${compression}`,
+      version: '1.0',
+      compression,
+      files: [
+        // Incompressible-ish content, so that most cut points fall inside this file's body.
+        { path: '/usr/share/cut/big', content: Buffer.from(Array.from({ length: 400_000 }, (_, i) => (i * 7919 + (i >> 9)) % 251)) },
+        { path: '/usr/share/cut/small', content: 'small\n' },
+      ],
+    });
+    const bytes = readFileSync(deb);
+    const cut = join(work, `cut-${compression}.deb`);
+    const points = 8;
+    for (let k = 1; k <= points; k++) {
+      const length = Math.floor((bytes.length * k) / (points + 1));
+      writeFileSync(cut, bytes.subarray(0, length));
+      const r = await cli(['install', ...target, cut]);
+      expect(r.stderr, `cut at ${length} of ${bytes.length}`).not.toMatch(/Unhandled|internal error|at .*\.js:\d+/);
+      expect(r.exitCode, `cut at ${length} of ${bytes.length}: ${r.stderr}`).toBe(3);
+      expect(r.stderr).toContain(cut);
+    }
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  }, 300_000);
+});
