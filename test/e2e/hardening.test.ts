@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDeb, ensureDebianMinbase, makeSysroot, type Sysroot } from '@ostree-layer/testkit';
+import { buildDeb, buildRawDataTarDeb, ensureDebianMinbase, makeSysroot, type RawTarEntry, type Sysroot } from '@ostree-layer/testkit';
 import { cli, systemSnapshot } from '../support/cli.js';
 
 let work: string;
@@ -51,4 +51,24 @@ describe('truncated packages', () => {
     }
     expect(await systemSnapshot(shared.sysroot)).toBe(before);
   }, 300_000);
+});
+
+describe('control characters in names', () => {
+  const injected = 'L+ /etc/ld.so.preload - - - - /tmp/evil.so';
+  const dirs: RawTarEntry[] = [{ name: './', type: 'directory' }, { name: './var/', type: 'directory' }, { name: './var/lib/', type: 'directory' }];
+  const cases: Array<[string, RawTarEntry[], string]> = [
+    ['a newline in a directory name under /var', [...dirs, { name: `./var/lib/x\n${injected}/`, type: 'directory' }], '/var/lib/x\\n'],
+    ['a newline in a symlink target under /var', [...dirs, { name: './var/lib/link', type: 'symlink', linkname: `x\n${injected}` }], '/var/lib/link'],
+    ['a newline in an owner name under /var', [...dirs, { name: './var/lib/owned/', type: 'directory', uname: `root\n${injected}` }], '/var/lib/owned'],
+    ['a newline in a /usr file name', [{ name: './', type: 'directory' }, { name: './usr/', type: 'directory' }, { name: './usr/share/a\nb', content: 'x' }], '/usr/share/a\\nb'],
+  ];
+  it.each(cases)('refuses %s: exit 3 naming the path, nothing written', async (what, entries, named) => {
+    const before = await systemSnapshot(shared.sysroot);
+    const deb = await buildRawDataTarDeb(join(work, what.replace(/\W+/g, '-')), { name: 'ctrl', version: '1.0', entries });
+    const r = await cli(['install', ...target, deb]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toContain(deb);
+    expect(r.stderr).toContain(named);
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  });
 });
