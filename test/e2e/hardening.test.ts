@@ -2,6 +2,7 @@
  * Hostile input and faults against a real Debian minbase sysroot: each case is refused with its documented exit
  * status and a message naming the file, and the system is left exactly as it was.
  */
+import { execa } from 'execa';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -69,6 +70,47 @@ describe('control characters in names', () => {
     expect(r.exitCode, r.stderr).toBe(3);
     expect(r.stderr).toContain(deb);
     expect(r.stderr).toContain(named);
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  });
+});
+
+describe('control fields', () => {
+  const control = (fields: Record<string, string>) =>
+    Object.entries({ Package: 'fine', Version: '1.0', Architecture: 'all', Maintainer: 'm <m@example.invalid>', Description: 'd', ...fields })
+      .map(([k, v]) => `${k}: ${v}\n`)
+      .join('');
+  const cases: Array<[string, string]> = [
+    ['Package', 'a/b'],
+    ['Package', '../../etc/x'],
+    ['Package', '-dash'],
+    ['Version', '1.0/../../x'],
+    ['Version', 'a1.0'],
+    ['Architecture', '../x'],
+    ['Architecture', 'amd64/evil'],
+  ];
+  const fieldsDeb = (dir: string, fields: Record<string, string>) =>
+    buildRawDataTarDeb(join(work, dir), {
+      name: 'fields',
+      version: '1.0',
+      control: control(fields),
+      fileName: 'fields.deb',
+      entries: [{ name: './', type: 'directory' }, { name: './usr/', type: 'directory' }, { name: './usr/share/', type: 'directory' }, { name: './usr/share/fields', content: 'x' }],
+    });
+  const dpkgAccepts = async (deb: string) =>
+    (await execa('dpkg', ['--root', join(work, 'dpkg-root'), '--dry-run', '-i', deb], { reject: false })).exitCode === 0;
+
+  it('the judge: dpkg accepts the same package with valid fields', async () => {
+    expect(await dpkgAccepts(await fieldsDeb('fields-valid', {}))).toBe(true);
+  });
+
+  it.each(cases)('refuses %s: %j with exit 3 naming the field and the file, as dpkg-deb does', async (field, value) => {
+    const before = await systemSnapshot(shared.sysroot);
+    const deb = await fieldsDeb(`field-${field}-${value.replace(/\W+/g, '_')}`, { [field]: value });
+    expect(await dpkgAccepts(deb), `dpkg accepted ${field}: ${value}`).toBe(false);
+    const r = await cli(['install', ...target, deb]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toContain(deb);
+    expect(r.stderr).toContain(`${field}: ${JSON.stringify(value)}`);
     expect(await systemSnapshot(shared.sysroot)).toBe(before);
   });
 });

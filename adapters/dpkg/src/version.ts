@@ -9,28 +9,42 @@ export interface DebVersion {
 
 export class DebVersionError extends Error {}
 
+/** A version as dpkg's parseversion() reads it, with the complaint dpkg only warns about (bad characters…), if any. */
+export interface CheckedDebVersion {
+  version: DebVersion;
+  warning?: string;
+}
+
+const BLANK = /[ \t]/;
 const UPSTREAM_CHARS = /^[A-Za-z0-9.+~:-]*$/;
 const REVISION_CHARS = /^[A-Za-z0-9.+~]*$/;
 
 /**
- * Parses a version the way dpkg's parseversion() does, throwing {@link DebVersionError} where dpkg reports an error.
- * (dpkg only warns when the upstream part does not start with a digit; so do we, by accepting it.)
+ * dpkg's parseversion(): what dpkg reports as an error throws {@link DebVersionError}; what it only warns about
+ * (an upstream part not starting with a digit, characters outside the allowed sets) comes back as `warning`.
  */
-export function parseDebVersion(text: string): DebVersion {
-  const s = text.trim();
+export function checkDebVersion(text: string): CheckedDebVersion {
+  let start = 0;
+  let end = text.length;
+  while (start < end && BLANK.test(text[start]!)) start++;
+  while (end > start && BLANK.test(text[end - 1]!)) end--;
+  const s = text.slice(start, end);
   if (s === '') throw new DebVersionError('version string is empty');
-  if (/\s/.test(s)) throw new DebVersionError(`version "${text}" has embedded spaces`);
+  if (BLANK.test(s)) throw new DebVersionError(`version ${JSON.stringify(text)} has embedded spaces`);
   let epoch = 0;
   let rest = s;
   const colon = s.indexOf(':');
   if (colon !== -1) {
-    const e = s.slice(0, colon);
-    if (e === '') throw new DebVersionError(`version "${text}": epoch is empty`);
-    if (!/^[0-9]+$/.test(e)) throw new DebVersionError(`version "${text}": epoch is not a number`);
-    epoch = Number(e);
-    if (epoch > 2147483647) throw new DebVersionError(`version "${text}": epoch is too big`);
+    // strtol(): optional leading whitespace and sign, then digits, which must run right up to the colon.
+    const number = /^\s*[+-]?[0-9]+/.exec(s);
+    if (!number) throw new DebVersionError(`version ${JSON.stringify(text)}: epoch is empty`);
+    if (number[0].length !== colon) throw new DebVersionError(`version ${JSON.stringify(text)}: epoch is not a number`);
+    const value = Number(number[0].trim());
+    if (value < 0) throw new DebVersionError(`version ${JSON.stringify(text)}: epoch is negative`);
+    if (value > 2147483647) throw new DebVersionError(`version ${JSON.stringify(text)}: epoch is too big`);
+    epoch = value;
     rest = s.slice(colon + 1);
-    if (rest === '') throw new DebVersionError(`version "${text}": nothing after the colon`);
+    if (rest === '') throw new DebVersionError(`version ${JSON.stringify(text)}: nothing after the colon`);
   }
   let upstream = rest;
   let revision = '';
@@ -38,12 +52,29 @@ export function parseDebVersion(text: string): DebVersion {
   if (hyphen !== -1) {
     upstream = rest.slice(0, hyphen);
     revision = rest.slice(hyphen + 1);
-    if (revision === '') throw new DebVersionError(`version "${text}": revision is empty`);
+    if (revision === '') throw new DebVersionError(`version ${JSON.stringify(text)}: revision is empty`);
   }
-  if (upstream === '') throw new DebVersionError(`version "${text}": upstream version is empty`);
-  if (!UPSTREAM_CHARS.test(upstream)) throw new DebVersionError(`version "${text}": invalid character in upstream version`);
-  if (!REVISION_CHARS.test(revision)) throw new DebVersionError(`version "${text}": invalid character in revision`);
-  return { epoch, upstream, revision };
+  if (upstream === '') throw new DebVersionError(`version ${JSON.stringify(text)}: upstream version is empty`);
+  const version = { epoch, upstream, revision };
+  if (!/^[0-9]/.test(upstream)) return { version, warning: `version ${JSON.stringify(text)}: upstream version does not start with a digit` };
+  if (!UPSTREAM_CHARS.test(upstream)) return { version, warning: `version ${JSON.stringify(text)}: invalid character in upstream version` };
+  if (!REVISION_CHARS.test(revision)) return { version, warning: `version ${JSON.stringify(text)}: invalid character in revision` };
+  return { version };
+}
+
+/**
+ * Parses a version strictly, as dpkg reads a package's own control file (`dpkg -i`, `dpkg-deb --build`): what
+ * parseversion() only warns about is refused too.
+ */
+export function parseDebVersion(text: string): DebVersion {
+  const { version, warning } = checkDebVersion(text);
+  if (warning) throw new DebVersionError(warning);
+  return version;
+}
+
+/** Parses a version leniently, as dpkg reads its status file and `--compare-versions` its arguments (warnings pass). */
+export function parseDebVersionLax(text: string): DebVersion {
+  return checkDebVersion(text).version;
 }
 
 export function formatDebVersion(v: DebVersion): string {
@@ -90,10 +121,13 @@ export function compareFragment(a: string, b: string): number {
   return 0;
 }
 
-/** dpkg's version order; accepts strings (parsed, throwing on invalid ones) or parsed versions. Returns -1, 0 or 1. */
+/**
+ * dpkg's version order; accepts strings (parsed leniently as dpkg does, throwing only where dpkg reports an error) or
+ * parsed versions. Returns -1, 0 or 1.
+ */
 export function compareDebVersions(a: string | DebVersion, b: string | DebVersion): number {
-  const va = typeof a === 'string' ? parseDebVersion(a) : a;
-  const vb = typeof b === 'string' ? parseDebVersion(b) : b;
+  const va = typeof a === 'string' ? parseDebVersionLax(a) : a;
+  const vb = typeof b === 'string' ? parseDebVersionLax(b) : b;
   const r = va.epoch !== vb.epoch ? va.epoch - vb.epoch : compareFragment(va.upstream, vb.upstream) || compareFragment(va.revision, vb.revision);
   return Math.sign(r);
 }
