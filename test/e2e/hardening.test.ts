@@ -114,3 +114,51 @@ describe('control fields', () => {
     expect(await systemSnapshot(shared.sysroot)).toBe(before);
   });
 });
+
+describe('vercmp edge cases', () => {
+  it.each([
+    ['3_4', 'lt', '4'],
+    ['0:0_-0', 'eq', '0'],
+    ['', 'lt', '1'],
+    ['', 'lt-nl', '1'],
+    ['1', 'gt-nl', ''],
+    ['0.1', '<', '0.1'],
+    ['0.1', '>', '0.1'],
+  ])('dpkg: %j %s %j exits as dpkg --compare-versions does, warnings included', async (a, op, b) => {
+    const ours = await cli(['vercmp', a, op, b]);
+    const dpkg = await execa('dpkg', ['--compare-versions', a, op, b], { reject: false });
+    expect(ours.exitCode).toBe(dpkg.exitCode);
+    expect(ours.stderr.includes('warning'), ours.stderr).toBe(dpkg.stderr.includes('warning'));
+  });
+
+  it.each([
+    ['dpkg', '1 2', 'lt', '3', /embedded spaces/],
+    ['dpkg', '1:', 'lt', '3', /nothing after the colon/],
+    ['dpkg', '1', 'less', '3', /unknown relation "less"/],
+    ['rpm', '', 'lt', '1', /empty version/],
+  ])('%s: %j %s %j is a usage error (exit 2) with the reason', async (backend, a, op, b, reason) => {
+    const r = await cli(['vercmp', '--backend', backend, a, op, b]);
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr).toMatch(reason);
+    expect(r.stderr).not.toMatch(/internal error/);
+  });
+});
+
+describe('packages that would change the kind of a base path', () => {
+  const cases: Array<[string, RawTarEntry[], string]> = [
+    ['./usr as a file', [{ name: './', type: 'directory' }, { name: './usr', content: 'not a directory\n' }], '/usr'],
+    ['./usr/lib as a symlink', [{ name: './', type: 'directory' }, { name: './usr/', type: 'directory' }, { name: './usr/lib', type: 'symlink', linkname: '/tmp' }], '/usr/lib'],
+    ['./etc as a symlink', [{ name: './', type: 'directory' }, { name: './etc', type: 'symlink', linkname: '/tmp' }], '/usr/etc'],
+    ['a file under a base file', [{ name: './', type: 'directory' }, { name: './usr/', type: 'directory' }, { name: './usr/bin/', type: 'directory' }, { name: './usr/bin/sh/x', content: 'x' }], '/usr/bin'],
+  ];
+  it.each(cases)('refuses %s as a file conflict (exit 4) naming the path, before ostree sees it', async (what, entries, path) => {
+    const before = await systemSnapshot(shared.sysroot);
+    const deb = await buildRawDataTarDeb(join(work, `shape-${what.replace(/\W+/g, '-')}`), { name: 'shape', version: '1.0', entries });
+    const r = await cli(['install', ...target, deb]);
+    expect(r.exitCode, r.stderr).toBe(4);
+    expect(r.stderr).toContain(path);
+    expect(r.stderr).toContain(deb);
+    expect(r.stderr).not.toMatch(/ostree commit failed/);
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  });
+});

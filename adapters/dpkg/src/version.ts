@@ -131,3 +131,67 @@ export function compareDebVersions(a: string | DebVersion, b: string | DebVersio
   const r = va.epoch !== vb.epoch ? va.epoch - vb.epoch : compareFragment(va.upstream, vb.upstream) || compareFragment(va.revision, vb.revision);
   return Math.sign(r);
 }
+
+/**
+ * `dpkg --compare-versions` relations: which outcome holds when A is lower, equal, higher, and how an empty version
+ * (or "<unknown>") counts. The plain names treat an empty version as earlier than any version, the "-nl" ones as
+ * later; "<" and ">" are the obsolete control-file spellings that mean "<=" and ">=".
+ */
+interface DpkgRelation {
+  holds(compare: number): boolean;
+  /** Outcome when A is empty, when both are, when B is. */
+  noneA: boolean;
+  noneBoth: boolean;
+  noneB: boolean;
+}
+
+const lower = (c: number) => c < 0;
+const lowerOrEqual = (c: number) => c <= 0;
+const equal = (c: number) => c === 0;
+const unequal = (c: number) => c !== 0;
+const higherOrEqual = (c: number) => c >= 0;
+const higher = (c: number) => c > 0;
+
+const DPKG_RELATIONS: Record<string, DpkgRelation> = {
+  le: { holds: lowerOrEqual, noneA: true, noneBoth: true, noneB: false },
+  lt: { holds: lower, noneA: true, noneBoth: false, noneB: false },
+  eq: { holds: equal, noneA: false, noneBoth: true, noneB: false },
+  ne: { holds: unequal, noneA: true, noneBoth: false, noneB: true },
+  ge: { holds: higherOrEqual, noneA: false, noneBoth: true, noneB: true },
+  gt: { holds: higher, noneA: false, noneBoth: false, noneB: true },
+  'le-nl': { holds: lowerOrEqual, noneA: false, noneBoth: true, noneB: true },
+  'lt-nl': { holds: lower, noneA: false, noneBoth: false, noneB: true },
+  'ge-nl': { holds: higherOrEqual, noneA: true, noneBoth: true, noneB: false },
+  'gt-nl': { holds: higher, noneA: true, noneBoth: false, noneB: false },
+};
+DPKG_RELATIONS['<'] = DPKG_RELATIONS['<='] = DPKG_RELATIONS.le!;
+DPKG_RELATIONS['<<'] = DPKG_RELATIONS.lt!;
+DPKG_RELATIONS['='] = DPKG_RELATIONS.eq!;
+DPKG_RELATIONS['>'] = DPKG_RELATIONS['>='] = DPKG_RELATIONS.ge!;
+DPKG_RELATIONS['>>'] = DPKG_RELATIONS.gt!;
+
+export const DPKG_RELATION_NAMES = Object.keys(DPKG_RELATIONS);
+
+/**
+ * `dpkg --compare-versions A OP B`: an empty string or "<unknown>" is an empty version; a version dpkg only warns
+ * about is compared as parsed, with the warning returned; one dpkg refuses throws {@link DebVersionError}, as does an
+ * unknown operator.
+ */
+export function dpkgCompareVersions(a: string, op: string, b: string): { holds: boolean; compare: number | null; warnings: string[] } {
+  const relation = Object.hasOwn(DPKG_RELATIONS, op) ? DPKG_RELATIONS[op] : undefined;
+  if (!relation) throw new DebVersionError(`unknown relation "${op}"; use one of ${DPKG_RELATION_NAMES.join(' ')}`);
+  const warnings: string[] = [];
+  if (op === '<' || op === '>') warnings.push(`obsolete relation "${op}" (it means "${op}="); use "${op}${op}" or "${op}="`);
+  const parse = (text: string): DebVersion | null => {
+    if (text === '' || text === '<unknown>') return null;
+    const checked = checkDebVersion(text);
+    if (checked.warning) warnings.push(checked.warning);
+    return checked.version;
+  };
+  const va = parse(a);
+  const vb = parse(b);
+  if (!va) return { holds: vb ? relation.noneA : relation.noneBoth, compare: null, warnings };
+  if (!vb) return { holds: relation.noneB, compare: null, warnings };
+  const compare = compareDebVersions(va, vb);
+  return { holds: relation.holds(compare), compare, warnings };
+}

@@ -100,23 +100,12 @@ export async function runStatus(opts: TargetOpts): Promise<void> {
   }
 }
 
-const OPERATORS: Record<string, (c: number) => boolean> = {
-  lt: (c) => c < 0, '<<': (c) => c < 0, 'lt-nl': (c) => c < 0,
-  le: (c) => c <= 0, '<=': (c) => c <= 0,
-  eq: (c) => c === 0, '=': (c) => c === 0,
-  ne: (c) => c !== 0,
-  ge: (c) => c >= 0, '>=': (c) => c >= 0,
-  gt: (c) => c > 0, '>>': (c) => c > 0,
-};
-
 export async function runVercmp(a: string, op: string, b: string, opts: { backend: string; json?: boolean }): Promise<void> {
   const backend = backendByName(opts.backend);
   if (!backend) throw new UsageError(`unknown backend "${opts.backend}"; use dpkg or rpm`);
-  const test = OPERATORS[op];
-  if (!test) throw new UsageError(`unknown operator "${op}"; use one of ${Object.keys(OPERATORS).join(' ')}`);
-  const cmp = backend.compareVersions(a, b);
-  const holds = test(cmp);
-  if (opts.json) printJson({ a, op, b, backend: backend.name, compare: Math.sign(cmp), result: holds });
+  const { holds, compare, warnings } = backend.versionRelation(a, op, b);
+  for (const warning of warnings) process.stderr.write(`ostree-layer: warning: ${warning}\n`);
+  if (opts.json) printJson({ a, op, b, backend: backend.name, compare, result: holds, warnings });
   process.exitCode = holds ? 0 : 1;
 }
 
