@@ -1,5 +1,5 @@
 /** The rpm backend: .rpm files, rpmdb, rpm's version order. */
-import type { Backend, PackageFile, PackageId, TreeReader } from '@ostree-layer/core';
+import { UsageError, type Backend, type PackageFile, type PackageId, type TreeReader } from '@ostree-layer/core';
 import { open } from 'node:fs/promises';
 import { LEAD_MAGIC, readArchive } from './archive.js';
 import { rpmDatabaseWithout } from './database-remove.js';
@@ -8,7 +8,7 @@ import { inspectRpm } from './inspect.js';
 import { RpmPackage, openRpm } from './package.js';
 import { planRpmScripts } from './scripts.js';
 import { readKeys, verifyHeaderSignature } from './signature.js';
-import { compareEvrStrings } from './version.js';
+import { compareEvrStrings, rpmCompareVersions, RpmVersionError } from './version.js';
 
 /** Arches that share a multilib system, with rpm's file colour for each (1 = 32-bit ELF, 2 = 64-bit ELF). */
 const MULTILIB: Record<string, { family: string; color: number }> = {
@@ -53,6 +53,15 @@ export const rpmBackend: Backend = {
   openDatabase: (tree, location) => openRpmDatabase(tree, location),
   openPackage: (file) => openRpm(file),
   compareVersions: compareEvrStrings,
+
+  versionRelation(a, op, b) {
+    try {
+      return rpmCompareVersions(a, op, b);
+    } catch (err) {
+      if (err instanceof RpmVersionError) throw new UsageError(`vercmp: ${err.message}`);
+      throw err;
+    }
+  },
   mayOverwrite: multilibMayOverwrite,
   writeDatabase: (options) => writeRpmDatabase(options),
   databaseWithout: (options) => rpmDatabaseWithout(options),

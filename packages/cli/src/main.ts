@@ -117,7 +117,7 @@ program
   .command('vercmp')
   .description('compare two versions like dpkg --compare-versions (exit 0 when the relation holds, 1 when not)')
   .argument('<a>')
-  .argument('<op>', 'lt le eq ne ge gt, or << <= = >= >>')
+  .argument('<op>', 'lt le eq ne ge gt, lt-nl le-nl ge-nl gt-nl (an empty version is the latest), or << <= = >= >> < >')
   .argument('<b>')
   .option('--backend <name>', 'version rules to use: dpkg or rpm', 'dpkg')
   .option('--json', 'print the result as JSON')
