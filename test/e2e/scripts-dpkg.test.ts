@@ -246,4 +246,30 @@ exit 0
     expect(rerun.exitCode, rerun.stderr).toBe(0);
     expect(readdirSync(join(s.repo, 'tmp')).filter((f) => f.startsWith('ostree-layer-'))).toEqual([]);
   });
+
+  it('file triggers: a new interest is registered, and new files under it run the interested postinst as dpkg would', async () => {
+    const s = await sysroot();
+    const watcher = await buildDeb(join(work, 'watcher'), {
+      name: 'watcher',
+      version: '1',
+      files: [{ path: '/usr/share/doc/watcher/README', content: 'w\n' }],
+      triggers: 'interest /usr/share/watched\n',
+      scripts: { postinst: '#!/bin/sh\nif [ "$1" = triggered ]; then mkdir -p /usr/share/watcher; echo "$2" >>/usr/share/watcher/seen; fi\n' },
+    });
+    const feeder = await buildDeb(join(work, 'feeder'), { name: 'feeder', version: '1', files: [{ path: '/usr/share/watched/one', content: '1\n' }] });
+    const later = await buildDeb(join(work, 'later'), { name: 'later', version: '1', files: [{ path: '/usr/share/watched/two', content: '2\n' }] });
+    expect((await cli(['install', ...target(s), watcher, feeder])).exitCode).toBe(0);
+    let dir = s.deploymentDir();
+    expect(readFileSync(join(dir, DB, 'triggers/File'), 'utf8')).toMatch(/^\/usr\/share\/watched watcher$/m);
+    // As with `dpkg -i watcher.deb feeder.deb` (checked in a chroot): watcher is not configured yet when feeder's
+    // file activates its interest, so its configure covers it and no "triggered" call happens.
+    expect(existsSync(join(dir, 'usr/share/watcher/seen'))).toBe(false);
+
+    const r = await cli(['install', ...target(s), later]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    dir = s.deploymentDir();
+    expect(readFileSync(join(dir, 'usr/share/watcher/seen'), 'utf8')).toBe('/usr/share/watched\n');
+    const states = await execa('dpkg-query', [`--admindir=${join(dir, DB)}`, '-W', '-f=${db:Status-Abbrev}${Package}\n', 'watcher', 'feeder', 'later']);
+    expect(states.stdout.split('\n').sort()).toEqual(['ii feeder', 'ii later', 'ii watcher']);
+  });
 });

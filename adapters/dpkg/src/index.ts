@@ -19,6 +19,7 @@ export * from './dependencies.js';
 export * from './inspect.js';
 export * from './native-tools.js';
 export * from './scripts.js';
+export * from './triggers.js';
 export * from './version.js';
 
 /** A .deb starts with the ar magic followed by the "debian-binary" member header. */
