@@ -10,5 +10,6 @@ export { commitTree, makeOstreeReady, STAND_IN_KERNEL_VERSION, type CommitTreeOp
 export { buildRawDataTarDeb, HOSTILE_DATA_ENTRIES, rawTar, type RawDebSpec, type RawTarEntry } from './rawdeb.js';
 export { buildRpm, rpmSpecText, type RpmCompression, type RpmFileSpec, type RpmSpec } from './rpm.js';
 export { ensureRpmBase, findStaticBusybox, rpmBaseSpecs, RPM_BASE_REF, RPM_DB_PATH, type RpmBase } from './rpmbase.js';
-export { deploymentOrigin, listDeployments, makeSysroot, type Sysroot, type SysrootOptions } from './sysroot.js';
+export { defaultDeployment, deploymentOrigin, initSysroot, listDeployments, makeSysroot, readLoaderEntries, type InitializedSysroot, type LoaderEntry, type Sysroot, type SysrootOptions } from './sysroot.js';
 export { aptDownloadClosure, aptPlan } from './apt.js';
+export * from './boot/index.js';
