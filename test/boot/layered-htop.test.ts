@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBootableDebian, makeBootDisk, resolveCacheDir, type BootDisk, type BootReport } from '@ostree-layer/testkit';
-import { cli } from '../support/cli.js';
+import { cliJson } from '../support/cli.js';
 
 const BOOT_COMMANDS = {
   htopVersion: 'htop --version',
@@ -33,13 +33,10 @@ let report: BootReport<BootCommand>;
 beforeAll(async () => {
   disk = await makeBootDisk({ base: await ensureBootableDebian() });
   baseCommit = disk.commit;
-  const r = await cli([
-    'install', '--json', '--sysroot', disk.sysroot, '--os', disk.osName,
-    '--cache-dir', join(resolveCacheDir(), 'ostree-layer'), 'htop',
+  layered = await cliJson<InstallJson>([
+    'install', '--sysroot', disk.sysroot, '--os', disk.osName, '--cache-dir', join(resolveCacheDir(), 'ostree-layer'), 'htop',
   ]);
-  if (r.exitCode !== 0) throw new Error(`ostree-layer install htop exited ${r.exitCode}: ${r.stdout}${r.stderr}`);
-  layered = JSON.parse(r.stdout) as InstallJson;
-  if (!layered.deployed) throw new Error(`ostree-layer install htop did not deploy: ${r.stdout}`);
+  if (!layered.deployed) throw new Error(`ostree-layer install htop did not deploy: ${JSON.stringify(layered)}`);
   report = await disk.boot({ label: 'layered-htop', commands: BOOT_COMMANDS });
 }, 40 * 60_000);
 

@@ -82,6 +82,8 @@ export interface DebianBaseSpec {
   include?: readonly string[];
   /** `mmdebstrap --customize-hook` commands; `$1` is the new root. */
   customizeHooks?: readonly string[];
+  /** Environment for mmdebstrap (and so for the package scripts it runs). */
+  env?: Readonly<Record<string, string>>;
   /** Runs on the root file system after mmdebstrap, before it is made OSTree-ready. */
   prepare?: (root: string) => Promise<void>;
 }
@@ -106,6 +108,7 @@ export async function buildDebianBase(cacheDir: string, repo: string, spec: Debi
   const root = join(work, 'root');
   try {
     await run('mmdebstrap', mmdebstrapArgs(spec, root), {
+      env: { ...spec.env },
       timeoutMs: 15 * 60_000,
       hint:
         'mmdebstrap builds the Debian test base from the mirror in /etc/apt/sources.list*: check that it is reachable and that ' +

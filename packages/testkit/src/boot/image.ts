@@ -10,14 +10,17 @@ import { join } from 'node:path';
 import { SystemStateError, UsageError } from '@ostree-layer/core';
 import { ensureCached, sharedPerCacheDir, type BaseImage, type CacheOptions } from '../cache.js';
 import { buildDebianBase, mmdebstrapArgs, type DebianBaseSpec } from '../minbase.js';
-import { isRoot } from '../run.js';
+import { isRoot, run } from '../run.js';
 
 export const DEBIAN_BOOTABLE_REF = 'debian/bookworm/bootable';
 
 const BOOT_PACKAGES = ['linux-image-amd64', 'systemd-sysv', 'ostree-boot', 'dracut', 'udev', 'kmod'];
-// ostree-boot ships only a dracut module (98ostree); rebuilding after every package is in puts ostree-prepare-root
-// into the initramfs whatever order the packages were configured in.
+// ostree-boot ships only a dracut module (98ostree); building the initramfs once every package is in puts
+// ostree-prepare-root into it whatever order the packages were configured in.
 const CUSTOMIZE_HOOKS = ['chroot "$1" dracut --force --no-hostonly --regenerate-all'];
+// Skips the kernel package's own initramfs build (the hook above builds the one used): measured here, 1m42 of CPU for
+// the whole image instead of 3m56.
+const MMDEBSTRAP_ENV = { INITRD: 'No' };
 
 /**
  * Directories a booted OSTree system keeps in /var (they must survive upgrades), as [top-level name, path under
@@ -48,10 +51,10 @@ async function buildOrReuse(cacheDir: string): Promise<BaseImage> {
 }
 
 function bootableSpec(): DebianBaseSpec {
-  const inputs = { include: BOOT_PACKAGES, customizeHooks: CUSTOMIZE_HOOKS };
+  const inputs = { include: BOOT_PACKAGES, customizeHooks: CUSTOMIZE_HOOKS, env: MMDEBSTRAP_ENV };
   // The root path is a placeholder: only what changes the result goes into the digest (the mirror included).
   const digest = createHash('sha256')
-    .update(JSON.stringify({ args: mmdebstrapArgs(inputs, 'ROOT'), varHomes: VAR_HOMES, layout: LAYOUT_VERSION }))
+    .update(JSON.stringify({ args: mmdebstrapArgs(inputs, 'ROOT'), env: MMDEBSTRAP_ENV, varHomes: VAR_HOMES, layout: LAYOUT_VERSION }))
     .digest('hex')
     .slice(0, 16);
   return {
@@ -78,6 +81,11 @@ async function prepareBootable(root: string): Promise<void> {
     const version = kernel.slice('vmlinuz-'.length);
     const initrd = join(boot, `initrd.img-${version}`);
     if (!existsSync(initrd)) throw new SystemStateError(`${initrd} is missing: dracut did not build an initramfs for ${version}`);
+    // Without ostree-prepare-root the initramfs mounts the sysroot itself and the deployment never becomes /.
+    const listing = await run('chroot', [root, 'lsinitrd', `/boot/initrd.img-${version}`]);
+    if (!listing.includes('ostree-prepare-root')) {
+      throw new SystemStateError(`${initrd} has no ostree-prepare-root: ostree-boot's dracut module was not included`);
+    }
     const modules = join(root, 'usr/lib/modules', version);
     await mkdir(modules, { recursive: true });
     await rename(join(boot, kernel), join(modules, 'vmlinuz'));

@@ -9,7 +9,8 @@ import { ToolError } from '@ostree-layer/core';
 export interface QemuBoot {
   disk: string;
   kernel: string;
-  initrd: string;
+  /** Without one the kernel mounts `root=` itself. */
+  initrd?: string;
   /** The kernel command line. */
   append: string;
   /** Every byte of the serial console goes here as it arrives. */
@@ -39,13 +40,14 @@ export function qemuArgs(boot: QemuBoot): string[] {
     '-cpu', 'max',
     '-m', String(boot.memoryMiB ?? 1024),
     '-smp', String(boot.cpus ?? 2),
+    // The guest needs its disk and a serial console only: no VGA, floppy, CD-ROM or network card to probe under TCG.
+    '-nodefaults',
     '-nographic',
+    '-serial', 'stdio',
     '-no-reboot',
-    // No network, no default devices beyond what -nographic wires up: the guest needs its disk and a console only.
-    '-nic', 'none',
     '-drive', `file=${boot.disk},format=raw,if=virtio`,
     '-kernel', boot.kernel,
-    '-initrd', boot.initrd,
+    ...(boot.initrd ? ['-initrd', boot.initrd] : []),
     '-append', boot.append,
   ];
 }
