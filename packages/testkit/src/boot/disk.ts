@@ -6,7 +6,7 @@
  */
 import { copyFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SystemStateError, UsageError } from '@ostree-layer/core';
 import { resolveCacheDir, type BaseImage, type CacheOptions } from '../cache.js';
 import { removeTree } from '../cleanup.js';
@@ -105,13 +105,13 @@ async function bootDisk<K extends string>(mount: LoopMount, logsDir: string, opt
   const entry = readLoaderEntries(sysroot)[0];
   if (!entry) throw new SystemStateError(`${sysroot} has no boot entry (boot/loader/entries/*.conf): nothing to boot`);
   const settleSeconds = options.settleSeconds ?? 600;
+  const timeoutMs = options.timeoutMs ?? 15 * 60_000;
   // Every deployment gets the report: whichever one boots answers, and no commit is touched (each /etc is a copy).
   for (const deployment of listDeployments(sysroot)) {
     await installReport(deployment, { commands: options.commands, settleSeconds, commandSeconds: 120 });
   }
-  const kernelDir = join(mount.image, '..');
-  const kernel = join(kernelDir, 'vmlinuz');
-  const initrd = join(kernelDir, 'initramfs.img');
+  const kernel = join(dirname(mount.image), 'vmlinuz');
+  const initrd = join(dirname(mount.image), 'initramfs.img');
   await copyFile(join(sysroot, 'boot', entry.linux), kernel);
   await copyFile(join(sysroot, 'boot', entry.initrd), initrd);
   await mkdir(logsDir, { recursive: true });
@@ -128,7 +128,7 @@ async function bootDisk<K extends string>(mount: LoopMount, logsDir: string, opt
       initrd,
       append: `${entry.options} ${TEST_BOOT_ARGS}`,
       serialLog,
-      timeoutMs: options.timeoutMs ?? 15 * 60_000,
+      timeoutMs,
       doneMarker: REPORT_END,
     });
   } finally {
@@ -140,7 +140,7 @@ async function bootDisk<K extends string>(mount: LoopMount, logsDir: string, opt
   const facts = parseReport(outcome.serial, names);
   if (!facts) {
     const why = outcome.timedOut
-      ? `did not report within ${Math.round((options.timeoutMs ?? 15 * 60_000) / 1000)} s and was killed`
+      ? `did not report within ${Math.round(timeoutMs / 1000)} s and was killed`
       : `stopped (qemu exit ${outcome.exitCode}) without a complete report`;
     const tail = outcome.serial.split('\n').slice(-40).join('\n');
     throw new SystemStateError(`the VM booting ${entry.ostreePath} ${why}; serial log: ${serialLog}\nlast lines:\n${tail}`);
