@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 describe('apt drop-in', () => {
-  it('apt install -y FILE layers it; apt remove takes it off again; base packages and full-upgrade are refused, changing nothing', async () => {
+  it('apt install -y FILE layers it; full-upgrade and autoremove map to ostree-layer; apt remove takes it off again; base packages are refused', async () => {
     const s = await makeSysroot({ base: await ensureDebianMinbase() });
     sysroots.push(s);
     const deb = await buildDeb(work, { name: 'shimmed', version: '1.0', files: [{ path: '/usr/share/shimmed/x', content: 'via apt\n' }] });
@@ -39,9 +39,15 @@ describe('apt drop-in', () => {
     expect(readFileSync(join(s.deploymentDir(), 'usr/share/shimmed/x'), 'utf8')).toBe('via apt\n');
 
     const before = await systemSnapshot(s.sysroot);
+    // Same base, same package file: full-upgrade and autoremove find nothing to do.
     const upgrade = await execa(join(SHIMS, 'apt'), ['full-upgrade', '-y', ...target], { reject: false });
-    expect(upgrade.exitCode).toBe(2);
-    expect(upgrade.stderr).toMatch(/'full-upgrade' is not available on an OSTree system/);
+    expect(upgrade.exitCode, upgrade.stderr).toBe(0);
+    expect(upgrade.stdout).toMatch(/No upgrade available/);
+    const autoremove = await execa(join(SHIMS, 'apt'), ['autoremove', '-y', ...target], { reject: false });
+    expect(autoremove.exitCode, autoremove.stderr).toBe(0);
+    expect(autoremove.stdout).toMatch(/Nothing to remove/);
+    const reinstall = await execa(join(SHIMS, 'apt'), ['reinstall', '-y', 'shimmed', ...target], { reject: false });
+    expect(reinstall.exitCode).toBe(2);
     const base = await execa(join(SHIMS, 'apt'), ['remove', '-y', 'dash', ...target], { reject: false });
     expect(base.exitCode).toBe(7);
     expect(base.stderr).toMatch(/dash is part of the base/);
@@ -57,7 +63,7 @@ describe('apt drop-in', () => {
 });
 
 describe('dnf drop-in', () => {
-  it('dnf install -y FILE layers it onto an rpm base; the real rpm sees it', async () => {
+  it('dnf install -y FILE layers it onto an rpm base; the real rpm sees it; upgrade and history undo last map to ostree-layer', async () => {
     const s = await makeSysroot({ base: await ensureRpmBase() });
     sysroots.push(s);
     const rpmFile = await buildRpm(work, { name: 'shimmed-rpm', version: '1.0', files: [{ path: '/usr/share/shimmed-rpm/x', content: 'via dnf\n' }] });
@@ -65,7 +71,13 @@ describe('dnf drop-in', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     const q = await execa('rpm', ['--dbpath', join(s.deploymentDir(), 'usr/lib/sysimage/rpm'), '-qf', '/usr/share/shimmed-rpm/x']);
     expect(q.stdout).toBe('shimmed-rpm-1.0-1.noarch');
-    const upgrade = await execa(join(SHIMS, 'dnf'), ['upgrade', '-y'], { reject: false });
-    expect(upgrade.exitCode).toBe(2);
+    const target = ['--sysroot', s.sysroot, '--os', s.osName];
+    const upgrade = await execa(join(SHIMS, 'dnf'), ['upgrade', '-y', ...target], { reject: false });
+    expect(upgrade.exitCode, upgrade.stderr).toBe(0);
+    expect(upgrade.stdout).toMatch(/No upgrade available/);
+    // dnf history undo last: the deployment before the install boots next.
+    const undo = await execa(join(SHIMS, 'dnf'), ['history', 'undo', 'last', ...target], { reject: false });
+    expect(undo.exitCode, undo.stderr).toBe(0);
+    expect(s.deploymentDir()).toContain(`/${s.commit}.`);
   });
 });
