@@ -17,6 +17,12 @@ const BOOT_COMMANDS = {
   bootedCheckout: 'realpath "/sysroot$(sed -n "s/.*ostree=\\([^ ]*\\).*/\\1/p" /proc/cmdline)"',
   usrOptions: 'findmnt --noheadings --output OPTIONS --target /usr',
   writeUsr: 'touch /usr/ostree-layer-write-test',
+  // openssh-server is configured by its maintainer scripts in the sandbox: its user, its enabled unit, its keys.
+  sshActive: 'systemctl is-active ssh.service',
+  sshdUser: 'getent passwd sshd',
+  sshdConfig: '/usr/sbin/sshd -t',
+  // The unmodified dpkg, without --admindir, sees the layered database.
+  nativeDpkg: "dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n' htop openssh-server",
 } as const;
 type BootCommand = keyof typeof BOOT_COMMANDS;
 
@@ -35,7 +41,7 @@ beforeAll(async () => {
   disk = await makeBootDisk({ base: await ensureBootableDebian() });
   baseCommit = disk.commit;
   layered = await cliJson<InstallJson>([
-    'install', '--sysroot', disk.sysroot, '--os', disk.osName, '--cache-dir', join(resolveCacheDir(), 'ostree-layer'), 'htop',
+    'install', '--sysroot', disk.sysroot, '--os', disk.osName, '--cache-dir', join(resolveCacheDir(), 'ostree-layer'), 'htop', 'openssh-server',
   ]);
   if (!layered.deployed) throw new Error(`ostree-layer install htop did not deploy: ${JSON.stringify(layered)}`);
   report = await disk.boot({ label: 'layered-htop', commands: BOOT_COMMANDS });
@@ -97,5 +103,19 @@ describe('a deployment with htop layered, booted in qemu', () => {
     expect(existsSync(join(stateVar, 'roothome')), report.summary).toBe(true);
     expect(existsSync(join(stateVar, 'log/journal')) || existsSync(join(stateVar, 'lib/systemd')), report.summary).toBe(true);
     expect(disk.deploymentDir()).toMatch(new RegExp(`/deploy/${layered.commit}\\.\\d+$`));
+  });
+
+  it('runs the layered openssh-server as its maintainer scripts configured it', () => {
+    const active = report.commands.sshActive;
+    expect(active.stdout.trim(), `${active.stderr}\n${report.summary}`).toBe('active');
+    expect(report.commands.sshdUser.stdout, report.summary).toMatch(/^sshd:x:\d+:\d+:/);
+    const config = report.commands.sshdConfig;
+    expect(config.exitCode, `${config.stderr}\n${report.summary}`).toBe(0);
+  });
+
+  it('lets the unmodified dpkg-query see the layered packages', () => {
+    const native = report.commands.nativeDpkg;
+    expect(native.exitCode, `${native.stderr}\n${report.summary}`).toBe(0);
+    expect(native.stdout.trim().split('\n').sort()).toEqual(['htop ii', 'openssh-server ii']);
   });
 });
