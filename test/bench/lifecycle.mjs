@@ -76,6 +76,7 @@ function orphanPackageRefs(s) {
         const files = Array.from({ length: 50 }, (_, f) => ({ path: `/usr/share/${name}/${f}`, content: `${name} ${n} ${f}\n`.repeat(200) }));
         debs.push(await buildDeb(join(work, `debs-${n}`), { name, version: `1.${n}`, files }));
       }
+      if (n > 0) await uninstall({ ...target, names: ['cycle-0', 'cycle-2'] });
       await install({ ...target, files: debs });
       await uninstall({ ...target, names: ['cycle-1'] });
       newBase(s, n);

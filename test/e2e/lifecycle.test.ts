@@ -141,7 +141,7 @@ describe('lifecycle on a Debian deployment', () => {
     await expectNoOrphans(s);
   }, 600_000);
 
-  it('a deployment made by a plain ostree admin upgrade gets its requests back', async () => {
+  it('a deployment made by a plain ostree admin upgrade gets its requests back; upgrade on the same base takes newer versions', async () => {
     const s = await makeSysroot({ base: await ensureDebianMinbase() });
     sysroots.push(s);
     const mirror = await buildMirror(join(work, 'mirror-plain'), { debs: [LIB, app('1.0-1')], key });
@@ -166,6 +166,14 @@ describe('lifecycle on a Debian deployment', () => {
     expect(readFileSync(join(dir, 'usr/share/vendor-marker'), 'utf8')).toBe('new base\n');
     expect((await execa('chroot', [dir, '/usr/bin/hello-app'])).stdout).toBe('hello-app 1.0-1');
     expect((await dpkgQuery(dir, '-W', 'hello-lib')).stdout).toBe('hello-lib:amd64\t1.0-1');
+
+    // No new base, a newer version in the repository: upgrade still brings it in.
+    await buildDeb(join(mirror, 'pool/main'), app('1.1-1'));
+    await indexMirror(mirror, { key });
+    const same = await cliJson(['upgrade', ...target(s), ...repo]);
+    expect(same.newBase).toBe(same.oldBase);
+    expect(same.layered.upgraded).toEqual([{ name: 'hello-app', arch: 'amd64', from: '1.0-1', to: '1.1-1' }]);
+    expect((await execa('chroot', [s.deploymentDir(), '/usr/bin/hello-app'])).stdout).toBe('hello-app 1.1-1');
     await expectNoOrphans(s);
   }, 300_000);
 });

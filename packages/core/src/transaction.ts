@@ -173,6 +173,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       files: packages.slice(0, files.length),
       imported,
       pulledIn: new Set(byName?.plan.install.filter((p) => p.reason !== 'request').map((p) => p.name)),
+      alreadyInstalled: result.alreadyInstalled,
     });
     const added = imported.map((p) => ({ package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map() }));
     const dbFiles: LayerFile[] = await backend.writeDatabase({ tree, database, added });
@@ -278,7 +279,7 @@ async function checkAgainstInstalled(backend: Backend, database: InstalledDataba
     }
     if (have && layered.has(`${have.name}:${have.arch}`)) {
       throw new ResolutionError(
-        `${pkg.id.name} ${pkg.id.version} (${pkg.file}) would replace ${have.name} ${have.version}, which an earlier ostree-layer install layered; replacing a layered package is not supported yet: deploy the base again and layer the new version`,
+        `${pkg.id.name} ${pkg.id.version} (${pkg.file}) would replace ${have.name} ${have.version}, which an earlier ostree-layer install layered; replacing a layered package is not supported yet: uninstall ${have.name} first, or run ostree-layer upgrade to take newer versions from the repositories`,
       );
     }
     if (have) {
