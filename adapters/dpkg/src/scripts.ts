@@ -8,10 +8,11 @@
  * Inside the sandbox the relocated database is also at /var/lib/dpkg, where dpkg and every helper expect it, and
  * debconf's database lives under /usr (there is no writable /var to keep it in across transactions).
  */
-import type { PackageEntry, ScriptPlan, ScriptStep, WriteDatabaseOptions } from '@ostree-layer/core';
+import type { ScriptPlan, ScriptStep, WriteDatabaseOptions } from '@ostree-layer/core';
 import { SCRIPT_DIR, SystemStateError } from '@ostree-layer/core';
 import { DebPackage } from './archive.js';
 import { DpkgDatabase, infoName, openDatabase, statusParagraph } from './database.js';
+import { declaredInterests, explicitActivations, recordedFileInterests, triggeredBy } from './triggers.js';
 
 /** Where debconf keeps its answers in the tree; the sandbox shows it at /var/cache/debconf. */
 export const DEBCONF_DATABASE = '/usr/lib/sysimage/debconf';
@@ -19,15 +20,11 @@ export const DEBCONF_DATABASE = '/usr/lib/sysimage/debconf';
 /** A policy-rc.d that refuses every service start or restart: nothing runs while the tree is being built. */
 const POLICY_RC_D = '#!/bin/sh\n# ostree-layer: services do not start while a deployment is composed; they start at boot.\nexit 101\n';
 
-/** One interest in a file trigger, from the database's triggers/File. */
-interface FileInterest {
-  path: string;
-  package: string;
-}
-
 export async function planScripts(options: WriteDatabaseOptions): Promise<ScriptPlan | null> {
   const db = options.database instanceof DpkgDatabase ? options.database : await openDatabase(options.tree, options.database.location);
-  const interests = await fileInterests(db);
+  const debs = options.added.map((a) => a.package).filter((p): p is DebPackage => p instanceof DebPackage);
+  // The base's interests and the new packages' own: a new file matches either, as after a real unpack.
+  const interests = [...(await recordedFileInterests(db)), ...debs.flatMap(declaredInterests)];
   const files: ScriptPlan['files'] = [];
   const beforePayload: ScriptStep[] = [];
   const activations = new Map<string, Set<string>>();
@@ -101,39 +98,6 @@ export async function planScripts(options: WriteDatabaseOptions): Promise<Script
     sandboxOnly: [{ path: '/usr/sbin/policy-rc.d', content: POLICY_RC_D, mode: 0o755 }],
     discard: [`${loc}/lock`, `${loc}/lock-frontend`, `${loc}/triggers/Lock`, `${loc}/updates/`],
   };
-}
-
-/** The file-trigger interests the database records (`triggers/File`: "<path> <package>[/noawait]" per line). */
-async function fileInterests(db: DpkgDatabase): Promise<FileInterest[]> {
-  const path = `${db.location}/triggers/File`;
-  if ((await db.tree.lstat(path))?.type !== 'file') return [];
-  const out: FileInterest[] = [];
-  for (const line of (await db.tree.readFile(path)).toString('utf8').split('\n')) {
-    const [trigger, owner] = line.trim().split(/\s+/);
-    if (trigger?.startsWith('/') && owner) out.push({ path: trigger, package: owner.replace(/\/noawait$/, '') });
-  }
-  return out;
-}
-
-/** Interest paths that some entry lies at or under (paths as the package names them, as dpkg matches them). */
-export function triggeredBy(entries: PackageEntry[], interests: FileInterest[]): Set<string> {
-  const hit = new Set<string>();
-  for (const interest of interests) {
-    const prefix = interest.path.endsWith('/') ? interest.path : interest.path + '/';
-    if (entries.some((e) => e.path === interest.path || e.path.startsWith(prefix))) hit.add(interest.path);
-  }
-  return hit;
-}
-
-/** Trigger names a package's `triggers` control file activates explicitly (`activate`, `activate-await`, `-noawait`). */
-function explicitActivations(pkg: DebPackage): string[] {
-  const text = pkg.controlMembers.get('triggers')?.content.toString('utf8') ?? '';
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const [directive, name] = line.replace(/#.*/, '').trim().split(/\s+/);
-    if (name && /^activate(-await|-noawait)?$/.test(directive ?? '')) out.push(name);
-  }
-  return out;
 }
 
 function shellWord(word: string): string {

@@ -8,7 +8,7 @@ import {
   UsageError,
   type InstallResult,
 } from '@ostree-layer/core';
-import { BACKENDS, REPOSITORY_BACKENDS, backendByName, backendForFile } from './backends.js';
+import { BACKENDS, REPOSITORY_BACKENDS, backendForFile } from './backends.js';
 import { printAptPlan, splitArguments, type RepoOpts } from './repo-commands.js';
 import { printJson, progress } from './output.js';
 import { targetOf } from './target.js';
@@ -109,26 +109,6 @@ export async function runStatus(opts: TargetOpts): Promise<void> {
     if (d.requested.length > 0) console.log(`    requested: ${d.requested.join(', ')}`);
     if (d.layersDropped) console.log(`    layers dropped: deployed without ${d.layersDropped.join(', ')} (a plain ostree admin upgrade?); ostree-layer upgrade lays them on again`);
   }
-}
-
-const OPERATORS: Record<string, (c: number) => boolean> = {
-  lt: (c) => c < 0, '<<': (c) => c < 0, 'lt-nl': (c) => c < 0,
-  le: (c) => c <= 0, '<=': (c) => c <= 0,
-  eq: (c) => c === 0, '=': (c) => c === 0,
-  ne: (c) => c !== 0,
-  ge: (c) => c >= 0, '>=': (c) => c >= 0,
-  gt: (c) => c > 0, '>>': (c) => c > 0,
-};
-
-export async function runVercmp(a: string, op: string, b: string, opts: { backend: string; json?: boolean }): Promise<void> {
-  const backend = backendByName(opts.backend);
-  if (!backend) throw new UsageError(`unknown backend "${opts.backend}"; use dpkg or rpm`);
-  const test = OPERATORS[op];
-  if (!test) throw new UsageError(`unknown operator "${op}"; use one of ${Object.keys(OPERATORS).join(' ')}`);
-  const cmp = backend.compareVersions(a, b);
-  const holds = test(cmp);
-  if (opts.json) printJson({ a, op, b, backend: backend.name, compare: Math.sign(cmp), result: holds });
-  process.exitCode = holds ? 0 : 1;
 }
 
 export async function runInspect(files: string[], opts: { json?: boolean }): Promise<void> {

@@ -1,13 +1,16 @@
 #!/usr/bin/env node
+/**
+ * The `ostree-layer` command. Every apt/dnf front-end call pays this file's start-up, so only commander loads here:
+ * each verb imports its module (and through it the engine, the backends, execa, openpgp…) when it runs.
+ */
+import { readFileSync } from 'node:fs';
 import { Command } from '@commander-js/extra-typings';
-import { runInspect, runInstall, runStatus, runVercmp } from './commands.js';
-import { runSearch, runShow } from './repo-commands.js';
-import { reportError } from './output.js';
-import { runUninstall } from './uninstall-command.js';
-import { runCleanup, runRollback, runUpgrade } from './lifecycle-commands.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 const program = new Command('ostree-layer')
   .description('Layer dpkg and rpm packages onto OSTree deployments without touching the running tree')
+  .version(VERSION, '-V, --version', 'print the version')
   .showHelpAfterError()
   .exitOverride();
 
@@ -28,7 +31,7 @@ program
   .option('--cache-dir <dir>', 'where indexes and downloads are kept', '/var/cache/ostree-layer')
   .option('--key <file>', 'package files must be signed by this OpenPGP key (rpm; repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
   .option('--no-scripts', 'do not run maintainer scripts: packages stay unconfigured, and the output says so')
-  .action(async (files, opts) => runInstall(files, opts));
+  .action(async (files, opts) => (await import('./commands.js')).runInstall(files, opts));
 
 for (const [verb, what] of [['search', 'list packages whose name or summary matches PATTERN (glob or substring)'], ['show', 'print the repository metadata of package NAME']] as const) {
   program
@@ -41,7 +44,10 @@ for (const [verb, what] of [['search', 'list packages whose name or summary matc
     .option('--allow-unauthenticated', 'accept unsigned, expired or wrongly signed repository metadata')
     .option('--cache-dir <dir>', 'where indexes are kept', '/var/cache/ostree-layer')
     .option('--json', 'print one JSON document on stdout')
-    .action(async (arg, opts) => (verb === 'search' ? runSearch(arg, opts) : runShow(arg, opts)));
+    .action(async (arg, opts) => {
+      const { runSearch, runShow } = await import('./repo-commands.js');
+      return verb === 'search' ? runSearch(arg, opts) : runShow(arg, opts);
+    });
 }
 
 program
@@ -57,7 +63,7 @@ program
   .option('--with-dependents', 'also remove the layered packages that need what is removed (as apt remove does), instead of refusing')
   .option('--dry-run', 'show what would be removed; change nothing')
   .option('--json', 'print one JSON document on stdout')
-  .action(async (names, opts) => runUninstall(names, opts));
+  .action(async (names, opts) => (await import('./uninstall-command.js')).runUninstall(names, opts));
 
 program
   .command('autoremove')
@@ -66,7 +72,7 @@ program
   .option('--os <name>', 'OS name of the deployment (stateroot)')
   .option('--dry-run', 'show what would be removed; change nothing')
   .option('--json', 'print one JSON document on stdout')
-  .action(async (opts) => runUninstall([], opts, true));
+  .action(async (opts) => (await import('./uninstall-command.js')).runUninstall([], opts, true));
 
 program
   .command('upgrade')
@@ -81,7 +87,7 @@ program
   .option('--source <line>', 'an extra repository in sources.list syntax (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
   .option('--cache-dir <dir>', 'where indexes and downloads are kept', '/var/cache/ostree-layer')
   .option('--json', 'print one JSON document on stdout')
-  .action(async (opts) => runUpgrade(opts));
+  .action(async (opts) => (await import('./lifecycle-commands.js')).runUpgrade(opts));
 
 program
   .command('rollback')
@@ -90,14 +96,14 @@ program
   .option('--os <name>', 'OS name of the deployments (stateroot)')
   .option('--dry-run', 'say which deployment would boot next; change nothing')
   .option('--json', 'print one JSON document on stdout')
-  .action(async (opts) => runRollback(opts));
+  .action(async (opts) => (await import('./lifecycle-commands.js')).runRollback(opts));
 
 program
   .command('cleanup')
   .description('delete cached layers and base commits that no deployment uses, and prune the repo')
   .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
   .option('--json', 'print one JSON document on stdout')
-  .action(async (opts) => runCleanup(opts));
+  .action(async (opts) => (await import('./lifecycle-commands.js')).runCleanup(opts));
 
 program
   .command('status')
@@ -105,31 +111,33 @@ program
   .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
   .option('--os <name>', 'OS name of the deployments to show')
   .option('--json', 'print one JSON document on stdout')
-  .action(async (opts) => runStatus(opts));
+  .action(async (opts) => (await import('./commands.js')).runStatus(opts));
 
 program
   .command('vercmp')
   .description('compare two versions like dpkg --compare-versions (exit 0 when the relation holds, 1 when not)')
   .argument('<a>')
-  .argument('<op>', 'lt le eq ne ge gt, or << <= = >= >>')
+  .argument('<op>', 'lt le eq ne ge gt, lt-nl le-nl ge-nl gt-nl (an empty version is the latest), or << <= = >= >> < >')
   .argument('<b>')
   .option('--backend <name>', 'version rules to use: dpkg or rpm', 'dpkg')
   .option('--json', 'print the result as JSON')
-  .action(async (a, op, b, opts) => runVercmp(a, op, b, opts));
+  .action(async (a, op, b, opts) => (await import('./vercmp-command.js')).runVercmp(a, op, b, opts));
 
 program
   .command('inspect')
   .description('print the metadata and file list of package files')
   .argument('<files...>')
   .option('--json', 'print a JSON array, one object per file')
-  .action(async (files, opts) => runInspect(files, opts));
+  .action(async (files, opts) => (await import('./commands.js')).runInspect(files, opts));
 
 const json = process.argv.includes('--json');
 try {
   await program.parseAsync();
 } catch (err) {
   const code = (err as { code?: string }).code;
-  if (code === 'commander.helpDisplayed' || code === 'commander.version') process.exitCode = 0;
-  else if (typeof code === 'string' && code.startsWith('commander.')) process.exitCode = 2;
-  else process.exitCode = reportError(err, json);
+  // `help`, `--help` and `--version` exit 0; help shown because a verb is missing is a usage error.
+  if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') {
+    process.exitCode = (err as { exitCode?: number }).exitCode ? 2 : 0;
+  } else if (typeof code === 'string' && code.startsWith('commander.')) process.exitCode = 2;
+  else process.exitCode = (await import('./output.js')).reportError(err, json);
 }

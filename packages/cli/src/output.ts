@@ -1,5 +1,5 @@
 /** Human output goes to stdout, progress to stderr; with --json stdout holds exactly one JSON document. */
-import { LayerError } from '@ostree-layer/core';
+import { LayerError } from '@ostree-layer/core/errors';
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');

@@ -71,6 +71,15 @@ export interface PackageFile {
   payload(): AsyncIterable<PayloadItem>;
 }
 
+/** The answer to `vercmp A OP B`. */
+export interface VersionRelation {
+  holds: boolean;
+  /** Sign of the comparison of A with B; null when one side is an empty version (dpkg's "none"). */
+  compare: number | null;
+  /** What the format's tool would print as warnings (a version with characters it only tolerates). */
+  warnings: string[];
+}
+
 /** One payload entry as `inspect --json` lists it (every backend prints the same shape). */
 export interface InspectedFile {
   path: string;
@@ -113,6 +122,11 @@ export interface LayeredPackage {
    * package name, with the paths as the old owner's database records them.
    */
   takenOver: Map<string, string[]>;
+  /**
+   * Installed only to satisfy another package's relation, not named by the user (apt's `Auto-Installed: 1`, dnf's
+   * reason "dependency"). Backends whose front ends keep such marks record them with the database.
+   */
+  automatic?: boolean;
 }
 
 /** A file, directory or symlink the backend wants in the new tree (its database copy). */
@@ -213,6 +227,13 @@ export interface Backend {
 
   /** The backend's version order: negative, zero or positive like a comparator. */
   compareVersions(a: string, b: string): number;
+
+  /**
+   * `vercmp A OP B` as the format's own tool answers it (dpkg --compare-versions, rpm.vercmp): which operators
+   * exist, how empty versions compare, what is only worth a warning. Throws {@link UsageError} for a version or
+   * operator the tool refuses, with the reason.
+   */
+  versionRelation(a: string, op: string, b: string): VersionRelation;
 
   /**
    * True when `incoming` may overwrite `path` (as `incoming` names it) that `owner` ships (dpkg Replaces; rpm's

@@ -53,6 +53,7 @@ export function installState(previous: LayerState | null, input: InstallStateInp
     requests: [...(previous?.requests ?? []), ['install', ...input.names, ...input.files.map((p) => p.id.name)]],
     requested: requested.filter((r) => !inBaseOnly(r.name)),
     packages,
+    scriptLayers: [...(previous?.scriptLayers ?? [])],
   };
 }
 

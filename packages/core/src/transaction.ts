@@ -12,7 +12,7 @@ import { checkConflicts } from './compose/conflicts.js';
 import { commitFinalLayer, importedDirectories } from './compose/final-layer.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit } from './deploy/deploy.js';
-import { STATE_PATH, type LayerState } from './discover/sysroot.js';
+import { SCRIPT_LAYER_REF_PREFIX, STATE_PATH, type LayerState } from './discover/sysroot.js';
 import { beginTransaction, type Target } from './discover/target.js';
 import { ResolutionError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
@@ -175,7 +175,12 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       pulledIn: new Set(byName?.plan.install.filter((p) => p.reason !== 'request').map((p) => p.name)),
       alreadyInstalled: result.alreadyInstalled,
     });
-    const added = imported.map((p) => ({ package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map() }));
+    const added = imported.map((p) => ({
+      package: p.package,
+      entries: p.entries,
+      takenOver: takeovers.get(p) ?? new Map(),
+      automatic: byName?.plan.install.some((d) => d.reason !== 'request' && d.name === p.package.id.name && d.arch === p.package.id.arch),
+    }));
     const dbFiles: LayerFile[] = await backend.writeDatabase({ tree, database, added });
     dbFiles.push({ path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' });
     const finalLayer = await commitFinalLayer({ repo, placer, directories: importedDirectories(imported), files: dbFiles });
@@ -196,7 +201,13 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         timeoutSeconds: options.scriptTimeoutSeconds,
         progress: say,
       });
-      if (phase.commit) layers.push(phase.commit);
+      if (phase.commit) {
+        await repo.setRef(SCRIPT_LAYER_REF_PREFIX + phase.commit, phase.commit);
+        state.scriptLayers = [...(state.scriptLayers ?? []), phase.commit];
+        // The state in the database layer could not name the script layer made after it: one small layer on top does.
+        const stateFile: LayerFile = { path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' };
+        layers.push(phase.commit, await commitFinalLayer({ repo, placer, directories: [], files: [stateFile] }));
+      }
       result.scripts = phase.steps;
       result.notes.push(...phase.notes);
       lap('scripts');

@@ -11,7 +11,7 @@ import { composeLayered, layerDirectories } from './compose/layered.js';
 import { deployCommit } from './deploy/deploy.js';
 import { layerCommitOf } from './deploy/retention.js';
 import { RepoTree } from './discover/repo-tree.js';
-import type { LayeredRecord, LayerState } from './discover/sysroot.js';
+import { SCRIPT_LAYER_REF_PREFIX, type LayeredRecord, type LayerState } from './discover/sysroot.js';
 import { beginTransaction, type Target, type TransactionContext } from './discover/target.js';
 import { ResolutionError, SystemStateError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
@@ -86,6 +86,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
       throw new SystemStateError(`the base commit ${state.baseCommit} is no longer in ${opened.repo.path}; deploy a base again (ostree admin deploy) and layer onto it`);
     }
     const keepCommits = await recordedLayers(opened.repo, keep);
+    const scriptCommits = await scriptLayerCommits(opened.repo, state);
     if (options.dryRun) return result;
 
     const removedNames = new Set(remove.map((p) => p.name));
@@ -96,7 +97,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
       packages: keep.map((p, i) => ({ ...p, commit: keepCommits[i] })),
     };
     const subject = `ostree-layer: ${options.autoremoveOnly ? 'autoremove' : 'uninstall'} ${remove.map((p) => p.name).join(' ')}`;
-    result.commit = keep.length === 0 ? state.baseCommit : await recomposeWithout(opened, newState, remove, keepCommits, options.commitOnly?.ref, subject);
+    result.commit = keep.length === 0 ? state.baseCommit : await recomposeWithout(opened, newState, remove, keepCommits, scriptCommits, options.commitOnly?.ref, subject);
     say(keep.length === 0 ? `nothing stays layered: the base ${state.baseCommit.slice(0, 10)} is deployed as it is` : `composed ${result.commit}`);
 
     if (options.commitOnly && keep.length === 0) await opened.repo.setRef(options.commitOnly.ref, result.commit);
@@ -113,7 +114,15 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
 }
 
 /** Base + the layers that stay + the backend's database without the removed packages. */
-async function recomposeWithout(opened: TransactionContext, state: LayerState, remove: PackageId[], keepCommits: string[], branch: string | undefined, subject: string): Promise<string> {
+async function recomposeWithout(
+  opened: TransactionContext,
+  state: LayerState,
+  remove: PackageId[],
+  keepCommits: string[],
+  scriptCommits: string[],
+  branch: string | undefined,
+  subject: string,
+): Promise<string> {
   const { backend, repo, tree, database, location } = opened;
   if (!backend.databaseWithout) throw new UsageError(`the ${backend.name} backend cannot remove packages from its database yet`);
   const base = new RepoTree(repo, state.baseCommit);
@@ -124,7 +133,10 @@ async function recomposeWithout(opened: TransactionContext, state: LayerState, r
       repo,
       onto: state.baseCommit,
       placer: new PathPlacer(base),
-      layers: keepCommits,
+      // Script layers before the database: the database written for what stays must win over the one the scripts
+      // left. Removal runs no scripts (neither does rpm-ostree): what the removed packages' scripts made (users,
+      // alternatives) stays, as after `apt remove` without purge.
+      layers: [...keepCommits, ...scriptCommits],
       directories: await layerDirectories(repo, keepCommits),
       databaseFiles,
       state,
@@ -162,6 +174,18 @@ function pickLayered(names: string[], state: LayerState, installed: PackageId[])
     for (const p of matches) if (!picked.includes(p)) picked.push(p);
   }
   return picked;
+}
+
+/** The script layers the state records, each still held by its ref. */
+async function scriptLayerCommits(repo: OstreeRepo, state: LayerState): Promise<string[]> {
+  const commits: string[] = [];
+  for (const commit of state.scriptLayers ?? []) {
+    if ((await repo.refCommit(SCRIPT_LAYER_REF_PREFIX + commit)) !== commit) {
+      throw new SystemStateError(`the layer holding what maintainer scripts changed (${commit.slice(0, 10)}, ref ${SCRIPT_LAYER_REF_PREFIX}${commit}) is gone from ${repo.path}; the tree cannot be recomposed without it`);
+    }
+    commits.push(commit);
+  }
+  return commits;
 }
 
 /** The layer commit each package that stays was composed from, checked to be in the repo. */

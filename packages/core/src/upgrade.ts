@@ -14,7 +14,7 @@ import { composeLayered } from './compose/layered.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit, originLayerState } from './deploy/deploy.js';
 import { RepoTree } from './discover/repo-tree.js';
-import type { LayerState } from './discover/sysroot.js';
+import { SCRIPT_LAYER_REF_PREFIX, type LayerState } from './discover/sysroot.js';
 import { beginTransaction, detectBackend, type TransactionContext } from './discover/target.js';
 import { SystemStateError } from './errors.js';
 import { faultPoint } from './fault.js';
@@ -247,6 +247,10 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
       });
       notes.push(...phase.notes);
       lap('scripts');
+      if (phase.commit) {
+        await repo.setRef(SCRIPT_LAYER_REF_PREFIX + phase.commit, phase.commit);
+        state.scriptLayers = [phase.commit];
+      }
       return phase.commit;
     },
   });

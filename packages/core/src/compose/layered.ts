@@ -43,7 +43,10 @@ export async function composeLayered(input: LayeredComposeInput): Promise<string
   const finalLayer = await commitFinalLayer({ repo: input.repo, placer: input.placer, directories: input.directories, files });
   const layers = [...input.layers, finalLayer];
   const extra = input.afterDatabase ? await input.afterDatabase(layers) : null;
-  if (extra) layers.push(extra);
+  if (extra) {
+    // The hook may have recorded its layer in the state (script layers): the state file under it could not.
+    layers.push(extra, await commitFinalLayer({ repo: input.repo, placer: input.placer, directories: [], files: [stateFile(input.state)] }));
+  }
   await faultPoint('compose');
   return composeCommit({
     repo: input.repo,

@@ -5,12 +5,13 @@
  * composed from gets a ref, and every ref of ours that no live deployment needs is deleted after a deploy, which keeps
  * the repo at what the deployments use.
  *
- * Refs: `ostree-layer/base/<checksum>` per base commit and `ostree-layer/layer/<checksum>` per layer commit. The
+ * Refs: `ostree-layer/base/<checksum>` per base commit, `ostree-layer/layer/<checksum>` per layer commit and
+ * `ostree-layer/scripts/<checksum>` per layer of what maintainer scripts changed. The
  * package cache refs (`ostree-layer/pkg/…`) cannot hold layers: an import onto another base moves them. They are kept
  * while a live deployment uses the layer they point to.
  */
 import { DirectoryTree } from '../tree.js';
-import { readLayerState, type LayerState, type Sysroot } from '../discover/sysroot.js';
+import { readLayerState, SCRIPT_LAYER_REF_PREFIX, type LayerState, type Sysroot } from '../discover/sysroot.js';
 import type { OstreeRepo } from '../ostree.js';
 import { adminCleanup } from './deploy.js';
 
@@ -33,6 +34,7 @@ export async function holdState(repo: OstreeRepo, state: LayerState): Promise<vo
   const wanted = new Map<string, string>();
   if (repo.hasCommit(state.baseCommit)) wanted.set(baseRef(state.baseCommit), state.baseCommit);
   for (const p of state.packages) if (p.commit) wanted.set(`${LAYER_REFS}${p.commit}`, p.commit);
+  for (const c of state.scriptLayers ?? []) if (repo.hasCommit(c)) wanted.set(`${SCRIPT_LAYER_REF_PREFIX}${c}`, c);
   const missing = [];
   for (const [ref, commit] of wanted) if ((await repo.refCommit(ref)) === null) missing.push(repo.setRef(ref, commit));
   await Promise.all(missing);
@@ -60,6 +62,7 @@ export async function dropUnusedRefs(sysroot: Sysroot): Promise<RetentionReport>
     const state = await readLayerState(new DirectoryTree(d.dir));
     if (!state) continue;
     bases.add(state.baseCommit);
+    for (const c of state.scriptLayers ?? []) layers.add(c);
     for (const p of state.packages) {
       const commit = await layerCommitOf(repo, p);
       if (commit) layers.add(commit);
@@ -71,6 +74,7 @@ export async function dropUnusedRefs(sysroot: Sysroot): Promise<RetentionReport>
     let keep = true;
     if (ref.startsWith(BASE_REFS)) keep = bases.has(ref.slice(BASE_REFS.length));
     else if (ref.startsWith(LAYER_REFS)) keep = layers.has(ref.slice(LAYER_REFS.length));
+    else if (ref.startsWith(SCRIPT_LAYER_REF_PREFIX)) keep = layers.has(ref.slice(SCRIPT_LAYER_REF_PREFIX.length));
     else if (ref.startsWith(PACKAGE_REFS)) keep = layers.has((await repo.refCommit(ref)) ?? '');
     if (!keep) deleted.push(ref);
   }

@@ -14,6 +14,9 @@ import { parseIni, type Ini } from './ini.js';
 /** Where ostree-layer records, inside every tree it composes, what the tree is made of. */
 export const STATE_PATH = '/usr/lib/ostree-layer/state.json';
 
+/** Refs that keep script layers alive across the prune `ostree admin deploy` runs: `<prefix><checksum>`. */
+export const SCRIPT_LAYER_REF_PREFIX = 'ostree-layer/scripts/';
+
 /** One layered package as the state records it. */
 export interface LayeredRecord extends PackageId {
   /** The cache ref it was imported under (shared by every base: it may have moved since). */
@@ -45,6 +48,11 @@ export interface LayerState {
   requested?: LayerRequest[];
   /** Every package layered on the base, in layer order. */
   packages: LayeredRecord[];
+  /**
+   * What each transaction's maintainer scripts changed, as layer commits in order (each held by a ref under
+   * {@link SCRIPT_LAYER_REF_PREFIX}); a recomposition from the base stacks them again.
+   */
+  scriptLayers?: string[];
 }
 
 export interface Deployment {

@@ -254,8 +254,10 @@ async function commitScriptLayer(repo: OstreeRepo, changes: Changes, lowers: str
     notes.push(`maintainer scripts: ${changes.tmpfiles.length} path(s) under /var are created at boot by ${generated.at(-1)!.path}`);
   }
   if (changes.sysusers) {
+    // Named to sort first: sysusers keeps the first line for a name, and these carry the ids the scripts chose (which
+    // the tree's /usr/etc/passwd has), ahead of the packages' own sysusers.d lines that would pick other ids.
     const text = `# Created by ostree-layer: users and groups that maintainer scripts added, kept across the /etc merge.\n${changes.sysusers}`;
-    generated.push({ path: `/usr/lib/sysusers.d/ostree-layer-${digest(text)}.conf`, content: text });
+    generated.push({ path: `/usr/lib/sysusers.d/00-ostree-layer-${digest(text)}.conf`, content: text });
     const names = changes.sysusers.split('\n').filter((l) => l.startsWith('u ') || l.startsWith('g ')).map((l) => l.split(' ')[1]);
     notes.push(`maintainer scripts added users/groups ${[...new Set(names)].join(', ')}; ${generated.at(-1)!.path} recreates them at boot if the local /etc/passwd differs`);
   }

@@ -95,7 +95,9 @@ export async function runPass(pass: SandboxPass): Promise<StepResult[]> {
   );
   const driver = join(pass.logDir, 'driver.sh');
   await writeFile(driver, driverScript(pass, stdinFiles), { mode: 0o700 });
-  const run = await execa('unshare', ['--mount', '--propagation', 'private', '--kill-child', 'sh', driver], {
+  // Every process of the chain dies with its parent (setpriv --pdeathsig, unshare --kill-child, bwrap
+  // --die-with-parent): a killed ostree-layer leaves no script running and no overlay mounted.
+  const run = await execa('setpriv', ['--pdeathsig', 'KILL', 'unshare', '--mount', '--propagation', 'private', '--kill-child', 'sh', driver], {
     reject: false,
     all: true,
     // Generous: each step has its own time limit inside; this one only catches a driver that hangs.
@@ -143,7 +145,7 @@ function driverScript(pass: SandboxPass, stdinFiles: string[]): string {
     `mount -t overlay overlay -o ${q(`lowerdir=${pass.lowers.join(':')},upperdir=${pass.upper},workdir=${pass.work},redirect_dir=off,metacopy=off,index=off,xino=off`)} ${q(pass.merged)} || exit ${MOUNT_FAILED}`,
   ];
   pass.steps.forEach((step, i) => {
-    const argv = ['timeout', '--kill-after=10', String(pass.timeoutSeconds), ...bwrapArgs(pass, step), '--', ...step.argv];
+    const argv = ['setpriv', '--pdeathsig', 'KILL', 'timeout', '--kill-after=10', String(pass.timeoutSeconds), ...bwrapArgs(pass, step), '--', ...step.argv];
     lines.push(`${argv.map(q).join(' ')} <${q(stdinFiles[i]!)} >${q(join(pass.logDir, `${i}.out`))} 2>&1`);
     lines.push(`rc=$?; echo $rc >${q(join(pass.logDir, `${i}.rc`))}; [ $rc -eq 0 ] || exit 0`);
   });
