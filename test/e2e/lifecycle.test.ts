@@ -5,7 +5,7 @@
  * commit survived the deploys). Judged by dpkg-query, dpkg --audit, rpm, chroot, ostree refs and ostree fsck.
  */
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -232,6 +232,15 @@ describe('lifecycle on an rpm deployment', () => {
     expect(after).toContain(`/${s.commit}.`);
     expect((await rpmQ(after, '-q', 'greet')).exitCode).not.toBe(0);
     expect((await rpmQ(after, '-qa')).stdout).not.toMatch(/greetlib/);
+    await expectNoOrphans(s);
+
+    // cleanup: the upgraded deployment is gone, so are its base ref and the download only it was made from.
+    const cleaned = await cliJson(['cleanup', '--sysroot', s.sysroot, '--cache-dir', join(work, 'rpm-cache')]);
+    expect(cleaned.archivesRemoved.map((f: string) => f.split('/').pop())).toEqual(['greet-2.0-1.noarch.rpm']);
+    const archives = readdirSync(join(work, 'rpm-cache/archives')).filter((f) => f.endsWith('.rpm')).sort();
+    expect(archives).toEqual(['greet-1.0-1.noarch.rpm', 'greetlib-1.0-1.x86_64.rpm']);
+    const baseRefs = (await execa('ostree', [`--repo=${s.repo}`, 'refs', '--list', 'ostree-layer/base'])).stdout.split('\n');
+    expect(baseRefs).toEqual([`ostree-layer/base/${s.commit}`]);
     await expectNoOrphans(s);
   }, 300_000);
 });

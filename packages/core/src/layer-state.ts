@@ -42,7 +42,7 @@ export function installState(previous: LayerState | null, input: InstallStateInp
   // A virtual request ("awk") is met by a package of another name: the solver's reason says it was asked for.
   const packages: LayeredRecord[] = [
     ...(previous?.packages ?? []).map((p) => ({ ...p, requested: p.requested || wanted.has(p.name) })),
-    ...input.imported.map((p) => ({ ...p.package.id, ref: p.ref, commit: p.commit, requested: !input.pulledIn.has(p.package.id.name) })),
+    ...input.imported.map((p) => ({ ...p.package.id, ref: p.ref, commit: p.commit, requested: !input.pulledIn.has(p.package.id.name), file: p.package.file })),
   ];
   const layered = (name: string) => packages.some((p) => p.name === name);
   const inBaseOnly = (name: string) => !layered(name) && (input.alreadyInstalled ?? []).some((p) => p.name === name);

@@ -255,7 +255,7 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
     backend: backend.name,
     requests: [...(input.previous?.requests ?? []), ['upgrade']],
     requested: resolved.requested,
-    packages: imported.map((p) => ({ ...p.package.id, ref: p.ref, commit: p.commit, requested: wanted.has(p.package.id.name) && !pulledIn.has(p.package.id.name) })),
+    packages: imported.map((p) => ({ ...p.package.id, ref: p.ref, commit: p.commit, requested: wanted.has(p.package.id.name) && !pulledIn.has(p.package.id.name), file: p.package.file })),
   };
   const commit = await composeLayered({
     repo,
