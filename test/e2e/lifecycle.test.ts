@@ -220,6 +220,14 @@ describe('lifecycle on an rpm deployment', () => {
     expect((await rpmQ(newDir, '-q', 'greetlib')).stdout).toBe('greetlib-1.0-1.x86_64');
     expect((await execa('chroot', [newDir, '/usr/bin/greet'])).stdout).toBe('greet 2.0');
 
+    // A request the repositories can no longer satisfy stops the upgrade with the reason; nothing changes.
+    repoFile = publishRpmRepo(repoDir, 'greet', [lib], rpmKey);
+    const unchanged = await systemSnapshot(s.sysroot);
+    const stuck = await cli(['upgrade', ...target(s), ...repo()]);
+    expect(stuck.exitCode).toBe(7);
+    expect(stuck.stderr).toMatch(/greet/);
+    expect(await systemSnapshot(s.sysroot)).toBe(unchanged);
+
     const rolled = await cliJson(['rollback', ...target(s)]);
     expect(rolled.bootsNext.commit).toBe(installed.commit);
     const status = await cliJson(['status', ...target(s)]);
