@@ -44,6 +44,7 @@ function neededBytes(s) {
     const state = JSON.parse(readFileSync(statePath, 'utf8'));
     commits.add(state.baseCommit);
     for (const p of state.packages) commits.add(p.commit);
+    for (const c of state.scriptLayers ?? []) commits.add(c);
   }
   const fresh = join(work, 'needed');
   rmSync(fresh, { recursive: true, force: true });
