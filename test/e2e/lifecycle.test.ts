@@ -251,4 +251,33 @@ describe('lifecycle on an rpm deployment', () => {
     expect(baseRefs).toEqual([`ostree-layer/base/${s.commit}`]);
     await expectNoOrphans(s);
   }, 300_000);
+
+  it('upgrade pulls the new base from the origin remote', async () => {
+    const s = await makeSysroot({ base: await ensureRpmBase() });
+    sysroots.push(s);
+    // The vendor's repository, served as a file:// remote of the sysroot's repo; the deployment follows vendor:REF.
+    const vendor = join(work, 'vendor-repo');
+    await execa('ostree', ['init', `--repo=${vendor}`, '--mode=archive']);
+    await execa('ostree', ['pull-local', `--repo=${vendor}`, s.repo, s.ref]);
+    await execa('ostree', ['remote', 'add', `--repo=${s.repo}`, '--no-gpg-verify', 'vendor', `file://${vendor}`]);
+    await execa('ostree', ['pull', `--repo=${s.repo}`, 'vendor', s.ref]);
+    await execa('ostree', ['admin', 'deploy', `--sysroot=${s.sysroot}`, `--os=${s.osName}`, `vendor:${s.ref}`]);
+    const pkg = await buildRpm(join(work, 'remote-rpms'), { name: 'remote-tool', version: '1', files: [{ path: '/usr/share/remote-tool', content: 'r\n' }] });
+    expect((await cli(['install', ...target(s), pkg])).exitCode).toBe(0);
+
+    const extra = join(work, 'remote-marker');
+    await mkdir(join(extra, 'usr/share'), { recursive: true });
+    await writeFile(join(extra, 'usr/share/vendor-marker'), 'pulled\n');
+    await execa('ostree', [`--repo=${vendor}`, 'commit', `--branch=${s.ref}`, `--tree=ref=${s.ref}`, `--tree=dir=${extra}`, '--subject=vendor update']);
+    const published = (await execa('ostree', [`--repo=${vendor}`, 'rev-parse', s.ref])).stdout.trim();
+
+    const r = await cliJson(['upgrade', ...target(s)]);
+    expect(r.refspec).toBe(`vendor:${s.ref}`);
+    expect(r.newBase).toBe(published);
+    const dir = s.deploymentDir();
+    expect(readFileSync(join(dir, 'usr/share/vendor-marker'), 'utf8')).toBe('pulled\n');
+    expect(readFileSync(join(dir, 'usr/share/remote-tool'), 'utf8')).toBe('r\n');
+    expect((await execa('rpm', ['--root', dir, '--dbpath', RPM_DB, '-q', 'remote-tool'])).stdout).toBe('remote-tool-1-1.noarch');
+    await expectNoOrphans(s);
+  }, 300_000);
 });

@@ -91,7 +91,7 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeResult> {
     const previous = opened.previous ?? dropped;
     const oldBase = previous?.baseCommit ?? opened.fromCommit;
     const refspec = deployment.origin.origin?.refspec;
-    const newBase = await newestBase(opened, refspec, oldBase, Boolean(options.dryRun), say);
+    const newBase = await newestBase(opened, refspec, oldBase, say);
     lap('pull');
 
     base = await openBase(opened, newBase, Boolean(options.dryRun));
@@ -184,16 +184,17 @@ async function openBase(opened: TransactionContext, commit: string, dryRun: bool
 }
 
 /** The origin's newest base: pulled when the refspec names a remote, else the local ref as it is now. */
-async function newestBase(opened: TransactionContext, refspec: string | undefined, oldBase: string, dryRun: boolean, say: (line: string) => void): Promise<string> {
+async function newestBase(opened: TransactionContext, refspec: string | undefined, oldBase: string, say: (line: string) => void): Promise<string> {
   if (!refspec || /^[0-9a-f]{64}$/.test(refspec)) return oldBase;
   const colon = refspec.indexOf(':');
-  if (colon > 0 && !dryRun) {
+  // A check pulls too: what would change is only known from the new base's own package database.
+  if (colon > 0) {
     say(`pulling ${refspec}`);
     await opened.repo.pull(refspec.slice(0, colon), refspec.slice(colon + 1));
   }
   const commit = await opened.repo.resolve(refspec);
   if (!commit || !opened.repo.hasCommit(commit)) {
-    throw new SystemStateError(`the origin refspec ${refspec} does not resolve to a commit in ${opened.repo.path}${colon > 0 && dryRun ? ' (a dry run does not pull)' : ''}`);
+    throw new SystemStateError(`the origin refspec ${refspec} does not resolve to a commit in ${opened.repo.path}; check the origin (ostree admin status)`);
   }
   return commit;
 }
