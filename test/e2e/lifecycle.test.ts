@@ -280,4 +280,21 @@ describe('lifecycle on an rpm deployment', () => {
     expect((await execa('rpm', ['--root', dir, '--dbpath', RPM_DB, '-q', 'remote-tool'])).stdout).toBe('remote-tool-1-1.noarch');
     await expectNoOrphans(s);
   }, 300_000);
+
+  it('install of a package a request pulled in makes it a request of its own, so it outlives what pulled it in', async () => {
+    const s = await makeSysroot({ base: await ensureRpmBase() });
+    sysroots.push(s);
+    const rpmKey = makeRpmKey(work, 'rpm-mark');
+    const built = join(work, 'rpms-mark');
+    const repoFile = publishRpmRepo(join(work, 'mark-repo'), 'mark', [await buildRpm(built, GREET_LIB), await buildRpm(built, greet('1.0'))], rpmKey);
+    const repo = ['--source', repoFile, '--cache-dir', join(work, 'mark-cache')];
+    expect((await cli(['install', ...target(s), ...repo, 'greet'])).exitCode).toBe(0);
+    const marked = await cliJson(['install', ...target(s), ...repo, 'greetlib']);
+    expect(marked.notes).toContain('greetlib set to manually installed');
+    expect(marked.deployed).toBe(true);
+    expect((await cliJson(['status', ...target(s)])).deployments[0].requested).toEqual(['greet', 'greetlib']);
+    const removed = await cliJson(['uninstall', ...target(s), 'greet']);
+    expect(names(removed.remove)).toEqual(['greet']);
+    expect((await execa('rpm', ['--root', s.deploymentDir(), '--dbpath', RPM_DB, '-q', 'greetlib'])).stdout).toBe('greetlib-1.0-1.x86_64');
+  }, 300_000);
 });
