@@ -3,12 +3,13 @@
  * status and a message naming the file, and the system is left exactly as it was.
  */
 import { execa } from 'execa';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDeb, buildRawDataTarDeb, ensureDebianMinbase, makeSysroot, type RawTarEntry, type Sysroot } from '@ostree-layer/testkit';
+import { buildDeb, buildRawDataTarDeb, buildRpm, ensureDebianMinbase, makeSysroot, type RawTarEntry, type Sysroot } from '@ostree-layer/testkit';
 import { cli, systemSnapshot } from '../support/cli.js';
 
 let work: string;
@@ -161,4 +162,67 @@ describe('packages that would change the kind of a base path', () => {
     expect(r.stderr).not.toMatch(/ostree commit failed/);
     expect(await systemSnapshot(shared.sysroot)).toBe(before);
   });
+});
+
+describe('files the deployment cannot take', () => {
+  it('an .rpm offered to a dpkg deployment is named as an rpm (exit 3)', async () => {
+    const rpm = await buildRpm(join(work, 'rpm-for-dpkg'), { name: 'wrong-format', version: '1.0', release: '1', files: [{ path: '/usr/share/wrong-format', content: 'x' }] });
+    const r = await cli(['install', ...target, rpm]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toContain(rpm);
+    expect(r.stderr).toMatch(/rpm package .*dpkg-based/);
+  });
+
+  it.each([
+    ['a 300-byte file name', `./usr/share/${'n'.repeat(300)}`],
+    ['a path over 4 kB', `./usr/share/${Array.from({ length: 21 }, () => 'd'.repeat(200)).join('/')}/f`],
+  ])('refuses %s with exit 3 (not ENAMETOOLONG as an internal error)', async (_what, name) => {
+    const before = await systemSnapshot(shared.sysroot);
+    const deb = await buildRawDataTarDeb(join(work, `long-${name.length}`), { name: 'longname', version: '1.0', entries: [{ name: './', type: 'directory' }, { name, content: 'x' }] });
+    const r = await cli(['install', ...target, deb]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toContain(deb);
+    expect(r.stderr).toMatch(/at most (255|4095)/);
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  });
+});
+
+describe('a disk that fills up', () => {
+  it('exits 10 naming the repo whose disk is full, changes nothing, and a rerun with space succeeds', async () => {
+    const mountPoint = mkdtempSync(join(tmpdir(), 'ostree-layer-full-'));
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=1g', 'tmpfs', mountPoint]);
+    let s: Sysroot | undefined;
+    try {
+      s = await makeSysroot({ base: await ensureDebianMinbase(), dir: join(mountPoint, 'sysroot') });
+      const deb = await buildDeb(join(work, 'fill'), {
+        name: 'fills-the-disk',
+        version: '1.0',
+        compression: 'gzip',
+        files: [{ path: '/usr/share/fill/blob', content: randomBytes(24 << 20) }],
+      });
+      const usedKiB = Number((await execa('df', ['--output=used', '-k', mountPoint])).stdout.split('\n')[1]!.trim());
+      await execa('mount', ['-o', `remount,size=${usedKiB + 4096}k`, mountPoint]);
+      const before = await systemSnapshot(s.sysroot);
+      const args = ['install', '--sysroot', s.sysroot, '--os', s.osName, deb];
+      // First ostree's own reserve (min-free-space-percent) refuses the write, then, with the reserve off, the kernel.
+      for (const reserve of ['3', '0']) {
+        await execa('ostree', ['config', `--repo=${s.repo}`, 'set', 'core.min-free-space-percent', reserve]);
+        const r = await cli(args);
+        expect(r.exitCode, `reserve ${reserve}%: ${r.stderr}`).toBe(10);
+        expect(r.stderr).toMatch(/no space left on the disk holding/);
+        expect(r.stderr).toContain(s.sysroot);
+        expect(r.stderr).not.toMatch(/internal error|Premature close/);
+        expect(await systemSnapshot(s.sysroot)).toBe(before);
+      }
+
+      await execa('mount', ['-o', 'remount,size=1g', mountPoint]);
+      const again = await cli(args);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
+    } finally {
+      await s?.dispose();
+      await execa('umount', ['-l', mountPoint], { reject: false });
+      await rm(mountPoint, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

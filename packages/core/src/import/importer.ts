@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { Transform, pipeline as pipeStreams } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Backend, PackageEntry, PackageFile } from '../backend.js';
-import { FileConflictError, PackageFormatError } from '../errors.js';
+import { classifySystemError, FileConflictError, LayerError, PackageFormatError } from '../errors.js';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { OstreeRepo } from '../ostree.js';
 import { ancestors } from '../paths.js';
 import type { Accounts } from './accounts.js';
@@ -99,9 +100,15 @@ export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promi
     await layer.file(recordPath, { mode: 0o644, uid: 0, gid: 0 }, Buffer.byteLength(record), record);
     layer.finalize();
   } catch (err) {
+    // When ostree itself failed (a full disk), the tar side only sees its pipe close ("Premature close", EPIPE):
+    // ostree's own error is the one that says what happened, so it wins when it comes promptly.
+    if (!(err instanceof LayerError)) {
+      const ostreeFailure = await Promise.race([committing.then(() => undefined, (e: unknown) => e), delay(2000)]);
+      if (ostreeFailure instanceof LayerError) err = ostreeFailure;
+    }
     abort.abort();
     layer.destroy(err as Error);
-    throw err;
+    throw classifySystemError(err);
   }
   return { ...walked.result, ref, commit: await committing, cached: false };
 }
