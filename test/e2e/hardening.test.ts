@@ -226,3 +226,44 @@ describe('a disk that fills up', () => {
     }
   }, 300_000);
 });
+
+describe("paths ostree-layer owns", () => {
+  const usrLib: RawTarEntry[] = [{ name: './', type: 'directory' }, { name: './usr/', type: 'directory' }, { name: './usr/lib/', type: 'directory' }];
+  it.each([
+    ['its state file', [...usrLib, { name: './usr/lib/ostree-layer/', type: 'directory' }, { name: './usr/lib/ostree-layer/state.json', content: '{}' }], '/usr/lib/ostree-layer'],,
+    ['a generated tmpfiles.d file', [...usrLib, { name: './usr/lib/tmpfiles.d/', type: 'directory' }, { name: './usr/lib/tmpfiles.d/ostree-layer-other.conf', content: 'L+ /etc/x - - - - /tmp/y\n' }], '/usr/lib/tmpfiles.d/ostree-layer-other.conf'],
+    ['a sysusers.d name of the tool', [...usrLib, { name: './usr/lib/sysusers.d/', type: 'directory' }, { name: './usr/lib/sysusers.d/ostree-layer-x.conf', content: 'u evil 0\n' }], '/usr/lib/sysusers.d/ostree-layer-x.conf'],
+  ] as Array<[string, RawTarEntry[], string]>)('refuses a package shipping %s as a conflict (exit 4)', async (what, entries, path) => {
+    const before = await systemSnapshot(shared.sysroot);
+    const deb = await buildRawDataTarDeb(join(work, `owned-${what.replace(/\W+/g, '-')}`), { name: 'owned', version: '1.0', entries });
+    const r = await cli(['install', ...target, deb]);
+    expect(r.exitCode, r.stderr).toBe(4);
+    expect(r.stderr).toContain(path);
+    expect(r.stderr).toContain('ostree-layer itself writes');
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  });
+
+  it('refuses a file name that is not UTF-8 instead of rewriting it (two names must not become one)', async () => {
+    const before = await systemSnapshot(shared.sysroot);
+    // tar-stream writes names as UTF-8, so the header is patched afterwards: "caf\xe9" in ISO-8859-1.
+    const deb = await buildRawDataTarDeb(join(work, 'latin1'), { name: 'latin1', version: '1.0', entries: [{ name: './', type: 'directory' }, { name: './usr/', type: 'directory' }, { name: './usr/share/', type: 'directory' }, { name: './usr/share/cafX', content: 'x' }] });
+    const bytes = readFileSync(deb);
+    const at = bytes.indexOf('./usr/share/cafX');
+    bytes[at + './usr/share/caf'.length] = 0xe9;
+    writeFileSync(deb, fixTarChecksum(bytes, at));
+    const r = await cli(['install', ...target, deb]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/not valid UTF-8/);
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  });
+});
+
+/** Recomputes the checksum of the tar header that starts at `headerAt` (the name field is the header's start). */
+function fixTarChecksum(bytes: Buffer, headerAt: number): Buffer {
+  const header = bytes.subarray(headerAt, headerAt + 512);
+  header.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+  return bytes;
+}

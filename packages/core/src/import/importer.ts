@@ -161,6 +161,7 @@ async function walkPayload(ctx: ImportContext, pkg: PackageFile, layer: LayerTar
       continue;
     }
     await checkBaseShape(ctx.placer, pkg, entry, finalPath);
+    refuseToolOwnedPath(pkg, entry, finalPath);
 
     const ids = mapOwner(ctx.accounts, entry, pkg);
     let item: PlacedEntry;
@@ -247,6 +248,25 @@ async function checkBaseShape(placer: PathPlacer, pkg: PackageFile, entry: Packa
   if (st.type !== 'directory' && entry.type === 'directory') {
     throw new FileConflictError(`file conflict: ${who} ships ${entry.path} as a directory (placed at ${path}), where the base has a ${describeType(st.type)}; the package cannot be layered onto this base`);
   }
+}
+
+/**
+ * Paths ostree-layer writes itself: its state and layer records, and the tmpfiles.d and sysusers.d files it generates
+ * per package. A package shipping one would replace the tool's own records, so it is a conflict with the tool.
+ */
+export function isToolOwnedPath(path: string): boolean {
+  return (
+    path === TOOL_DIR ||
+    path.startsWith(`${TOOL_DIR}/`) ||
+    /^\/usr\/lib\/(tmpfiles|sysusers)\.d\/ostree-layer-[^/]*$/.test(path)
+  );
+}
+
+const TOOL_DIR = '/usr/lib/ostree-layer';
+
+function refuseToolOwnedPath(pkg: PackageFile, entry: PackageEntry, path: string): void {
+  if (!isToolOwnedPath(path)) return;
+  throw new FileConflictError(`file conflict: ${pkg.id.name} ${pkg.id.version} (${pkg.id.arch}, ${pkg.file}) ships ${entry.path} (placed at ${path}), which ostree-layer itself writes (its records and generated tmpfiles.d/sysusers.d files); the package cannot be layered`);
 }
 
 function describeType(type: string): string {
