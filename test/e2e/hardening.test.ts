@@ -230,7 +230,7 @@ describe('a disk that fills up', () => {
 describe("paths ostree-layer owns", () => {
   const usrLib: RawTarEntry[] = [{ name: './', type: 'directory' }, { name: './usr/', type: 'directory' }, { name: './usr/lib/', type: 'directory' }];
   it.each([
-    ['its state file', [...usrLib, { name: './usr/lib/ostree-layer/', type: 'directory' }, { name: './usr/lib/ostree-layer/state.json', content: '{}' }], '/usr/lib/ostree-layer'],,
+    ['its state file', [...usrLib, { name: './usr/lib/ostree-layer/', type: 'directory' }, { name: './usr/lib/ostree-layer/state.json', content: '{}' }], '/usr/lib/ostree-layer'],
     ['a generated tmpfiles.d file', [...usrLib, { name: './usr/lib/tmpfiles.d/', type: 'directory' }, { name: './usr/lib/tmpfiles.d/ostree-layer-other.conf', content: 'L+ /etc/x - - - - /tmp/y\n' }], '/usr/lib/tmpfiles.d/ostree-layer-other.conf'],
     ['a sysusers.d name of the tool', [...usrLib, { name: './usr/lib/sysusers.d/', type: 'directory' }, { name: './usr/lib/sysusers.d/ostree-layer-x.conf', content: 'u evil 0\n' }], '/usr/lib/sysusers.d/ostree-layer-x.conf'],
   ] as Array<[string, RawTarEntry[], string]>)('refuses a package shipping %s as a conflict (exit 4)', async (what, entries, path) => {
