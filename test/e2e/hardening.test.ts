@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDeb, buildRawDataTarDeb, buildRpm, ensureDebianMinbase, makeSysroot, type RawTarEntry, type Sysroot } from '@ostree-layer/testkit';
-import { cli, systemSnapshot } from '../support/cli.js';
+import { CLI, cli, cliProcess, systemSnapshot } from '../support/cli.js';
 
 let work: string;
 let shared: Sysroot;
@@ -267,3 +267,38 @@ function fixTarChecksum(bytes: Buffer, headerAt: number): Buffer {
   header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
   return bytes;
 }
+
+describe('concurrent transactions', () => {
+  it('5 install pairs at once, half through a bind mount or another network namespace: one waits its turn (exit 6), none is lost, nothing crashes', async () => {
+    const s = await makeSysroot({ base: await ensureDebianMinbase() });
+    const alias = mkdtempSync(join(tmpdir(), 'ostree-layer-alias-'));
+    await execa('mount', ['--bind', s.sysroot, alias]);
+    try {
+      const succeeded: string[] = [];
+      for (let round = 0; round < 5; round++) {
+        const debs = await Promise.all(['a', 'b'].map((side) =>
+          buildDeb(join(work, `pair-${round}-${side}`), { name: `pair${round}${side}`, version: '1.0', files: [{ path: `/usr/share/pair/${round}${side}`, content: `${round}${side}\n` }] })));
+        const first = cliProcess(['install', '--sysroot', s.sysroot, '--os', s.osName, debs[0]!]);
+        // The second reaches the same sysroot another way: a bind mount, or from another network namespace.
+        const second = round % 2 === 0
+          ? cliProcess(['install', '--sysroot', alias, '--os', s.osName, debs[1]!])
+          : execa('unshare', ['-n', 'node', CLI, 'install', '--sysroot', s.sysroot, '--os', s.osName, debs[1]!], { reject: false });
+        const results = await Promise.all([first, second]);
+        results.forEach((r, i) => {
+          const stderr = String(r.stderr);
+          expect(stderr).not.toMatch(/EPIPE|internal error|Unhandled/);
+          expect([0, 6], stderr).toContain(r.exitCode);
+          if (r.exitCode === 0) succeeded.push(`pair${round}${i === 0 ? 'a' : 'b'}`);
+        });
+        expect(results.some((r) => r.exitCode === 0)).toBe(true);
+      }
+      // Every install that said it deployed is in the deployment that boots next.
+      const status = (await execa('dpkg-query', [`--admindir=${join(s.deploymentDir(), 'usr/lib/sysimage/dpkg')}`, '-W', '-f', '${Package}\\n'])).stdout.split('\n');
+      for (const name of succeeded) expect(status).toContain(name);
+      expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
+    } finally {
+      await execa('umount', [alias], { reject: false });
+      await s.dispose();
+    }
+  }, 600_000);
+});

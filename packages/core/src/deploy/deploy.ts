@@ -8,6 +8,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Deployment, LayerState, Sysroot } from '../discover/sysroot.js';
 import { formatIni, type Ini } from '../discover/ini.js';
+import { yieldOstreeLock } from '../lock.js';
 import { toolError } from '../ostree.js';
 import { scratchDir } from '../scratch.js';
 
@@ -31,6 +32,8 @@ export async function deployCommit(sysroot: Sysroot, from: Deployment, commit: s
     await writeFile(originFile, formatIni(origin));
     const args = ['admin', 'deploy', `--os=${from.osName}`, `--origin-file=${originFile}`];
     if (!sysroot.booted) args.push(`--sysroot=${sysroot.path}`);
+    // ostree admin deploy takes OSTree's sysroot lock itself (and would wait for us forever while we hold it).
+    await yieldOstreeLock(sysroot.path);
     await execa('ostree', [...args, commit]);
   } catch (err) {
     throw toolError('ostree admin deploy', err);
