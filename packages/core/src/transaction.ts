@@ -19,6 +19,7 @@ import { faultPoint } from './fault.js';
 import { fetchAll } from './fetch/index.js';
 import { readAccounts } from './import/accounts.js';
 import { importPackage } from './import/importer.js';
+import { openPackageFor } from './import/open-package.js';
 import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
@@ -137,7 +138,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       lap('fetch');
     }
     const packages: PackageFile[] = [];
-    for (const file of [...files, ...downloaded]) packages.push(await backend.openPackage(file));
+    for (const file of [...files, ...downloaded]) packages.push(await openPackageFor(backend, options.backends, file));
     if (options.keys?.length) await verifyFileSignatures(backend, files, options.keys);
     const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages, previous);
 
