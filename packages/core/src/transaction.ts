@@ -42,10 +42,19 @@ export interface InstallOptions extends Target {
   dryRun?: boolean;
   /** Progress lines for a human; the CLI sends them to stderr. */
   progress?: (line: string) => void;
+  /**
+   * Asked once the plan is known and before anything is downloaded or written (apt's "Do you want to continue?");
+   * `install` holds what will be layered. Answering false ends the transaction with `aborted` and nothing changed.
+   */
+  confirm?: (plan: InstallResult) => Promise<boolean>;
 }
 
 export interface PlannedPackage extends PackageId {
   file: string;
+  /** Install by name: the repository, the download size and why the solver chose it (for apt's and dnf's plans). */
+  origin?: string;
+  size?: number;
+  reason?: 'request' | 'dependency' | 'recommends';
   /** The reason a layered install leaves this package short of fully configured, if any. */
   note?: string;
   cached?: boolean;
@@ -69,6 +78,8 @@ export interface InstallResult {
   installedSize?: number;
   /** Milliseconds per phase (discover, import, conflicts, database, compose, deploy), for benchmarks and curiosity. */
   timings: Record<string, number>;
+  /** The `confirm` callback said no: nothing was changed. */
+  aborted?: boolean;
 }
 
 export async function install(options: InstallOptions): Promise<InstallResult> {
@@ -107,10 +118,13 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       notes: [],
       timings,
     };
-    if (byName && options.dryRun) {
-      // The plan is the answer: nothing is downloaded, so each package's "file" is where it would come from.
-      result.install = byName.plan.install.map(({ name, version, arch, download }) => ({ name, version, arch, file: download.url }));
-      return result;
+    if (byName) {
+      // The plan is the answer of a dry run: nothing is downloaded, so each package's "file" is where it would come from.
+      result.install = byName.plan.install.map(({ name, version, arch, download, reason }) => ({
+        name, version, arch, file: download.url, origin: download.origin, size: download.size, reason,
+      }));
+      if (options.dryRun) return result;
+      if (files.length === 0 && !(await confirmed(options, result))) return result;
     }
     if (byName) {
       const fetched = await fetchAll(byName.plan.install.map((p) => p.download), {
@@ -132,6 +146,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     result.alreadyInstalled.push(...alreadyInstalled);
     lap('open');
     if (options.dryRun || fresh.length === 0) return result;
+    // Package files named on the command line are part of the plan only once opened.
+    if (files.length > 0 && !(await confirmed(options, result))) return result;
 
     const placer = new PathPlacer(tree);
     const accounts = await readAccounts(tree);
@@ -199,6 +215,13 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 }
 
 const IMPORT_CONCURRENCY = 3;
+
+/** Asks `options.confirm` (when given) about the plan in `result`; a no marks the result aborted. */
+async function confirmed(options: InstallOptions, result: InstallResult): Promise<boolean> {
+  if (!options.confirm || result.install.length === 0 || (await options.confirm(result))) return true;
+  result.aborted = true;
+  return false;
+}
 
 /** Resolves `options.names` with the backend's repository support; the plan maps to downloads. */
 async function resolveNames(options: InstallOptions, opened: { backend: Backend; tree: TreeReader; database: InstalledDatabase }) {

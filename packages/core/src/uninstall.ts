@@ -22,6 +22,8 @@ export interface UninstallOptions extends Target {
   names: string[];
   dryRun?: boolean;
   progress?: (line: string) => void;
+  /** Asked with the plan before anything is written; false ends the transaction with `aborted`, nothing changed. */
+  confirm?: (plan: UninstallResult) => Promise<boolean>;
 }
 
 export interface UninstallResult {
@@ -34,6 +36,8 @@ export interface UninstallResult {
   keep: PackageId[];
   commit?: string;
   deployed: boolean;
+  /** The `confirm` callback said no: nothing was changed. */
+  aborted?: boolean;
 }
 
 type Layered = LayerState['packages'][number];
@@ -61,6 +65,10 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     }
     const keepCommits = await layerCommits(repo, keep);
     if (options.dryRun) return result;
+    if (options.confirm && !(await options.confirm(result))) {
+      result.aborted = true;
+      return result;
+    }
 
     let newState: LayerState | null = null;
     if (keep.length === 0) {

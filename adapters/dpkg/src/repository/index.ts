@@ -3,7 +3,7 @@
  * Release verified, the Packages index of every component × architecture loaded through the compact cache, and the
  * candidates handed to the solver as specs whose `data` is the {@link Download} of the .deb.
  */
-import { SystemStateError, type PackageSpec, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
+import { SystemStateError, type LoadedRepository, type PackageSpec, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
 import { findDatabase, openDatabase } from '../database.js';
 import { parseParagraphs } from '../control.js';
 import type { Compression } from '../decompress.js';
@@ -88,6 +88,17 @@ export class DebRepositorySet implements RepositorySet {
     return [...best.values()]
       .map((s) => ({ name: s.name, version: s.version, arch: s.arch, summary: (s.data as DebCandidate).summary ?? '' }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  repositories(): LoadedRepository[] {
+    const byOrigin = new Map<string, LoadedRepository>();
+    for (const idx of this.indexes) {
+      const key = `${idx.source.uri} ${idx.origin}`;
+      const have = byOrigin.get(key);
+      if (have) have.packages += idx.rows.length;
+      else byOrigin.set(key, { id: idx.origin, name: key, url: idx.source.uri, packages: idx.rows.length, configuredIn: idx.source.origin, priority: idx.priority });
+    }
+    return [...byOrigin.values()];
   }
 
   /** Full paragraphs of every candidate of `name` (read back from the cached index text). */

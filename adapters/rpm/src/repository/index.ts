@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type {
-  Download, InstalledDatabase, PackageSpec, RepositoryBackend, RepositoryOptions, RepositorySet, Relation,
+  Download, InstalledDatabase, LoadedRepository, PackageSpec, RepositoryBackend, RepositoryOptions, RepositorySet, Relation,
 } from '@ostree-layer/core';
 import { alternativesOf, VerificationError } from '@ostree-layer/core';
 import { readArchive } from '../archive.js';
@@ -60,7 +60,7 @@ function downloadOf(c: Candidate): RpmDownload {
 class RpmRepositorySet implements RepositorySet {
   private readonly specList: PackageSpec[];
 
-  constructor(private readonly candidates: Candidate[], neededFiles: ReadonlySet<string>) {
+  constructor(private readonly candidates: Candidate[], neededFiles: ReadonlySet<string>, private readonly loaded: LoadedRepo[] = []) {
     const specs = candidates.map((c) => this.toSpec(c, neededFiles));
     addSupplements(candidates, specs);
     this.specList = specs;
@@ -88,6 +88,12 @@ class RpmRepositorySet implements RepositorySet {
     return this.candidates
       .filter(({ pkg }) => (glob ? glob.test(pkg.name) : pkg.name.toLowerCase().includes(needle) || pkg.summary.toLowerCase().includes(needle)))
       .map(({ pkg }) => ({ name: pkg.name, version: pkg.evr, arch: pkg.arch, summary: pkg.summary }));
+  }
+
+  repositories(): LoadedRepository[] {
+    return this.loaded.map((r) => ({
+      id: r.config.id, name: r.config.name, url: r.baseurl, packages: r.packages.length, configuredIn: r.config.source,
+    }));
   }
 
   show(name: string): Array<Record<string, unknown>> {
@@ -154,7 +160,7 @@ export async function openRpmRepositories(options: RepositoryOptions): Promise<R
     say(`file dependencies not in primary: ${[...unanswered].slice(0, 5).join(', ')}${unanswered.size > 5 ? ' …' : ''}; reading filelists`);
     for (const repo of repos) await loadFilelists(repo, unanswered, loadOptions);
   }
-  return new RpmRepositorySet(candidates, needed);
+  return new RpmRepositorySet(candidates, needed, repos);
 }
 
 /**
