@@ -9,7 +9,8 @@ import {
 } from '@ostree-layer/core';
 import { BACKENDS, REPOSITORY_BACKENDS, backendForFile } from './backends.js';
 import { printAptPlan, splitArguments, type RepoOpts } from './repo-commands.js';
-import { printJson, progress } from './output.js';
+import { printJson } from './output.js';
+import { renderer } from './progress.js';
 import { targetOf } from './target.js';
 
 interface TargetOpts {
@@ -35,7 +36,7 @@ export async function runInstall(
     keys: opts.key,
     ...targetOf(opts),
     dryRun: opts.dryRun,
-    progress: progress(Boolean(opts.json)),
+    report: renderer({ json: Boolean(opts.json) }),
   });
   if (opts.json) return printJson(result);
   printInstall(result);

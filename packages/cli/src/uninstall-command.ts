@@ -1,6 +1,7 @@
 import { uninstall, type UninstallResult } from '@ostree-layer/core';
 import { BACKENDS } from './backends.js';
-import { printJson, progress } from './output.js';
+import { printJson } from './output.js';
+import { renderer } from './progress.js';
 import { targetOf, type TargetOptions } from './target.js';
 
 export interface UninstallOpts extends TargetOptions {
@@ -14,7 +15,7 @@ export async function runUninstall(names: string[], opts: UninstallOpts): Promis
     names,
     ...targetOf(opts),
     dryRun: opts.dryRun,
-    progress: progress(Boolean(opts.json)),
+    report: renderer({ json: Boolean(opts.json) }),
   });
   if (opts.json) return printJson(result);
   printUninstall(result);

@@ -22,6 +22,7 @@ import { importPackage } from './import/importer.js';
 import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
+import { lineReport, type Phase, type Report } from './report.js';
 import { planByName } from './resolve-request.js';
 
 export interface InstallOptions extends Target {
@@ -40,8 +41,10 @@ export interface InstallOptions extends Target {
   /** OpenPGP key files the package files named in `files` must be signed with (`--key`). */
   keys?: string[];
   dryRun?: boolean;
-  /** Progress lines for a human; the CLI sends them to stderr. */
+  /** Progress lines for a human; the CLI sends them to stderr. Ignored when `report` is given. */
   progress?: (line: string) => void;
+  /** Where phases, download progress and messages go as events (the CLI renders them). */
+  report?: Report;
   /**
    * Asked once the plan is known and before anything is downloaded or written (apt's "Do you want to continue?");
    * `install` holds what will be layered. Answering false ends the transaction with `aborted` and nothing changed.
@@ -77,13 +80,14 @@ export interface InstallResult {
   downloadSize?: number;
   installedSize?: number;
   /** Milliseconds per phase (discover, import, conflicts, database, compose, deploy), for benchmarks and curiosity. */
-  timings: Record<string, number>;
+  timings: Partial<Record<Phase, number>>;
   /** The `confirm` callback said no: nothing was changed. */
   aborted?: boolean;
 }
 
 export async function install(options: InstallOptions): Promise<InstallResult> {
-  const say = options.progress ?? (() => undefined);
+  const report = options.report ?? lineReport(options.progress);
+  const say = (text: string) => report.emit({ type: 'message', text });
   const names = options.names ?? [];
   if (options.files.length === 0 && names.length === 0) throw new UsageError('name at least one package or package file to install');
   const files = options.files.map((f) => resolvePath(f));
@@ -91,18 +95,20 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
   const timings: Record<string, number> = {};
   let clock = performance.now();
-  const lap = (phase: string) => {
+  const lap = (phase: Phase) => {
     const now = performance.now();
     timings[phase] = Math.round((now - clock) * 10) / 10;
+    report.emit({ type: 'phase-end', phase, ms: timings[phase]! });
     clock = now;
   };
+  const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
   const opened = await beginTransaction(options, options.backends, !options.dryRun);
   try {
     const { tree, repo, backend, location, database, previous } = opened;
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
 
     lap('discover');
-    const byName = names.length > 0 ? await resolveNames(options, { backend, tree, database }) : undefined;
+    const byName = names.length > 0 ? await resolveNames(options, { backend, tree, database }, report) : undefined;
     const downloaded: string[] = [];
     if (byName) lap('resolve');
     const result: InstallResult = {
@@ -127,9 +133,10 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       if (files.length === 0 && !(await confirmed(options, result))) return result;
     }
     if (byName) {
+      begin('fetch');
       const fetched = await fetchAll(byName.plan.install.map((p) => p.download), {
         cacheDir: byName.cacheDir,
-        progress: say,
+        report,
         label: (d) => byName.plan.install.find((p) => p.download === d)?.name ?? d.fileName,
       });
       // Packages that carry their own signature (rpm gpgcheck=1) are checked before anything opens them.
@@ -149,6 +156,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     // Package files named on the command line are part of the plan only once opened.
     if (files.length > 0 && !(await confirmed(options, result))) return result;
 
+    begin('import');
     const placer = new PathPlacer(tree);
     const accounts = await readAccounts(tree);
     // Imports mostly wait on child processes (decompressors, ostree), so a few run side by side; layer order stays
@@ -167,6 +175,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const takeovers = await checkConflicts({ backend, tree, database, placer }, imported);
 
     lap('conflicts');
+    begin('database');
     const state: LayerState = {
       baseCommit: result.baseCommit,
       backend: backend.name,
@@ -188,6 +197,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const finalLayer = await commitFinalLayer({ repo, placer, directories: importedDirectories(imported), files: dbFiles });
 
     lap('database');
+    begin('compose');
     await faultPoint('compose');
     result.commit = await composeCommit({
       repo,
@@ -202,6 +212,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     say(`composed ${result.commit}`);
 
     if (opened.sysroot && opened.deployment) {
+      begin('deploy');
       await faultPoint('deploy');
       await deployCommit(opened.sysroot, opened.deployment, result.commit, state);
       result.deployed = true;
@@ -224,7 +235,7 @@ async function confirmed(options: InstallOptions, result: InstallResult): Promis
 }
 
 /** Resolves `options.names` with the backend's repository support; the plan maps to downloads. */
-async function resolveNames(options: InstallOptions, opened: { backend: Backend; tree: TreeReader; database: InstalledDatabase }) {
+async function resolveNames(options: InstallOptions, opened: { backend: Backend; tree: TreeReader; database: InstalledDatabase }, report: Report) {
   const repositoryBackend = options.repositoryBackends?.[opened.backend.name];
   if (!repositoryBackend) throw new UsageError(`the ${opened.backend.name} backend cannot install by name yet; pass package files instead`);
   const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
@@ -236,7 +247,7 @@ async function resolveNames(options: InstallOptions, opened: { backend: Backend;
     cacheDir,
     extraSources: options.extraSources,
     allowUnauthenticated: options.allowUnauthenticated,
-    progress: options.progress,
+    progress: (line) => report.emit({ type: 'message', text: line }),
   });
   return { plan, cacheDir, repositoryBackend };
 }

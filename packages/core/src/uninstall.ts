@@ -15,13 +15,17 @@ import { ResolutionError, SystemStateError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
 import { PathPlacer } from './import/placement.js';
 import type { OstreeRepo } from './ostree.js';
+import { lineReport, type Phase, type Report } from './report.js';
 
 export interface UninstallOptions extends Target {
   backends: Backend[];
   /** Layered packages to remove: "name" (every arch) or "name:arch". */
   names: string[];
   dryRun?: boolean;
+  /** Progress lines for a human. Ignored when `report` is given. */
   progress?: (line: string) => void;
+  /** Where phases and messages go as events (the CLI renders them). */
+  report?: Report;
   /** Asked with the plan before anything is written; false ends the transaction with `aborted`, nothing changed. */
   confirm?: (plan: UninstallResult) => Promise<boolean>;
 }
@@ -43,7 +47,15 @@ export interface UninstallResult {
 type Layered = LayerState['packages'][number];
 
 export async function uninstall(options: UninstallOptions): Promise<UninstallResult> {
-  const say = options.progress ?? (() => undefined);
+  const report = options.report ?? lineReport(options.progress);
+  const say = (text: string) => report.emit({ type: 'message', text });
+  // Each phase reports its start and its time, as install's do.
+  let phaseStarted = 0;
+  const begin = (phase: Phase) => {
+    phaseStarted = performance.now();
+    report.emit({ type: 'phase-start', phase });
+  };
+  const end = (phase: Phase) => report.emit({ type: 'phase-end', phase, ms: Math.round((performance.now() - phaseStarted) * 10) / 10 });
   if (options.names.length === 0) throw new UsageError('name at least one layered package to remove');
   const opened = await beginTransaction(options, options.backends, !options.dryRun);
   try {
@@ -76,6 +88,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
       say(`nothing stays layered: the base ${state!.baseCommit.slice(0, 10)} is deployed as it is`);
     } else {
       if (!backend.databaseWithout) throw new UsageError(`the ${backend.name} backend cannot remove packages from its database yet`);
+      begin('database');
       const base = new RepoTree(repo, state!.baseCommit);
       try {
         await base.prefetch(location);
@@ -87,6 +100,8 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
           for (const dir of await listDirectories(repo, commit)) directories.push({ path: dir.path, meta: { mode: dir.stat.mode, uid: dir.stat.uid, gid: dir.stat.gid } });
         }
         const finalLayer = await commitFinalLayer({ repo, placer: new PathPlacer(base), directories, files });
+        end('database');
+        begin('compose');
         await faultPoint('compose');
         result.commit = await composeCommit({
           repo,
@@ -99,6 +114,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
       } finally {
         await base.dispose();
       }
+      end('compose');
       say(`composed ${result.commit}`);
     }
 
@@ -106,8 +122,10 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
       await repo.setRef(options.commitOnly.ref, result.commit);
     }
     if (opened.sysroot && opened.deployment) {
+      begin('deploy');
       await faultPoint('deploy');
       await deployCommit(opened.sysroot, opened.deployment, result.commit, newState);
+      end('deploy');
       result.deployed = true;
       say(`deployed ${result.commit.slice(0, 10)}; it boots next`);
     }

@@ -6,6 +6,7 @@ import { formatBytes, install, uninstall, UsageError, type Download, type Instal
 import { DpkgDatabase, readAutoMarks } from '@ostree-layer/dpkg';
 import { BACKENDS, REPOSITORY_BACKENDS } from '../backends.js';
 import { splitArguments } from '../repo-commands.js';
+import { renderer } from '../progress.js';
 import { VERSION } from '../version.js';
 import { lifecycle } from './lifecycle.js';
 import {
@@ -145,7 +146,7 @@ async function aptInstall(session: Session, args: string[]): Promise<void> {
     allowUnauthenticated: session.allowUnauthenticated,
     ...targetOf(session),
     dryRun: session.simulate,
-    progress: (line) => process.stderr.write(`${line}\n`),
+    report: renderer({ json: false }),
     confirm: async (plan) => {
       asked = true;
       for (const line of aptPlanLines(plan)) console.log(line);
@@ -181,7 +182,7 @@ async function aptRemove(session: Session, args: string[]): Promise<void> {
     names: args,
     ...targetOf(session),
     dryRun: session.simulate,
-    progress: (line) => process.stderr.write(`${line}\n`),
+    report: renderer({ json: false }),
     confirm: async (plan) => {
       for (const line of aptPlanLines({ remove: plan.remove })) console.log(line);
       return confirm(session, 'Do you want to continue? [Y/n] ', true);

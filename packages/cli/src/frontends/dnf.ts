@@ -8,6 +8,7 @@ import { parseEvr, RpmDatabase, Tag } from '@ostree-layer/rpm';
 import { BACKENDS, REPOSITORY_BACKENDS } from '../backends.js';
 import { formatValue } from '../output.js';
 import { splitArguments } from '../repo-commands.js';
+import { renderer } from '../progress.js';
 import { VERSION } from '../version.js';
 import { lifecycle } from './lifecycle.js';
 import { commonOption, confirm, newSession, openDeployment, openRepositories, table, targetOf, type Deployed, type Session } from './session.js';
@@ -160,7 +161,7 @@ async function dnfInstall(session: Session, args: string[]): Promise<void> {
     noInstallRecommends: session.noRecommends,
     allowUnauthenticated: session.allowUnauthenticated,
     ...targetOf(session),
-    progress: (line) => process.stderr.write(`${line}\n`),
+    report: renderer({ json: false }),
     confirm: async (plan) => {
       console.log('Dependencies resolved.');
       const summary = [`Install  ${plan.install.length} Package${plan.install.length === 1 ? '' : 's'}`];
@@ -193,7 +194,7 @@ async function dnfRemove(session: Session, args: string[]): Promise<void> {
     backends: BACKENDS,
     names: args,
     ...targetOf(session),
-    progress: (line) => process.stderr.write(`${line}\n`),
+    report: renderer({ json: false }),
     confirm: async (plan) => {
       console.log('Dependencies resolved.');
       const rows = plan.remove.map((p) => [p.name, p.arch, p.version, '@System', '']);
