@@ -86,6 +86,6 @@ export interface RepositoryBackend {
   verifyPackage?(file: string, download: Download): Promise<void>;
 }
 
-export { fetchAll, downloadFile, formatBytes, NotFoundError, openUrl, verifyExisting } from './fetch/index.js';
-export type { DownloadFileOptions, Expected, FetchOptions, Fetched } from './fetch/index.js';
+export { describeAge, fetchAll, fetchKeepingCopy, downloadFile, formatBytes, NotFoundError, openUrl, UnreachableError, verifyExisting } from './fetch/index.js';
+export type { DownloadFileOptions, Expected, FetchOptions, Fetched, KeptFetch } from './fetch/index.js';
 export { planByName, type NamePlan, type PlanByNameOptions, type PlannedDownload } from './resolve-request.js';

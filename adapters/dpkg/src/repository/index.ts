@@ -3,7 +3,7 @@
  * Release verified, the Packages index of every component × architecture loaded through the compact cache, and the
  * candidates handed to the solver as specs whose `data` is the {@link Download} of the .deb.
  */
-import { SystemStateError, type LoadedRepository, type PackageSpec, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
+import { SystemStateError, UnreachableError, type LoadedRepository, type PackageSpec, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
 import { findDatabase, openDatabase } from '../database.js';
 import { parseParagraphs } from '../control.js';
 import type { Compression } from '../decompress.js';
@@ -137,26 +137,38 @@ export async function openDebRepositories(options: RepositoryOptions): Promise<D
   }
   const loaded = await Promise.all(
     sources.map(async (source) => {
-      const release = await fetchRelease(source, { tree, allowUnauthenticated: options.allowUnauthenticated, warn: say });
-      const out: LoadedIndex[] = [];
-      const flat = source.suite.endsWith('/');
-      const components = flat ? [''] : source.components;
-      const wanted = source.architectures ?? architectures;
-      for (const component of components) {
-        for (const arch of wanted) {
-          const path = flat ? 'Packages' : `${component}/binary-${arch}/Packages`;
-          const idx = await loadIndex({ path, release }, options.cacheDir, say);
-          if (!idx) {
-            if (!flat && arch === arches.native) say(`warning: ${release.base} lists no ${path} index; skipping ${component} for ${arch}`);
-            continue;
-          }
-          const origin = flat ? source.suite : `${release.codename || source.suite}/${component}`;
-          out.push({ source, origin, priority: release.priority, ...idx });
-        }
-        if (flat) break;
+      try {
+        return await loadSource(source);
+      } catch (err) {
+        // As apt: a mirror that cannot be reached (and was never fetched) is a warning; the request fails later
+        // only if it needs a package from there. Verification failures stay errors.
+        if (!(err instanceof UnreachableError)) throw err;
+        say(`warning: ${source.uri} ${source.suite} (${source.origin}) is unreachable and has no cached index (${err.message}); its packages are left out`);
+        return [];
       }
-      return out;
     }),
   );
   return new DebRepositorySet(loaded.flat(), architectures);
+
+  async function loadSource(source: SourceEntry): Promise<LoadedIndex[]> {
+    const release = await fetchRelease(source, { tree, allowUnauthenticated: options.allowUnauthenticated, warn: say, cacheDir: options.cacheDir });
+    const out: LoadedIndex[] = [];
+    const flat = source.suite.endsWith('/');
+    const components = flat ? [''] : source.components;
+    const wanted = source.architectures ?? architectures;
+    for (const component of components) {
+      for (const arch of wanted) {
+        const path = flat ? 'Packages' : `${component}/binary-${arch}/Packages`;
+        const idx = await loadIndex({ path, release }, options.cacheDir, say);
+        if (!idx) {
+          if (!flat && arch === arches.native) say(`warning: ${release.base} lists no ${path} index; skipping ${component} for ${arch}`);
+          continue;
+        }
+        const origin = flat ? source.suite : `${release.codename || source.suite}/${component}`;
+        out.push({ source, origin, priority: release.priority, ...idx });
+      }
+      if (flat) break;
+    }
+    return out;
+  }
 }

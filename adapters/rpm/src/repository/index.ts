@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type {
   Download, InstalledDatabase, LoadedRepository, PackageSpec, RepositoryBackend, RepositoryOptions, RepositorySet, Relation,
 } from '@ostree-layer/core';
-import { alternativesOf, VerificationError } from '@ostree-layer/core';
+import { alternativesOf, UnreachableError, VerificationError } from '@ostree-layer/core';
 import { readArchive } from '../archive.js';
 import type { RpmDatabase } from '../database.js';
 import { parseRichDependency, type DependencyKind } from '../dependencies.js';
@@ -139,7 +139,16 @@ export async function openRpmRepositories(options: RepositoryOptions): Promise<R
   const configs = (await readRepoConfigs(options.tree, vars, options.extraSources)).filter((r) => r.enabled);
   const loadOptions = { tree: options.tree, cacheDir: join(options.cacheDir, 'rpm'), allowUnauthenticated: options.allowUnauthenticated, progress: say };
   const repos: LoadedRepo[] = [];
-  for (const config of configs) repos.push(await loadRepository(config, loadOptions));
+  for (const config of configs) {
+    try {
+      repos.push(await loadRepository(config, loadOptions));
+    } catch (err) {
+      // A repository that cannot be reached and was never fetched is left out with a warning (as apt does, and as dnf
+      // does with skip_if_unavailable); the request fails later only if it needs a package from there.
+      if (!(err instanceof UnreachableError)) throw err;
+      say(`warning: repository ${config.id} (${config.source}) is unreachable and has no cached metadata (${err.message}); its packages are left out`);
+    }
+  }
 
   const candidates: Candidate[] = repos.flatMap((repo) =>
     repo.packages.filter((p) => p.arch !== 'src').map((pkg) => ({ repo, pkg, deps: parsedDeps(pkg, `${repo.baseurl} (${pkg.name})`) })),

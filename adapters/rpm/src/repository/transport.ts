@@ -8,7 +8,7 @@ import { readFile, rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { SystemStateError, VerificationError } from '@ostree-layer/core';
+import { SystemStateError, UnreachableError, VerificationError } from '@ostree-layer/core';
 
 export function isFileUrl(url: string): boolean {
   return url.startsWith('file:');
@@ -29,7 +29,8 @@ export async function openUrl(url: string): Promise<Readable> {
   try {
     response = await fetch(url, { redirect: 'follow' });
   } catch (err) {
-    throw new SystemStateError(`cannot fetch ${url} (${(err as Error).message}); check the network and the baseurl`, { cause: err });
+    const why = (err as Error).cause ? String((err as Error).cause) : (err as Error).message;
+    throw new UnreachableError(`cannot fetch ${url} (${why}); check the network and the baseurl`, { cause: err });
   }
   if (!response.ok || !response.body) throw new SystemStateError(`cannot fetch ${url}: HTTP ${response.status}; check the baseurl`);
   return Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
@@ -38,8 +39,10 @@ export async function openUrl(url: string): Promise<Readable> {
 /** The whole (small) resource, or undefined when it does not exist (for optional files like repomd.xml.asc). */
 export async function fetchOptional(url: string): Promise<Buffer | undefined> {
   if (isFileUrl(url)) return readFile(fileURLToPath(url)).catch(() => undefined);
-  const response = await fetch(url, { redirect: 'follow' }).catch(() => undefined);
-  if (!response || response.status === 404) return undefined;
+  const response = await fetch(url, { redirect: 'follow' }).catch((err: Error) => {
+    throw new UnreachableError(`cannot fetch ${url} (${err.cause ? String(err.cause) : err.message}); check the network and the baseurl`, { cause: err });
+  });
+  if (response.status === 404) return undefined;
   if (!response.ok) throw new SystemStateError(`cannot fetch ${url}: HTTP ${response.status}; check the baseurl`);
   return Buffer.from(await response.arrayBuffer());
 }

@@ -22,6 +22,12 @@ export interface Expected {
 /** Raised for a URL that does not exist (HTTP 404/410, missing file): callers may try another name. */
 export class NotFoundError extends SystemStateError {}
 
+/**
+ * Raised when the server could not be reached at all (no route, DNS failure, connection refused or reset): unlike
+ * an HTTP error, a copy fetched earlier may stand in for the answer.
+ */
+export class UnreachableError extends SystemStateError {}
+
 /** Opens a URL as a byte stream; `length` is the announced size when known. */
 export async function openUrl(url: string, signal?: AbortSignal): Promise<{ stream: Readable; length?: number }> {
   if (url.startsWith('file:')) {
@@ -39,7 +45,7 @@ export async function openUrl(url: string, signal?: AbortSignal): Promise<{ stre
   try {
     res = await fetch(url, { signal, redirect: 'follow' });
   } catch (err) {
-    throw new SystemStateError(`${url}: ${(err as Error).cause ? String((err as Error).cause) : (err as Error).message}`, { cause: err });
+    throw new UnreachableError(`${url}: ${(err as Error).cause ? String((err as Error).cause) : (err as Error).message}`, { cause: err });
   }
   if (res.status === 404 || res.status === 410) {
     await res.body?.cancel();

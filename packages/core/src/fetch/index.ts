@@ -9,7 +9,8 @@ import type { Report } from '../report.js';
 import type { Download } from '../repository.js';
 import { downloadFile, verifyExisting } from './download.js';
 
-export { downloadFile, NotFoundError, openUrl, verifyExisting, type DownloadFileOptions, type Expected } from './download.js';
+export { downloadFile, NotFoundError, openUrl, UnreachableError, verifyExisting, type DownloadFileOptions, type Expected } from './download.js';
+export { describeAge, fetchKeepingCopy, type KeptFetch } from './offline.js';
 
 export interface FetchOptions {
   /** Files go to `<cacheDir>/archives/<fileName>`. */
