@@ -6,7 +6,7 @@
  * `autoremove` and `rollback`/`history rollback` to them here instead of explaining.
  */
 import { UsageError } from '@ostree-layer/core/errors';
-import { unavailable, type Session } from './session.js';
+import { unavailable, type Session } from './options.js';
 
 const UPGRADE = ['upgrade', 'full-upgrade', 'dist-upgrade', 'distro-sync', 'update', 'upgrade-minimal'];
 
