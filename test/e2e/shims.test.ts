@@ -89,14 +89,22 @@ describe('apt drop-in', () => {
     expect(search.stdout).toMatch(/^shim-lib\/stable 1\.0-1 amd64 \[installed\]$/m);
 
     const keep = await systemSnapshot(s.sysroot);
-    const upgrade = await shim(s, 'apt', ['full-upgrade', '-y']);
-    expect(upgrade.exitCode).toBe(2);
-    expect(upgrade.stderr).toMatch(/'full-upgrade' is not available on an OSTree system: .*ostree admin upgrade/);
+    // Same base, same mirror: full-upgrade and autoremove find nothing to do; reinstall cannot work on OSTree.
+    const upgrade = await shim(s, 'apt', ['full-upgrade', ...source]);
+    expect(upgrade.exitCode, upgrade.stderr).toBe(0);
+    expect(upgrade.stdout).toMatch(/No upgrade available/);
+    const autoremove = await shim(s, 'apt', ['autoremove', '-y']);
+    expect(autoremove.exitCode, autoremove.stderr).toBe(0);
+    expect(autoremove.stdout).toMatch(/0 to remove/);
+    const reinstall = await shim(s, 'apt', ['reinstall', '-y', 'shim-app']);
+    expect(reinstall.exitCode).toBe(2);
+    expect(reinstall.stderr).toMatch(/^E: 'reinstall' is not available on an OSTree system: /m);
     const base = await shim(s, 'apt', ['remove', '-y', 'dash']);
     expect(base.exitCode).toBe(7);
     expect(base.stderr).toMatch(/dash is part of the base/);
     const declined = await shim(s, 'apt', ['remove', 'shim-app'], 'n\n');
-    expect(declined.stdout).toMatch(/The following packages will be REMOVED:\n {2}shim-app\n0 upgraded, 0 newly installed, 1 to remove/);
+    // shim-lib was pulled in for shim-app only: it goes along (ostree-layer's uninstall drops unneeded dependencies).
+    expect(declined.stdout).toMatch(/The following packages will be REMOVED:\n {2}shim-lib shim-app\n0 upgraded, 0 newly installed, 2 to remove/);
     expect(declined.exitCode).toBe(1);
     expect(await systemSnapshot(s.sysroot)).toBe(keep);
 
@@ -150,16 +158,23 @@ describe('dnf drop-in', () => {
     expect((await shim(s, 'dnf', ['search', ...source, 'app'])).stdout).toMatch(/^dnf-app\.noarch : An app from the test repo$/m);
     expect((await shim(s, 'dnf', ['history'])).stdout).toMatch(/^1 +install dnf-app +Install$/m);
 
-    const upgrade = await shim(s, 'dnf', ['upgrade', '-y']);
-    expect(upgrade.exitCode).toBe(2);
-    expect(upgrade.stderr).toMatch(/^Error: 'upgrade' is not available on an OSTree system/m);
+    const upgrade = await shim(s, 'dnf', ['upgrade', '-y', ...source]);
+    expect(upgrade.exitCode, upgrade.stderr).toBe(0);
+    expect(upgrade.stdout).toMatch(/No upgrade available/);
+    expect((await shim(s, 'dnf', ['downgrade', 'dnf-app'])).stderr).toMatch(/^Error: 'downgrade' is not available on an OSTree system/m);
     const help = await shim(s, 'dnf', ['--help']);
     expect(help.exitCode).toBe(0);
     expect(help.stdout).toMatch(/^install +layer a package/m);
     expect((await shim(s, 'dnf', ['--version'])).exitCode).toBe(0);
 
-    const remove = await shim(s, 'dnf', ['remove', '-y', 'dnf-app', 'dnf-lib']);
+    // dnf remove of the library takes what needs it along, as dnf does.
+    const remove = await shim(s, 'dnf', ['remove', '-y', 'dnf-lib']);
     expect(remove.exitCode, remove.stderr).toBe(0);
-    expect(remove.stdout).toMatch(/^Removing:\n dnf-app/m);
+    expect(remove.stdout).toMatch(/^Removing:\n dnf-(app|lib) .*\n dnf-(app|lib) /m);
+    expect(s.deploymentDir()).toContain(`/${s.commit}.`);
+    // dnf history undo last: the deployment before the removal boots next again.
+    const undo = await shim(s, 'dnf', ['history', 'undo', 'last']);
+    expect(undo.exitCode, undo.stderr).toBe(0);
+    expect(s.deploymentDir()).not.toContain(`/${s.commit}.`);
   }, 300_000);
 });

@@ -16,9 +16,10 @@ import {
   type PayloadItem,
 } from '@ostree-layer/core';
 import { readAr, type ArMember } from './ar.js';
-import { ControlSyntaxError, parseParagraphs, type Paragraph } from './control.js';
+import { ControlSyntaxError, architectureProblem, packageNameProblem, parseParagraphs, type Paragraph } from './control.js';
 import { decompress, memberCompression, type Compression } from './decompress.js';
 import { buildMetadata } from './inspect.js';
+import { DebVersionError, parseDebVersion } from './version.js';
 
 /** Control members that only describe the package; every other one is a script or data dpkg copies into info/. */
 const NOT_INFO = new Set(['control', 'md5sums', 'conffiles']);
@@ -151,6 +152,7 @@ function finishOpen(file: string, members: Map<string, ControlMember>, dataMembe
   for (const f of ['Package', 'Version', 'Architecture']) {
     if (!control.get(f)) throw new PackageFormatError(file, `control file lacks the mandatory "${f}" field`);
   }
+  checkIdentity(file, control);
   const conffiles: string[] = [];
   const cf = members.get('conffiles');
   if (cf) {
@@ -163,6 +165,29 @@ function finishOpen(file: string, members: Map<string, ControlMember>, dataMembe
     }
   }
   return new DebPackage(file, control, members, conffiles, dataMember, dc);
+}
+
+/**
+ * The fields that name the package are checked with dpkg's own rules before anything uses them: they become refs,
+ * database file names and tmpfiles.d names, and a status file dpkg cannot parse back is worse than a refusal.
+ */
+function checkIdentity(file: string, control: Paragraph): void {
+  const refuse = (field: string, value: string, problem: string) => {
+    throw new PackageFormatError(file, `control field ${field}: ${JSON.stringify(value)} ${problem}; dpkg refuses it too, so the package must be rebuilt`);
+  };
+  const name = control.get('Package')!;
+  const nameProblem = packageNameProblem(name);
+  if (nameProblem) refuse('Package', name, nameProblem);
+  const arch = control.get('Architecture')!;
+  const archProblem = architectureProblem(arch);
+  if (archProblem) refuse('Architecture', arch, archProblem);
+  const version = control.get('Version')!;
+  try {
+    parseDebVersion(version);
+  } catch (err) {
+    if (!(err instanceof DebVersionError)) throw err;
+    refuse('Version', version, `is not a valid version (${err.message})`);
+  }
 }
 
 async function readAll(stream: Readable, limit: number): Promise<Buffer> {

@@ -154,3 +154,22 @@ export function formatParagraph(p: Paragraph): string {
 export function formatParagraphs(paragraphs: Paragraph[]): string {
   return paragraphs.map((p) => (p.raw !== undefined ? p.raw + '\n' : formatParagraph(p)) + '\n').join('');
 }
+
+/**
+ * Why `name` is not a package name dpkg accepts (an alphanumeric first, then letters, digits and "-+._"), or
+ * undefined when it is one. Checked at the edge: the name becomes file names in the database (`info/<name>.list`).
+ */
+export function packageNameProblem(name: string): string | undefined {
+  if (name === '') return 'is empty';
+  if (!/^[A-Za-z0-9]/.test(name)) return 'must start with a letter or digit';
+  const bad = /[^A-Za-z0-9+.\-_]/.exec(name);
+  return bad ? `has the character ${JSON.stringify(bad[0])}; only letters, digits and "-+._" are allowed` : undefined;
+}
+
+/** Why `arch` is not an architecture name dpkg accepts (an alphanumeric first, then letters, digits and "-"). */
+export function architectureProblem(arch: string): string | undefined {
+  if (arch === '') return 'is empty';
+  if (!/^[A-Za-z0-9]/.test(arch)) return 'must start with a letter or digit';
+  const bad = /[^A-Za-z0-9-]/.exec(arch);
+  return bad ? `has the character ${JSON.stringify(bad[0])}; only letters, digits and "-" are allowed` : undefined;
+}

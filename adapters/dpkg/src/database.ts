@@ -10,6 +10,7 @@ import {
   type WriteDatabaseOptions,
 } from '@ostree-layer/core';
 import { DebPackage } from './archive.js';
+import { triggerFiles } from './triggers.js';
 import { RELATION_FIELDS, formatRelation, parseRelationField } from './dependencies.js';
 import { ControlSyntaxError, formatParagraphs, parseParagraphs, type Paragraph } from './control.js';
 import { nativeToolFiles } from './native-tools.js';
@@ -294,6 +295,7 @@ export async function writeDatabase(options: WriteDatabaseOptions): Promise<Laye
     files.push({ path: `${loc}/info/${r.infoName}.md5sums`, type: 'file', mode: 0o644, content: r.md5sums });
   }
   files.push({ path: `${loc}/status`, type: 'file', mode: 0o644, content: formatParagraphs(status) });
+  files.push(...(await triggerFiles(db, added.map((a) => a.package as DebPackage))));
   const automatic = added.filter((a) => a.automatic).map((a) => a.package.id);
   files.push(...(await nativeToolFiles(tree, loc, { automatic, nativeArch: db.nativeArch() })));
   for (const dir of ['info', 'updates', 'triggers']) {

@@ -1,12 +1,13 @@
 /** @ostree-layer/dpkg: the dpkg backend (.deb files, the dpkg database, Debian versions and relationships). */
 import { open } from 'node:fs/promises';
-import type { Backend, PackageFile, PackageId } from '@ostree-layer/core';
+import { UsageError, type Backend, type PackageFile, type PackageId } from '@ostree-layer/core';
 import { DebPackage, openDeb } from './archive.js';
 import { databaseWithout } from './database-remove.js';
 import { findDatabase, layeredStatus, openDatabase, writeDatabase } from './database.js';
 import { parseRelationField, replacesOwner } from './dependencies.js';
 import { inspectDeb } from './inspect.js';
-import { compareDebVersions } from './version.js';
+import { planScripts } from './scripts.js';
+import { compareDebVersions, DebVersionError, dpkgCompareVersions } from './version.js';
 
 export * from './ar.js';
 export * from './archive.js';
@@ -17,6 +18,8 @@ export * from './decompress.js';
 export * from './dependencies.js';
 export * from './inspect.js';
 export * from './native-tools.js';
+export * from './scripts.js';
+export * from './triggers.js';
 export * from './version.js';
 
 /** A .deb starts with the ar magic followed by the "debian-binary" member header. */
@@ -48,6 +51,15 @@ export const dpkgBackend: Backend = {
   openPackage: openDeb,
   compareVersions: compareDebVersions,
 
+  versionRelation(a, op, b) {
+    try {
+      return dpkgCompareVersions(a, op, b);
+    } catch (err) {
+      if (err instanceof DebVersionError) throw new UsageError(`vercmp: ${err.message}`);
+      throw err;
+    }
+  },
+
   mayOverwrite(incoming: PackageFile, owner: PackageId): boolean {
     if (incoming.id.name === owner.name && incoming.id.arch === owner.arch) return true;
     const replaces = incoming instanceof DebPackage ? incoming.control.get('Replaces') : undefined;
@@ -56,6 +68,7 @@ export const dpkgBackend: Backend = {
 
   writeDatabase,
   databaseWithout,
+  planScripts,
 
   inspect: (file: string) => inspectDeb(file),
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { compareDebVersions, DebVersionError, formatDebVersion, parseDebVersion } from './version.js';
+import { compareDebVersions, DebVersionError, DPKG_RELATION_NAMES, dpkgCompareVersions, formatDebVersion, parseDebVersion } from './version.js';
 
 const run = promisify(execFile);
 
@@ -88,5 +88,36 @@ describe('compareDebVersions', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('dpkgCompareVersions', () => {
+  it('answers every relation as dpkg --compare-versions does, empty and tolerated versions included', async () => {
+    const versions = ['', '<unknown>', '1.0', '1.0-1', '0:0_-0', '3_4', 'a1', '1.0/../x', '+1:2', '0:0', '1.0~rc1'];
+    const cases: Array<[string, string, string]> = [];
+    for (const a of versions) for (const b of versions) for (const op of DPKG_RELATION_NAMES) cases.push([a, op, b]);
+    const dir = await mkdtemp(join(tmpdir(), 'debrel-'));
+    try {
+      const file = join(dir, 'cases');
+      await writeFile(file, cases.map((c) => c.join('|')).join('\n') + '\n');
+      const script = `while IFS='|' read -r a op b; do dpkg --compare-versions "$a" "$op" "$b" 2>/dev/null; echo $?; done < "$1"`;
+      const { stdout } = await run('bash', ['-c', script, 'cases', file], { maxBuffer: 1 << 24 });
+      const expected = stdout.trim().split('\n').map(Number);
+      expect(expected).toHaveLength(cases.length);
+      const mismatches = cases
+        .map(([a, op, b], i) => [a, op, b, expected[i], dpkgCompareVersions(a, op, b).holds ? 0 : 1] as const)
+        .filter((m) => m[3] !== m[4]);
+      expect(mismatches.slice(0, 10)).toEqual([]);
+      expect(new Set(expected)).toEqual(new Set([0, 1]));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('warns where dpkg warns and refuses where dpkg refuses', () => {
+    expect(dpkgCompareVersions('3_4', 'lt', '4').warnings).toEqual(['version "3_4": invalid character in upstream version']);
+    expect(dpkgCompareVersions('1.0', 'lt', '2').warnings).toEqual([]);
+    for (const bad of ['1:', ':1', '1 2', '1-', 'x:1', '-1:2']) expect(() => dpkgCompareVersions(bad, 'lt', '1'), bad).toThrow(DebVersionError);
+    expect(() => dpkgCompareVersions('1', 'less', '2')).toThrow(/unknown relation "less"/);
   });
 });

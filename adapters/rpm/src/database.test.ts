@@ -93,6 +93,8 @@ true
 true
 %transfiletriggerin -- /usr/share
 true
+%transfiletriggerin -- /etc
+true
 %files
 %dir /usr/share/fooextra
 /usr/share/fooextra/data.txt

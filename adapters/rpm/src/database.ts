@@ -115,11 +115,10 @@ export async function openRpmDatabase(tree: TreeReader, location: string): Promi
 export const FILE_STATE_REPLACED = 1;
 
 /**
- * Records takeovers the way rpm does on --replacefiles: the old owner's FILESTATES entry for each taken path becomes
- * "replaced". FILESTATES lies outside the immutable region and has one byte per file, so the blob is patched in place.
- * `takenOver` keys may be a name, "name.arch" or "name-version.arch".
+ * The paths the layered packages take over, per old owner: `takenOver` keys may be a name, "name.arch" or
+ * "name-version.arch", so the answer for one installed package gathers all three.
  */
-function markReplaced(db: Database.Database, headers: InstalledHeader[], added: LayeredPackage[]): void {
+export function takenOverPaths(added: LayeredPackage[]): (owner: PackageId) => Set<string> {
   const taken = new Map<string, Set<string>>();
   for (const layered of added) {
     for (const [owner, paths] of layered.takenOver) {
@@ -128,15 +127,22 @@ function markReplaced(db: Database.Database, headers: InstalledHeader[], added: 
       taken.set(owner, set);
     }
   }
-  if (!taken.size) return;
+  return (id) => new Set([id.name, `${id.name}.${id.arch}`, `${id.name}-${id.version}.${id.arch}`].flatMap((k) => [...(taken.get(k) ?? [])]));
+}
+
+/**
+ * Records takeovers the way rpm does on --replacefiles: the old owner's FILESTATES entry for each taken path becomes
+ * "replaced". FILESTATES lies outside the immutable region and has one byte per file, so the blob is patched in place.
+ */
+function markReplaced(db: Database.Database, headers: InstalledHeader[], added: LayeredPackage[]): void {
+  if (!added.some((layered) => layered.takenOver.size)) return;
+  const takenFrom = takenOverPaths(added);
   const update = db.prepare("UPDATE 'Packages' SET blob = ? WHERE hnum = ?");
   for (const { hnum, header, id } of headers) {
-    const keys = [id.name, `${id.name}.${id.arch}`, `${id.name}-${id.version}.${id.arch}`];
-    const paths = keys.flatMap((k) => [...(taken.get(k) ?? [])]);
+    const wanted = takenFrom(id);
     const states = header.entry(Tag.FileStates);
-    if (!paths.length || !states) continue;
+    if (!wanted.size || !states) continue;
     const blob = Buffer.from(header.blob);
-    const wanted = new Set(paths);
     let changed = false;
     for (const f of headerFiles(header, `rpmdb header #${hnum}`)) {
       if (!wanted.has(f.path) || f.index >= states.count) continue;

@@ -119,6 +119,21 @@ describe('hostile rpm input', () => {
     await expect(drain(f)).rejects.toThrow(/\/etc\/shadow\.hostile-abc, which the header does not list/);
   });
 
+  it.each([
+    ['Name', 'plainpkg', 'pla/npkg'],
+    ['Name', 'plainpkg', '../../xy'],
+    ['Arch', 'noarch', 'no/rch'],
+    ['Arch', 'noarch', '..arch'],
+  ])('refuses a header %s %j rewritten to %j, naming the field and the file', async (field, from, to) => {
+    const f = patched(plain, `field-${to.replace(/\W/g, '_')}.rpm`, (b, a) => {
+      b.write(to, b.indexOf(`${from}\0`, a.headerOffset + 16), 'latin1');
+      return b;
+    }, layout);
+    await expect(openRpm(f, { verify: false })).rejects.toThrow(PackageFormatError);
+    await expect(openRpm(f, { verify: false })).rejects.toThrow(`header field ${field}: ${JSON.stringify(to)}`);
+    await expect(openRpm(f, { verify: false })).rejects.toThrow(f);
+  });
+
   it('refuses a file that is not an rpm', async () => {
     const f = join(work, 'not.rpm');
     writeFileSync(f, 'hello world, this is not a package at all'.repeat(10));

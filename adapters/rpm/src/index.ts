@@ -1,13 +1,14 @@
 /** The rpm backend: .rpm files, rpmdb, rpm's version order. */
-import type { Backend, PackageFile, PackageId, TreeReader } from '@ostree-layer/core';
+import { UsageError, type Backend, type PackageFile, type PackageId, type TreeReader } from '@ostree-layer/core';
 import { open } from 'node:fs/promises';
 import { LEAD_MAGIC, readArchive } from './archive.js';
 import { rpmDatabaseWithout } from './database-remove.js';
 import { locateDatabase, openRpmDatabase, writeRpmDatabase } from './database.js';
 import { inspectRpm } from './inspect.js';
 import { RpmPackage, openRpm } from './package.js';
+import { planRpmScripts } from './scripts.js';
 import { readKeys, verifyHeaderSignature } from './signature.js';
-import { compareEvrStrings } from './version.js';
+import { compareEvrStrings, rpmCompareVersions, RpmVersionError } from './version.js';
 
 /** Arches that share a multilib system, with rpm's file colour for each (1 = 32-bit ELF, 2 = 64-bit ELF). */
 const MULTILIB: Record<string, { family: string; color: number }> = {
@@ -52,14 +53,24 @@ export const rpmBackend: Backend = {
   openDatabase: (tree, location) => openRpmDatabase(tree, location),
   openPackage: (file) => openRpm(file),
   compareVersions: compareEvrStrings,
+
+  versionRelation(a, op, b) {
+    try {
+      return rpmCompareVersions(a, op, b);
+    } catch (err) {
+      if (err instanceof RpmVersionError) throw new UsageError(`vercmp: ${err.message}`);
+      throw err;
+    }
+  },
   mayOverwrite: multilibMayOverwrite,
   writeDatabase: (options) => writeRpmDatabase(options),
   databaseWithout: (options) => rpmDatabaseWithout(options),
+  planScripts: (options) => planRpmScripts(options),
 
   inspect: (file: string) => inspectRpm(file),
 
   stateNote(pkg: PackageFile): string | undefined {
-    return pkg.hasScripts ? `${pkg.id.name}: rpm scriptlets were not run (layered install)` : undefined;
+    return pkg.hasScripts ? `${pkg.id.name}: rpm scriptlets were not run (--no-scripts), the package is not configured` : undefined;
   },
 
   async verifySignature(file: string, keys: Array<string | Uint8Array>): Promise<void> {
@@ -72,6 +83,7 @@ export { inspectRpm } from './inspect.js';
 export { openRpm, RpmPackage } from './package.js';
 export { RpmDatabase, openRpmDatabase, writeRpmDatabase } from './database.js';
 export { rpmDatabaseWithout } from './database-remove.js';
+export { planRpmScripts, RPMLUA, RPM_SCRIPT_PATH } from './scripts.js';
 export { compareEvr, compareEvrStrings, parseEvr, rpmvercmp, type RpmEvr } from './version.js';
 export * from './dependencies.js';
 export { parseHeaderBlob, RpmHeader, Tag, TagType } from './header.js';

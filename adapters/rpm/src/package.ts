@@ -27,7 +27,29 @@ export function identityOf(h: RpmHeader, file: string, source = false): RpmIdent
   if (!name || version === undefined || release === undefined) throw new PackageFormatError(file, 'header has no name, version or release; it is not a package header');
   const epoch = h.number(Tag.Epoch);
   const arch = source || !h.has(Tag.SourceRpm) ? 'src' : (h.string(Tag.Arch) ?? 'noarch');
+  checkField(file, 'Name', name, NAME_CHARS);
+  checkField(file, 'Version', version, VERSION_CHARS);
+  checkField(file, 'Release', release, VERSION_CHARS);
+  checkField(file, 'Arch', arch, ARCH_CHARS);
+  if (epoch !== undefined && !(Number.isInteger(epoch) && epoch >= 0)) {
+    throw new PackageFormatError(file, `header field Epoch: ${epoch} is not a non-negative integer; rpmbuild refuses it too, so the package must be rebuilt`);
+  }
   return { name, evr: { epoch: epoch === undefined ? undefined : String(epoch), version, release }, arch };
+}
+
+/** rpmbuild's character rules (rpmCharCheck): letters, digits and a few symbols, and never "..". */
+const NAME_CHARS = /^[A-Za-z0-9_%][A-Za-z0-9._+%{}-]*$/;
+const VERSION_CHARS = /^[A-Za-z0-9._+%{}~^]+$/;
+/** No rpm architecture has more than letters, digits and "_" (x86_64, noarch, armv7hl, ppc64le). */
+const ARCH_CHARS = /^[A-Za-z0-9_]+$/;
+
+/**
+ * The fields that name a package become refs, database keys and file names: a value rpmbuild would never write is
+ * refused here, before anything uses it.
+ */
+function checkField(file: string, field: string, value: string, allowed: RegExp): void {
+  if (allowed.test(value) && !value.includes('..')) return;
+  throw new PackageFormatError(file, `header field ${field}: ${JSON.stringify(value)} has a character or sequence rpmbuild does not allow (letters, digits, ${field === 'Arch' ? '"_"' : field === 'Name' ? '"._+-%{}"' : '"._+~^%{}"'}, never ".."); the package must be rebuilt`);
 }
 
 export function hasScripts(h: RpmHeader): boolean {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compareEvrStrings, parseEvr, rpmvercmp } from './version.js';
+import { compareEvrStrings, parseEvr, rpmCompareVersions, rpmvercmp, RpmVersionError } from './version.js';
 
 /** Deterministic generator (mulberry32) so a failure reproduces. */
 function rng(seed: number) {
@@ -74,5 +74,30 @@ describe('rpmvercmp', () => {
     const want = rpmVercmp(pairs);
     const mismatches = pairs.filter(([a, b], i) => compareEvrStrings(a, b) !== want[i]).map(([a, b]) => `${a} vs ${b}`);
     expect(mismatches).toEqual([]);
+  });
+});
+
+describe('rpmCompareVersions (vercmp)', () => {
+  it('refuses an empty version as rpm.vercmp does, and compares what rpm.vercmp compares', () => {
+    const lua = (a: string, b: string) => {
+      try {
+        return Number(execFileSync('rpm', ['--eval', `%{lua: print(rpm.vercmp(${JSON.stringify(a)}, ${JSON.stringify(b)}))}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim());
+      } catch {
+        return 'refused';
+      }
+    };
+    for (const [a, b] of [['', '1'], ['1', ''], ['1:', '1'], [':1', '1'], ['-1', '1'], ['x:1', '1'], ['1.0-1', '1.0'], ['1 2', '1']]) {
+      const expected = lua(a, b);
+      let ours: number | 'refused';
+      try {
+        ours = rpmCompareVersions(a, 'eq', b).compare;
+      } catch (err) {
+        expect(err).toBeInstanceOf(RpmVersionError);
+        ours = 'refused';
+      }
+      expect(ours, `${JSON.stringify(a)} vs ${JSON.stringify(b)}`).toBe(expected);
+    }
+    expect(rpmCompareVersions('1.0', '<', '1.0').holds).toBe(false);
+    expect(rpmCompareVersions('1.0', '<=', '1.0').holds).toBe(true);
   });
 });

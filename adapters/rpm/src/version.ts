@@ -104,3 +104,27 @@ export function compareEvrStrings(a: string, b: string): number {
 export function formatEvr(evr: RpmEvr): string {
   return `${evr.epoch !== undefined ? `${evr.epoch}:` : ''}${evr.version}${evr.release !== undefined ? `-${evr.release}` : ''}`;
 }
+
+/**
+ * `vercmp A OP B` with rpm's rules: whole EVR strings compared as rpm.vercmp() compares them (a missing release sorts
+ * first). rpm.vercmp refuses an empty string, so does this. Operators are rpm's dependency senses (strict "<" and ">")
+ * plus the word forms; the "-nl" forms exist for dpkg's empty versions, which rpm does not have.
+ */
+const RPM_RELATIONS: Record<string, (c: number) => boolean> = {
+  lt: (c) => c < 0, '<': (c) => c < 0, '<<': (c) => c < 0, 'lt-nl': (c) => c < 0,
+  le: (c) => c <= 0, '<=': (c) => c <= 0, 'le-nl': (c) => c <= 0,
+  eq: (c) => c === 0, '=': (c) => c === 0, '==': (c) => c === 0,
+  ne: (c) => c !== 0, '!=': (c) => c !== 0,
+  ge: (c) => c >= 0, '>=': (c) => c >= 0, 'ge-nl': (c) => c >= 0,
+  gt: (c) => c > 0, '>': (c) => c > 0, '>>': (c) => c > 0, 'gt-nl': (c) => c > 0,
+};
+
+export class RpmVersionError extends Error {}
+
+export function rpmCompareVersions(a: string, op: string, b: string): { holds: boolean; compare: number; warnings: string[] } {
+  const relation = Object.hasOwn(RPM_RELATIONS, op) ? RPM_RELATIONS[op] : undefined;
+  if (!relation) throw new RpmVersionError(`unknown relation "${op}"; use one of ${Object.keys(RPM_RELATIONS).join(' ')}`);
+  for (const v of [a, b]) if (v === '') throw new RpmVersionError('invalid version "" (rpm.vercmp refuses an empty version)');
+  const compare = compareEvrStrings(a, b);
+  return { holds: relation(compare), compare: Math.sign(compare), warnings: [] };
+}

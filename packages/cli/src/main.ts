@@ -28,6 +28,7 @@ program
   .option('--source <line>', 'an extra repository in sources.list syntax (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
   .option('--cache-dir <dir>', 'where indexes and downloads are kept', '/var/cache/ostree-layer')
   .option('--key <file>', 'package files must be signed by this OpenPGP key (rpm; repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--no-scripts', 'do not run maintainer scripts: packages stay unconfigured, and the output says so')
   .action(async (files, opts) => (await import('./commands.js')).runInstall(files, opts));
 
 for (const [verb, what] of [['search', 'list packages whose name or summary matches PATTERN (glob or substring)'], ['show', 'print the repository metadata of package NAME']] as const) {
@@ -57,10 +58,51 @@ program
   .option('--repo <dir>', 'with --commit-only: the OSTree repo to compose in')
   .option('--ref <ref>', 'with --commit-only: the ref to start from and to move to the result')
   .option('--commit-only', 'compose a commit in --repo under --ref and deploy nothing (server side)')
+  .option('--with-dependents', 'also remove the layered packages that need what is removed (as apt remove does), instead of refusing')
   .option('--dry-run', 'show what would be removed; change nothing')
   .option('--cache-dir <dir>', 'accepted as install takes it (an uninstall downloads nothing)', '/var/cache/ostree-layer')
   .option('--json', 'print one JSON document on stdout')
   .action(async (names, opts) => (await import('./uninstall-command.js')).runUninstall(names, opts));
+
+program
+  .command('autoremove')
+  .description('remove the layered packages that were pulled in as dependencies and that nothing layered needs any more')
+  .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--os <name>', 'OS name of the deployment (stateroot)')
+  .option('--dry-run', 'show what would be removed; change nothing')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (opts) => (await import('./uninstall-command.js')).runUninstall([], opts, true));
+
+program
+  .command('upgrade')
+  .description("compose the requests onto the origin's newest base (and the repositories' newest versions) and deploy it")
+  .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--os <name>', 'OS name of the deployment (stateroot)')
+  .option('--check', 'say what would change (base and layered packages); change nothing')
+  .option('--no-scripts', 'do not run maintainer scripts: packages stay unconfigured')
+  .option('--dry-run', 'the same as --check')
+  .option('--no-install-recommends', 'do not install recommended packages')
+  .option('--allow-unauthenticated', 'accept unsigned, expired or wrongly signed repository metadata')
+  .option('--source <line>', 'an extra repository in sources.list syntax (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--cache-dir <dir>', 'where indexes and downloads are kept', '/var/cache/ostree-layer')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (opts) => (await import('./lifecycle-commands.js')).runUpgrade(opts));
+
+program
+  .command('rollback')
+  .description('make the previous deployment boot next (the current default becomes the rollback)')
+  .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--os <name>', 'OS name of the deployments (stateroot)')
+  .option('--dry-run', 'say which deployment would boot next; change nothing')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (opts) => (await import('./lifecycle-commands.js')).runRollback(opts));
+
+program
+  .command('cleanup')
+  .description('delete cached layers and base commits that no deployment uses, and prune the repo')
+  .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--json', 'print one JSON document on stdout')
+  .action(async (opts) => (await import('./lifecycle-commands.js')).runCleanup(opts));
 
 program
   .command('status')
@@ -74,7 +116,7 @@ program
   .command('vercmp')
   .description('compare two versions like dpkg --compare-versions (exit 0 when the relation holds, 1 when not)')
   .argument('<a>')
-  .argument('<op>', 'lt le eq ne ge gt, or << <= = >= >>')
+  .argument('<op>', 'lt le eq ne ge gt, lt-nl le-nl ge-nl gt-nl (an empty version is the latest), or << <= = >= >> < >')
   .argument('<b>')
   .option('--backend <name>', 'version rules to use: dpkg or rpm', 'dpkg')
   .option('--json', 'print the result as JSON')

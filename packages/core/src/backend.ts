@@ -71,6 +71,15 @@ export interface PackageFile {
   payload(): AsyncIterable<PayloadItem>;
 }
 
+/** The answer to `vercmp A OP B`. */
+export interface VersionRelation {
+  holds: boolean;
+  /** Sign of the comparison of A with B; null when one side is an empty version (dpkg's "none"). */
+  compare: number | null;
+  /** What the format's tool would print as warnings (a version with characters it only tolerates). */
+  warnings: string[];
+}
+
 /** One payload entry as `inspect --json` lists it (every backend prints the same shape). */
 export interface InspectedFile {
   path: string;
@@ -151,6 +160,49 @@ export interface WriteDatabaseOptions {
   added: LayeredPackage[];
 }
 
+/**
+ * One maintainer script (or a tool run on the scripts' behalf) executed inside the sandbox, with the composed tree as
+ * `/`. The engine runs steps in the order given and stops the transaction at the first that exits non-zero.
+ */
+export interface ScriptStep {
+  /** The package the step belongs to (named when it fails); absent for a step of the whole transaction. */
+  package?: PackageId;
+  /** What the step is, for messages and logs ("preinst install", "%post", "dpkg --configure --pending"). */
+  label: string;
+  /** The command as the sandbox sees it: absolute paths inside the tree, or under {@link SCRIPT_DIR}. */
+  argv: string[];
+  /** Extra environment; the engine provides PATH, HOME=/root, LANG=C.UTF-8 and nothing from the host. */
+  env?: Record<string, string>;
+  /** Fed on standard input (rpm file triggers read the matching paths there). */
+  stdin?: string;
+  /** For a step of many packages: the packages its output says failed, named in the error. */
+  failedPackages?(output: string): string[];
+}
+
+/** Where the sandbox shows {@link ScriptPlan.files}, read-only. */
+export const SCRIPT_DIR = '/run/ostree-layer';
+
+/** What a backend wants run to configure the packages of one transaction. */
+export interface ScriptPlan {
+  /** Script bodies and helpers, shown read-only at `${SCRIPT_DIR}/<name>` inside the sandbox. */
+  files: Array<{ name: string; content: Buffer | string; mode: number }>;
+  /** Run before the new payloads are in the tree (dpkg `preinst install`, rpm `%pre`), in dependency order. */
+  beforePayload: ScriptStep[];
+  /**
+   * Run with the payloads and the database from {@link Backend.writeDatabase} in the tree (dpkg
+   * `--configure --pending`, rpm `%post`, `%posttrans`, file triggers).
+   */
+  afterPayload: ScriptStep[];
+  /** A tree path shown at a second place inside the sandbox, writable (the relocated dpkg database at /var/lib/dpkg). */
+  binds: Array<{ treePath: string; sandboxPath: string }>;
+  /**
+   * Files present in the sandbox only, never in the layer (dpkg's `/usr/sbin/policy-rc.d` that refuses service starts).
+   */
+  sandboxOnly: Array<{ path: string; content: Buffer | string; mode: number }>;
+  /** Tree paths whose changes by the scripts are not kept (lock files, sqlite -shm/-wal files); "dir/" for a subtree. */
+  discard: string[];
+}
+
 /** Everything a package format plugs into the engine. */
 export interface Backend {
   /** Short name used in refs, metadata and `--backend` ("dpkg", "rpm"). */
@@ -175,6 +227,13 @@ export interface Backend {
 
   /** The backend's version order: negative, zero or positive like a comparator. */
   compareVersions(a: string, b: string): number;
+
+  /**
+   * `vercmp A OP B` as the format's own tool answers it (dpkg --compare-versions, rpm.vercmp): which operators
+   * exist, how empty versions compare, what is only worth a warning. Throws {@link UsageError} for a version or
+   * operator the tool refuses, with the reason.
+   */
+  versionRelation(a: string, op: string, b: string): VersionRelation;
 
   /**
    * True when `incoming` may overwrite `path` (as `incoming` names it) that `owner` ships (dpkg Replaces; rpm's
@@ -207,6 +266,14 @@ export interface Backend {
    * relationship fields and `files` (objects with path, type, mode, user, group, size).
    */
   inspect?(file: string): Promise<Record<string, unknown>>;
+
+  /**
+   * The maintainer scripts to run for `added` (see {@link ScriptPlan}), or null when none of them has any. The engine
+   * runs them in a sandbox over a writable view of the composed tree and keeps what they change as one more layer; the
+   * database the scripts leave (dpkg marks packages configured itself) is the one committed. Backends without it
+   * leave packages unconfigured, as {@link stateNote} says.
+   */
+  planScripts?(options: WriteDatabaseOptions): Promise<ScriptPlan | null>;
 
   /** Human-readable note on what a layered install of this package left undone (e.g. maintainer scripts). */
   stateNote?(pkg: PackageFile): string | undefined;

@@ -63,3 +63,12 @@ export class ToolError extends LayerError {
   override readonly exitCode = 9;
   override readonly kind = 'tool';
 }
+
+/** A maintainer script failed (or could not run) in the sandbox; the message names the package and the script. */
+export class ScriptError extends LayerError {
+  override readonly exitCode = 10;
+  override readonly kind = 'script';
+  constructor(message: string, readonly output = '', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}

@@ -3,11 +3,13 @@ import { PackageFormatError } from './errors.js';
 /**
  * Turns a path as an archive stores it ("./usr/bin/x", "usr/bin/x/", "/usr/bin/x" in rpm headers) into the
  * normalised absolute form the contract uses ("/usr/bin/x"). Returns "/" for the archive root.
- * Refuses ".." segments and NUL bytes: a package must never name a place outside its own tree.
+ * Refuses ".." segments, NUL bytes and newlines: a package must never name a place outside its own tree.
  * `allowAbsolute` is for formats whose paths are absolute by definition (rpm); tar members must be relative.
  */
 export function normalizeArchivePath(raw: string, file: string, allowAbsolute = false): string {
   if (raw.includes('\0')) throw new PackageFormatError(file, `entry name contains a NUL byte: ${JSON.stringify(raw)}`);
+  // dpkg refuses it too ("newline not allowed in archive object name"): file lists and tmpfiles.d are line-based.
+  if (raw.includes('\n')) throw new PackageFormatError(file, `entry ${JSON.stringify(raw)} has a newline in its name, which dpkg refuses too; rebuild the package without it`);
   if (raw.startsWith('/') && !allowAbsolute) {
     throw new PackageFormatError(file, `entry "${raw}" has an absolute path; package members must be relative ("./…")`);
   }

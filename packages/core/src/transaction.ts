@@ -12,7 +12,7 @@ import { checkConflicts } from './compose/conflicts.js';
 import { commitFinalLayer, importedDirectories } from './compose/final-layer.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit } from './deploy/deploy.js';
-import { STATE_PATH, type LayerState } from './discover/sysroot.js';
+import { SCRIPT_LAYER_REF_PREFIX, STATE_PATH, type LayerState } from './discover/sysroot.js';
 import { beginTransaction, type Target } from './discover/target.js';
 import { ResolutionError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
@@ -24,6 +24,8 @@ import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
 import { lineReport, type Phase, type Report } from './report.js';
 import { planByName } from './resolve-request.js';
+import { droppedRequests, installState } from './layer-state.js';
+import { runScriptPhase } from './scripts/phase.js';
 
 export interface InstallOptions extends Target {
   backends: Backend[];
@@ -41,6 +43,10 @@ export interface InstallOptions extends Target {
   /** OpenPGP key files the package files named in `files` must be signed with (`--key`). */
   keys?: string[];
   dryRun?: boolean;
+  /** Leave packages unconfigured: no maintainer scripts run (their state says so). */
+  noScripts?: boolean;
+  /** Per maintainer-script step, in seconds (default 600). */
+  scriptTimeoutSeconds?: number;
   /** Progress lines for a human; the CLI sends them to stderr. Ignored when `report` is given. */
   progress?: (line: string) => void;
   /** Where phases, download progress and messages go as events (the CLI renders them). */
@@ -79,7 +85,9 @@ export interface InstallResult {
   /** Install by name: bytes to download and bytes the new packages occupy once installed. */
   downloadSize?: number;
   installedSize?: number;
-  /** Milliseconds per phase (discover, import, conflicts, database, compose, deploy), for benchmarks and curiosity. */
+  /** Maintainer-script steps that ran in the sandbox, in order (empty with --no-scripts or when none were needed). */
+  scripts: Array<{ package?: string; label: string; exitCode: number }>;
+  /** Milliseconds per phase (discover, import, conflicts, database, scripts, compose, deploy), for benchmarks and curiosity. */
   timings: Partial<Record<Phase, number>>;
   /** The `confirm` callback said no: nothing was changed. */
   aborted?: boolean;
@@ -88,7 +96,7 @@ export interface InstallResult {
 export async function install(options: InstallOptions): Promise<InstallResult> {
   const report = options.report ?? lineReport(options.progress);
   const say = (text: string) => report.emit({ type: 'message', text });
-  const names = options.names ?? [];
+  const names = [...(options.names ?? [])];
   if (options.files.length === 0 && names.length === 0) throw new UsageError('name at least one package or package file to install');
   const files = options.files.map((f) => resolvePath(f));
   for (const file of files) if (!existsSync(file)) throw new UsageError(`${file}: no such package file`);
@@ -105,6 +113,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const opened = await beginTransaction(options, options.backends, !options.dryRun);
   try {
     const { tree, repo, backend, location, database, previous } = opened;
+    // Layers a plain `ostree admin upgrade` dropped come back with this install, as rpm-ostree would.
+    const restored = droppedRequests(opened);
+    for (const r of restored) if (r.file) files.push(r.file); else if (!names.includes(r.text)) names.push(r.text);
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
 
     lap('discover');
@@ -121,7 +132,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       downloadSize: byName?.plan.downloadSize,
       installedSize: byName?.plan.installedSize,
       deployed: false,
-      notes: [],
+      notes: restored.length > 0 ? [`this deployment had lost its layers (a plain ostree admin upgrade?): ${restored.map((r) => r.name).join(', ')} laid on again`] : [],
+      scripts: [],
       timings,
     };
     if (byName) {
@@ -149,7 +161,10 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     if (options.keys?.length) await verifyFileSignatures(backend, files, options.keys);
     const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages, previous);
 
-    result.install = fresh.map((p) => ({ ...p.id, file: p.file, note: backend.stateNote?.(p) }));
+    // With scripts the packages end configured; without, the backend says what was left undone.
+    const scriptsRun = !options.noScripts && backend.planScripts !== undefined;
+    const noteFor = (p: PackageFile) => (scriptsRun ? undefined : backend.stateNote?.(p));
+    result.install = fresh.map((p) => ({ ...p.id, file: p.file, note: noteFor(p) }));
     result.alreadyInstalled.push(...alreadyInstalled);
     lap('open');
     if (options.dryRun || fresh.length === 0) return result;
@@ -176,38 +191,63 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
     lap('conflicts');
     begin('database');
-    const state: LayerState = {
+    const state: LayerState = installState(previous, {
       baseCommit: result.baseCommit,
       backend: backend.name,
-      // The request as the user made it: names as typed, files by their package name.
-      requests: [...(previous?.requests ?? []), ['install', ...names, ...packages.slice(0, files.length).map((p) => p.id.name)]],
-      packages: [...(previous?.packages ?? []), ...imported.map((p) => ({ ...p.package.id, ref: p.ref }))],
-    };
-    const dbFiles: LayerFile[] = await backend.writeDatabase({
-      tree,
-      database,
-      added: imported.map((p) => ({
-        package: p.package,
-        entries: p.entries,
-        takenOver: takeovers.get(p) ?? new Map(),
-        automatic: byName?.plan.install.some((d) => d.reason !== 'request' && d.name === p.package.id.name && d.arch === p.package.id.arch),
-      })),
+      names,
+      files: packages.slice(0, files.length),
+      imported,
+      pulledIn: new Set(byName?.plan.install.filter((p) => p.reason !== 'request').map((p) => p.name)),
     });
+    const added = imported.map((p) => ({
+      package: p.package,
+      entries: p.entries,
+      takenOver: takeovers.get(p) ?? new Map(),
+      automatic: byName?.plan.install.some((d) => d.reason !== 'request' && d.name === p.package.id.name && d.arch === p.package.id.arch),
+    }));
+    const dbFiles: LayerFile[] = await backend.writeDatabase({ tree, database, added });
     dbFiles.push({ path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' });
     const finalLayer = await commitFinalLayer({ repo, placer, directories: importedDirectories(imported), files: dbFiles });
+    const layers = [...imported.map((p) => p.commit), finalLayer];
 
     lap('database');
+    const plan = scriptsRun ? await backend.planScripts!({ tree, database, added }) : null;
+    if (plan) {
+      begin('scripts');
+      await faultPoint('scripts');
+      const phase = await runScriptPhase({
+        repo,
+        plan,
+        fromCommit: opened.fromCommit,
+        fromDir: opened.deployment?.dir,
+        layers,
+        runtimeLines: imported.flatMap((p) => p.tmpfiles),
+        accounts,
+        timeoutSeconds: options.scriptTimeoutSeconds,
+        progress: say,
+      });
+      if (phase.commit) {
+        await repo.setRef(SCRIPT_LAYER_REF_PREFIX + phase.commit, phase.commit);
+        state.scriptLayers = [...(state.scriptLayers ?? []), phase.commit];
+        // The state in the database layer could not name the script layer made after it: one small layer on top does.
+        const stateFile: LayerFile = { path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' };
+        layers.push(phase.commit, await commitFinalLayer({ repo, placer, directories: [], files: [stateFile] }));
+      }
+      result.scripts = phase.steps;
+      result.notes.push(...phase.notes);
+      lap('scripts');
+    }
     begin('compose');
     await faultPoint('compose');
     result.commit = await composeCommit({
       repo,
       from: opened.fromCommit,
-      layers: [...imported.map((p) => p.commit), finalLayer],
+      layers,
       branch: options.commitOnly?.ref,
       state,
       subject: `ostree-layer: install ${fresh.map((p) => p.id.name).join(' ')}`,
     });
-    result.install = imported.map((p) => ({ ...p.package.id, file: p.package.file, note: backend.stateNote?.(p.package), cached: p.cached, ref: p.ref }));
+    result.install = imported.map((p) => ({ ...p.package.id, file: p.package.file, note: noteFor(p.package), cached: p.cached, ref: p.ref }));
     lap('compose');
     say(`composed ${result.commit}`);
 

@@ -8,7 +8,8 @@ export { buildDeb, debControl, type DebCompression, type DebFileSpec, type DebSp
 export { DEBIAN_MINBASE_REF, debianMirror, debianSourcesLine, DPKG_DB_PATH, ensureDebianMinbase } from './minbase.js';
 export { commitTree, makeOstreeReady, STAND_IN_KERNEL_VERSION, type CommitTreeOptions, type OstreeReadyOptions } from './ostree-tree.js';
 export { buildRawDataTarDeb, HOSTILE_DATA_ENTRIES, rawTar, type RawDebSpec, type RawTarEntry } from './rawdeb.js';
-export { buildRpm, rpmSpecText, type RpmCompression, type RpmFileSpec, type RpmSpec } from './rpm.js';
-export { ensureRpmBase, findStaticBusybox, rpmBaseSpecs, RPM_BASE_REF, RPM_DB_PATH, type RpmBase } from './rpmbase.js';
+export { buildRpm, rpmSpecText, type RpmCompression, type RpmFileSpec, type RpmFileTrigger, type RpmScriptlet, type RpmScriptletKind, type RpmSpec } from './rpm.js';
+export { ensureRpmBase, findStaticBusybox, installRpmRoot, rpmBaseSpecs, RPM_BASE_REF, RPM_DB_PATH, type RpmBase } from './rpmbase.js';
+export { runScriptStep, writePlanFiles } from './script-steps.js';
 export { deploymentOrigin, listDeployments, makeSysroot, type Sysroot, type SysrootOptions } from './sysroot.js';
 export { aptDownloadClosure, aptPlan } from './apt.js';

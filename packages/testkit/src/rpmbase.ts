@@ -123,6 +123,25 @@ async function isStaticElf(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Installs `rpms` with the real rpm (`--noscripts`; no `--nodeps`: rpm checks that their requires close over each
+ * other) into a new root `root`, database at /usr/lib/sysimage/rpm, and leaves the database closed: no -wal, -shm or
+ * lock file. A plain directory, not yet OSTree-ready: what tests compare real rpm runs on.
+ */
+export async function installRpmRoot(root: string, rpms: string[]): Promise<void> {
+  await mkdir(root, { recursive: true });
+  const rpmArgs = ['--root', root, '--dbpath', `/${RPM_DB_PATH}`];
+  await run('rpm', [...rpmArgs, '-i', '--noscripts', ...rpms], { hint: 'the RPM test base packages do not install together' });
+  const dbDir = join(root, RPM_DB_PATH);
+  await run('rpm', [...rpmArgs, '-qa']);
+  const wal = join(dbDir, 'rpmdb.sqlite-wal');
+  if (existsSync(wal) && (await stat(wal)).size > 0) {
+    throw new SystemStateError(`${wal} still holds transactions after rpm closed the database; refusing to use it`);
+  }
+  // Lock and shared-memory files belong to a running rpm, not to the tree.
+  for (const transient of ['rpmdb.sqlite-wal', 'rpmdb.sqlite-shm', '.rpm.lock']) await rm(join(dbDir, transient), { force: true });
+}
+
 /** The RPM test base commit (about a second to build; a cache hit costs two `ostree` calls). */
 export const ensureRpmBase: (options?: CacheOptions) => Promise<RpmBase> = sharedPerCacheDir(buildOrReuse);
 
@@ -147,18 +166,7 @@ async function buildRpmBase(cacheDir: string, rpmsDir: string, repo: string): Pr
   const work = await mkdtemp(join(cacheDir, 'build-rpmbase-'));
   const root = join(work, 'root');
   try {
-    await mkdir(root);
-    const rpmArgs = ['--root', root, '--dbpath', `/${RPM_DB_PATH}`];
-    // No --nodeps: the real rpm checks that the base's requires and provides close over each other.
-    await run('rpm', [...rpmArgs, '-i', '--noscripts', ...rpms], { hint: 'the RPM test base packages do not install together' });
-    const dbDir = join(root, RPM_DB_PATH);
-    await run('rpm', [...rpmArgs, '-qa']);
-    const wal = join(dbDir, 'rpmdb.sqlite-wal');
-    if (existsSync(wal) && (await stat(wal)).size > 0) {
-      throw new SystemStateError(`${wal} still holds transactions after rpm closed the database; refusing to commit it`);
-    }
-    // Lock and shared-memory files belong to a running rpm, not to the tree.
-    for (const transient of ['rpmdb.sqlite-wal', 'rpmdb.sqlite-shm', '.rpm.lock']) await rm(join(dbDir, transient), { force: true });
+    await installRpmRoot(root, rpms);
     await makeOstreeReady(root);
     await commitTree({
       repo,

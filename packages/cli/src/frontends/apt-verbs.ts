@@ -67,12 +67,16 @@ export async function aptInstall(session: Session, args: string[]): Promise<void
   console.log(`The new deployment ${result.commit?.slice(0, 10)} boots next; reboot to use it.`);
 }
 
-export async function aptRemove(session: Session, args: string[]): Promise<void> {
-  if (args.length === 0) throw new UsageError('remove: name at least one layered package');
+export async function aptRemove(session: Session, args: string[], autoremove = false): Promise<void> {
+  if (args.length === 0 && !autoremove) throw new UsageError('remove: name at least one layered package');
   console.log('Reading package lists... Done');
   const result = await uninstall({
     backends: BACKENDS,
-    names: args,
+    // apt removes what depends on a removed package too, after showing it in the plan.
+    repositoryBackends: REPOSITORY_BACKENDS,
+    withDependents: true,
+    autoremoveOnly: autoremove,
+    names: autoremove ? [] : args,
     ...targetOf(session),
     dryRun: session.simulate,
     report: renderer({ json: false }),
@@ -81,6 +85,7 @@ export async function aptRemove(session: Session, args: string[]): Promise<void>
       return confirm(session, 'Do you want to continue? [Y/n] ', true);
     },
   });
+  if (result.remove.length === 0) return void console.log('0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.');
   if (result.aborted) {
     console.log('Abort.');
     process.exitCode = 1;

@@ -60,6 +60,8 @@ export async function runApt(me: string, argv: string[]): Promise<void> {
     case 'remove':
     case 'purge':
       return (await verbs()).aptRemove(session, args);
+    case 'autoremove':
+      return (await verbs()).aptRemove(session, args, true);
     case 'search':
       return (await verbs()).aptSearch(session, args, request.flags.has('--names-only'));
     case 'show':
@@ -79,7 +81,7 @@ export async function runApt(me: string, argv: string[]): Promise<void> {
       if (!verb) process.exitCode = 2;
       return;
     default:
-      return lifecycle(session, verb, { remove: `${me} remove NAME` });
+      return lifecycle(session, verb, { remove: `${me} remove NAME`, question: 'Do you want to continue? [Y/n] ', defaultYes: true, aborted: 'Abort.' });
   }
 }
 
@@ -90,7 +92,9 @@ ${me} on an OSTree system: every change composes a new deployment that boots nex
 
 Commands:
   install     layer packages (names or .deb files) onto the deployment
-  remove      take layered packages off again (purge: the same)
+  remove      take layered packages off again, with what needs them (purge: the same)
+  autoremove  take off layered packages that were pulled in and are needed no more
+  upgrade     a new base with the layered packages resolved onto it (also full-upgrade, dist-upgrade)
   search      search package names and descriptions (regular expressions)
   show        show package details
   list        list packages (--installed, --upgradable)
@@ -107,5 +111,6 @@ Options:
   --source LINE             an extra repository (sources.list syntax)
   --cache-dir DIR           indexes and downloads (default /var/cache/ostree-layer, or OSTREE_LAYER_CACHE_DIR)
 
-Not available on OSTree: upgrade, full-upgrade, dist-upgrade, autoremove, reinstall (${me} <verb> says why).`;
+Not available on OSTree: reinstall (${me} reinstall says why). The previous deployment stays bootable
+(ostree-layer rollback makes it the default again).`;
 }

@@ -86,11 +86,15 @@ function wrapDnf(items: string[]): string[] {
   return items.map((i) => `  ${i}`);
 }
 
-export async function dnfRemove(session: Session, args: string[]): Promise<void> {
-  if (args.length === 0) throw new UsageError('remove: name at least one layered package');
+export async function dnfRemove(session: Session, args: string[], autoremove = false): Promise<void> {
+  if (args.length === 0 && !autoremove) throw new UsageError('remove: name at least one layered package');
   const result = await uninstall({
     backends: BACKENDS,
-    names: args,
+    // dnf removes what depends on a removed package too, after showing it in the table.
+    repositoryBackends: REPOSITORY_BACKENDS,
+    withDependents: true,
+    autoremoveOnly: autoremove,
+    names: autoremove ? [] : args,
     ...targetOf(session),
     report: renderer({ json: false }),
     confirm: async (plan) => {
@@ -100,6 +104,7 @@ export async function dnfRemove(session: Session, args: string[]): Promise<void>
       return confirm(session, 'Is this ok [y/N]: ', false);
     },
   });
+  if (result.remove.length === 0) return void console.log('Dependencies resolved.\nNothing to do.\nComplete!');
   if (result.aborted) {
     console.log('Operation aborted.');
     process.exitCode = 1;

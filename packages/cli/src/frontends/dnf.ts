@@ -50,6 +50,8 @@ export async function runDnf(argv: string[]): Promise<void> {
       return (await verbs()).dnfInstall(session, args);
     case 'remove':
       return (await verbs()).dnfRemove(session, args);
+    case 'autoremove':
+      return (await verbs()).dnfRemove(session, args, true);
     case 'search':
       return (await verbs()).dnfSearch(session, args);
     case 'info':
@@ -66,7 +68,11 @@ export async function runDnf(argv: string[]): Promise<void> {
     case 'provides':
       return (await verbs()).dnfProvides(session, args);
     case 'history':
-      if (args[0] === 'rollback' || args[0] === 'undo') lifecycle(session, 'rollback', { remove: 'dnf remove NAME' });
+      // The last transaction is the newest deployment: undoing it is booting the previous one, as rpm-ostree rollback.
+      if (args[0] === 'rollback' || args[0] === 'undo') {
+        if (args[1] !== undefined && args[1] !== 'last') throw new UsageError(`history ${args[0]} ${args[1]}: only 'last' can be undone on OSTree (the previous deployment boots again)`);
+        return lifecycle(session, 'rollback', DNF_STYLE);
+      }
       return (await verbs()).dnfHistory(session);
     case 'version':
       return void console.log(`${VERSION} (ostree-layer dnf front end for OSTree systems)`);
@@ -76,17 +82,20 @@ export async function runDnf(argv: string[]): Promise<void> {
       if (!verb) process.exitCode = 2;
       return;
     default:
-      return lifecycle(session, verb, { remove: 'dnf remove NAME' });
+      return lifecycle(session, verb, DNF_STYLE);
   }
 }
+
+const DNF_STYLE = { remove: 'dnf remove NAME', question: 'Is this ok [y/N]: ', defaultYes: false, aborted: 'Operation aborted.' };
 
 const DNF_HELP = `usage: dnf [options] COMMAND
 
 dnf on an OSTree system: every change composes a new deployment that boots next; the running system is untouched.
 
 List of Main Commands:
+autoremove                remove layered packages that were pulled in and are needed no more
 check-update              check for available package upgrades
-history                   the transactions ostree-layer made on this deployment
+history                   the transactions ostree-layer made on this deployment ('history undo last' boots the previous one)
 info                      display details about a package or group of packages
 install                   layer a package or packages (names or .rpm files)
 list                      list installed and available packages
@@ -95,6 +104,7 @@ provides                  find what package provides the given value
 remove                    remove a layered package or packages
 repolist                  display the configured software repositories
 search                    search package details for the given string
+upgrade                   a new base with the layered packages resolved onto it (also update, distro-sync)
 
 Options:
   -y, --assumeyes         automatically answer yes for all questions
@@ -105,4 +115,4 @@ Options:
   --source BASEURL|FILE   an extra repository
   --cache-dir DIR         metadata and downloads (default /var/cache/ostree-layer, or OSTREE_LAYER_CACHE_DIR)
 
-Not available on OSTree: upgrade, distro-sync, downgrade, reinstall, autoremove, history rollback (dnf <verb> says why).`;
+Not available on OSTree: downgrade, reinstall (dnf <verb> says why).`;

@@ -1,29 +1,59 @@
 /**
- * Verbs of apt and dnf that an OSTree system answers differently, each with the reason and what to use instead.
- *
- * LIFECYCLE MAPPING — the lifecycle verbs (`ostree-layer upgrade`, `rollback`, `autoremove`) are being added to the
- * CLI separately. When they exist, map `upgrade`/`full-upgrade`/`dist-upgrade`/`distro-sync`/`update` (dnf),
- * `autoremove` and `rollback`/`history rollback` to them here instead of explaining.
+ * The lifecycle verbs of apt and dnf: `upgrade` (and full-upgrade, dist-upgrade, distro-sync, dnf update) is
+ * `ostree-layer upgrade` (a new base with the layered packages resolved onto it again), asked like any other change;
+ * `rollback` (dnf history undo/rollback) is `ostree-layer rollback`. What cannot work on OSTree says why.
  */
 import { UsageError } from '@ostree-layer/core/errors';
-import { unavailable, type Session } from './options.js';
+import { targetOf, unavailable, type Session } from './options.js';
 
 const UPGRADE = ['upgrade', 'full-upgrade', 'dist-upgrade', 'distro-sync', 'update', 'upgrade-minimal'];
 
-export function lifecycle(session: Session, verb: string, hints: { remove: string }): never {
-  const me = session.me;
-  if (UPGRADE.includes(verb)) {
-    unavailable(session, verb, "base packages are part of the OSTree image: update the base with 'ostree admin upgrade' " +
-      `(layered packages are not carried onto a new base yet; take them off with '${hints.remove}' and layer them again)`);
-  }
-  if (verb === 'autoremove') {
-    unavailable(session, verb, `layered dependencies are removed with the package that needed them; take a layered package off with '${hints.remove}'`);
-  }
+export interface LifecycleStyle {
+  /** How the tool says "take a package off". */
+  remove: string;
+  /** The tool's question and its default answer. */
+  question: string;
+  defaultYes: boolean;
+  aborted: string;
+}
+
+export async function lifecycle(session: Session, verb: string, style: LifecycleStyle): Promise<void> {
+  if (UPGRADE.includes(verb)) return upgradeVerb(session, style);
   if (verb === 'rollback') {
-    unavailable(session, verb, "the previous deployment stays in the boot menu: boot it, or make it the default with 'ostree admin undeploy 0' (which deletes the newest)");
+    const { runRollback } = await import('../lifecycle-commands.js');
+    return runRollback({ ...targetOf(session), os: session.os, dryRun: session.simulate });
   }
   if (verb === 'reinstall' || verb === 'downgrade') {
-    unavailable(session, verb, `/usr is read-only and layered packages are composed, not unpacked: take the package off with '${hints.remove}' and install the wanted version`);
+    unavailable(session, verb, `/usr is read-only and layered packages are composed, not unpacked: take the package off with '${style.remove}' and install the wanted version`);
   }
-  throw new UsageError(`'${verb}' is not a ${me} command on an OSTree system; see ${me} --help`);
+  throw new UsageError(`'${verb}' is not a ${session.me} command on an OSTree system; see ${session.me} --help`);
+}
+
+/** Shows what the upgrade would change, asks (unless -y), then upgrades. */
+async function upgradeVerb(session: Session, style: LifecycleStyle): Promise<void> {
+  const [{ upgrade }, { printUpgrade }, { BACKENDS, REPOSITORY_BACKENDS }, { confirm }] = await Promise.all([
+    import('@ostree-layer/core'), import('../lifecycle-commands.js'), import('../backends.js'), import('./session.js'),
+  ]);
+  const options = {
+    backends: BACKENDS,
+    repositoryBackends: REPOSITORY_BACKENDS,
+    sysroot: session.sysroot,
+    osName: session.os,
+    cacheDir: session.cacheDir,
+    extraSources: session.sources,
+    allowUnauthenticated: session.allowUnauthenticated,
+    noInstallRecommends: session.noRecommends,
+    progress: (line: string) => process.stderr.write(`${line}\n`),
+  };
+  if (session.assume !== 'yes' || session.simulate) {
+    const check = await upgrade({ ...options, dryRun: true });
+    printUpgrade(check);
+    if (check.upToDate || session.simulate) return;
+    if (!(await confirm(session, style.question, style.defaultYes))) {
+      console.log(style.aborted);
+      process.exitCode = 1;
+      return;
+    }
+  }
+  printUpgrade(await upgrade(options));
 }

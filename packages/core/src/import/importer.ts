@@ -5,10 +5,10 @@
  * is not imported again.
  */
 import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
+import { Transform, pipeline as pipeStreams } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Backend, PackageEntry, PackageFile } from '../backend.js';
-import { PackageFormatError } from '../errors.js';
+import { FileConflictError, PackageFormatError } from '../errors.js';
 import type { OstreeRepo } from '../ostree.js';
 import { ancestors } from '../paths.js';
 import type { Accounts } from './accounts.js';
@@ -153,6 +153,7 @@ async function walkPayload(ctx: ImportContext, pkg: PackageFile, layer: LayerTar
       await drain(body);
       continue;
     }
+    await checkBaseShape(ctx.placer, pkg, entry, finalPath);
 
     const ids = mapOwner(ctx.accounts, entry, pkg);
     let item: PlacedEntry;
@@ -191,7 +192,9 @@ async function walkPayload(ctx: ImportContext, pkg: PackageFile, layer: LayerTar
         });
         const meta = { mode: entry.mode, ...ids };
         if (layer) {
-          await layer.file(finalPath, meta, entry.size, body.pipe(tap));
+          // pipeline, not pipe: a body that fails mid-file (a truncated package) must fail the layer write, not
+          // emit an 'error' nobody listens to and leave the layer waiting for bytes that never come.
+          await layer.file(finalPath, meta, entry.size, pipeStreams(body, tap, () => undefined));
           await faultPoint('import');
         }
         else await pipeline(body, tap, devNull());
@@ -214,6 +217,33 @@ async function walkPayload(ctx: ImportContext, pkg: PackageFile, layer: LayerTar
     manifest.update(`tmpfiles ${path} ${conf}\n`);
   }
   return { result: { package: pkg, entries, placed, tmpfiles }, manifest: manifest.digest('hex') };
+}
+
+/**
+ * A layer can add to the base but not change the kind of what is there: ostree's compose refuses a file over a
+ * directory (or a directory under a file) with its own terse error. Checked here, per entry, before the layer is
+ * written, and reported as the file conflict it is (dpkg: "trying to overwrite directory … with nondirectory").
+ */
+async function checkBaseShape(placer: PathPlacer, pkg: PackageFile, entry: PackageEntry, path: string): Promise<void> {
+  const who = `${pkg.id.name} ${pkg.id.version} (${pkg.id.arch}, ${pkg.file})`;
+  for (const dir of ancestors(path)) {
+    const st = await placer.stat(dir);
+    if (st && st.type !== 'directory') {
+      throw new FileConflictError(`file conflict: ${who} ships ${entry.path} (placed at ${path}), but ${dir} is a ${describeType(st.type)} in the base, not a directory; the package cannot be layered onto this base`);
+    }
+  }
+  const st = await placer.stat(path);
+  if (!st) return;
+  if (st.type === 'directory' && entry.type !== 'directory') {
+    throw new FileConflictError(`file conflict: ${who} ships ${entry.path} as a ${describeType(entry.type)} (placed at ${path}), where the base has a directory; a layer cannot replace a directory, so the package cannot be layered onto this base`);
+  }
+  if (st.type !== 'directory' && entry.type === 'directory') {
+    throw new FileConflictError(`file conflict: ${who} ships ${entry.path} as a directory (placed at ${path}), where the base has a ${describeType(st.type)}; the package cannot be layered onto this base`);
+  }
+}
+
+function describeType(type: string): string {
+  return type === 'hardlink' || type === 'file' ? 'regular file' : type === 'other' ? 'special file' : type;
 }
 
 function mapOwner(accounts: Accounts, entry: PackageEntry, pkg: PackageFile): { uid: number; gid: number } {

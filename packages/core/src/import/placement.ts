@@ -100,12 +100,17 @@ function relocate(path: string): string {
 
 function runtimePlacement(entry: PackageEntry, path: string, file: string): Placement {
   const mode = (entry.mode & 0o7777).toString(8).padStart(4, '0');
-  const owner = `${entry.user} ${entry.group}`;
   switch (entry.type) {
     case 'directory':
-      return { kind: 'runtime', tmpfiles: `d ${quote(path)} ${mode} ${owner} -` };
-    case 'symlink':
-      return { kind: 'runtime', tmpfiles: `L ${quote(path)} - - - - ${entry.linkTarget}` };
+      return { kind: 'runtime', tmpfiles: `d ${quote(path)} ${mode} ${tmpfilesOwner(entry, file)} -` };
+    case 'symlink': {
+      // The target is the rest of a tmpfiles.d line: a control character there would end it and start another.
+      const target = entry.linkTarget ?? '';
+      if (CONTROL_CHARACTER.test(target) || target.trim() === '') {
+        throw new PackageFormatError(file, `symlink ${JSON.stringify(entry.path)} points to ${JSON.stringify(target)}, which cannot be recreated at boot by tmpfiles.d (empty, or a control character in it); rebuild the package`);
+      }
+      return { kind: 'runtime', tmpfiles: `L ${quote(path)} - - - - ${target}` };
+    }
     case 'file':
     case 'hardlink': {
       const factoryPath = FACTORY_DIR + path;
@@ -114,6 +119,20 @@ function runtimePlacement(entry: PackageEntry, path: string, file: string): Plac
     default:
       throw new PackageFormatError(file, `${entry.path}: a ${entry.type} under ${parentPath(path)} cannot be layered`);
   }
+}
+
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;
+
+/** "user group" for a tmpfiles.d line; names that are not single words would shift or add fields, so they are refused. */
+function tmpfilesOwner(entry: PackageEntry, file: string): string {
+  const word = (name: string, id: number | undefined, what: string) => {
+    if (name === '') return id === undefined ? '-' : String(id);
+    if (/[\s:\x00-\x1f\x7f]/.test(name)) {
+      throw new PackageFormatError(file, `${JSON.stringify(entry.path)} belongs to ${what} ${JSON.stringify(name)}, which is not a valid account name (whitespace, ":" or a control character); rebuild the package`);
+    }
+    return name;
+  };
+  return `${word(entry.user, entry.uid, 'user')} ${word(entry.group, entry.gid, 'group')}`;
 }
 
 /** tmpfiles.d splits on whitespace; quote paths that contain any. */
