@@ -108,7 +108,7 @@ describe('maintainer scripts run in the sandbox', () => {
     expect(sha256File(join(oldDir, 'usr/etc/passwd'))).toBe(oldPasswd);
     const fsck = await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false });
     expect(fsck.exitCode, fsck.stderr).toBe(0);
-  });
+  }, 600_000);
 
   it('a script sees neither the host nor the network, and what it writes stays in the tree', async () => {
     const s = await sysroot();
@@ -272,4 +272,33 @@ exit 0
     const states = await execa('dpkg-query', [`--admindir=${join(dir, DB)}`, '-W', '-f=${db:Status-Abbrev}${Package}\n', 'watcher', 'feeder', 'later']);
     expect(states.stdout.split('\n').sort()).toEqual(['ii feeder', 'ii later', 'ii watcher']);
   });
+
+  it('--commit-only runs the scripts too, but leaves out the host keys a fleet must not share', async () => {
+    const repo = join(work, 'fleet-ssh');
+    await execa('ostree', ['init', `--repo=${repo}`, '--mode=bare-user']);
+    // A throwaway repo needs no durability; with fsync every object of ~40 packages waits on the disk.
+    await execa('ostree', ['config', `--repo=${repo}`, 'set', 'core.fsync', 'false']);
+    await execa('ostree', ['pull-local', `--repo=${repo}`, base.repo, base.ref]);
+    await execa('ostree', ['refs', `--repo=${repo}`, '--create=fleet/ssh', base.ref]);
+    const r = await cli(['install', '--json', '--commit-only', '--repo', repo, '--ref', 'fleet/ssh', '--cache-dir', join(resolveCacheDir(), 'ostree-layer'), 'openssh-server']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.notes.join('\n')).toMatch(/left out \/usr\/etc\/ssh\/ssh_host_/);
+
+    const tree = join(work, 'fleet-ssh-checkout');
+    await execa('ostree', ['checkout', `--repo=${repo}`, 'fleet/ssh', tree]);
+    expect(readdirSync(join(tree, 'usr/etc/ssh')).filter((f) => f.startsWith('ssh_host_'))).toEqual([]);
+    expect(existsSync(join(tree, 'usr/etc/ssh/sshd_config'))).toBe(true);
+    expect(readlinkSync(join(tree, 'usr/lib/systemd/system/ssh.service.wants/ostree-layer-ssh-keygen.service'))).toBe('../ostree-layer-ssh-keygen.service');
+    const state = await execa('dpkg-query', [`--admindir=${join(tree, DB)}`, '-W', '-f=${db:Status-Abbrev}', 'openssh-server']);
+    expect(state.stdout.trim()).toBe('ii');
+    // What the unit runs at boot makes the keys, after which sshd accepts its configuration.
+    await execa('cp', ['-a', join(tree, 'usr/etc'), join(tree, 'etc')]);
+    await execa('mkdir', ['-p', join(tree, 'run/sshd')]);
+    const unit = readFileSync(join(tree, 'usr/lib/systemd/system/ostree-layer-ssh-keygen.service'), 'utf8');
+    const execStart = /^ExecStart=(.*)$/m.exec(unit)![1]!.split(' ');
+    await execa('chroot', [tree, ...execStart]);
+    const check = await execa('chroot', [tree, '/usr/sbin/sshd', '-t'], { reject: false });
+    expect(check.exitCode, check.stderr).toBe(0);
+  }, 600_000);
 });

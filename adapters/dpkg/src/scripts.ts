@@ -8,7 +8,7 @@
  * Inside the sandbox the relocated database is also at /var/lib/dpkg, where dpkg and every helper expect it, and
  * debconf's database lives under /usr (there is no writable /var to keep it in across transactions).
  */
-import type { ScriptPlan, ScriptStep, WriteDatabaseOptions } from '@ostree-layer/core';
+import type { LayerFile, ScriptPlan, ScriptStep, WriteDatabaseOptions } from '@ostree-layer/core';
 import { SCRIPT_DIR, SystemStateError } from '@ostree-layer/core';
 import { DebPackage } from './archive.js';
 import { DpkgDatabase, infoName, openDatabase, statusParagraph } from './database.js';
@@ -19,6 +19,26 @@ export const DEBCONF_DATABASE = '/usr/lib/sysimage/debconf';
 
 /** A policy-rc.d that refuses every service start or restart: nothing runs while the tree is being built. */
 const POLICY_RC_D = '#!/bin/sh\n# ostree-layer: services do not start while a deployment is composed; they start at boot.\nexit 101\n';
+
+/**
+ * openssh-server's postinst generates the host keys, and Debian's ssh.service does not start without them: an image
+ * composed for a fleet ships none (every machine would share them) and this unit, which makes them before sshd starts.
+ */
+const SSH_KEYGEN_UNIT = `[Unit]
+Description=SSH host keys for this machine (ostree-layer: the image ships none)
+Before=ssh.service
+ConditionPathExists=/usr/bin/ssh-keygen
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+RemainAfterExit=yes
+`;
+
+const SSH_HOST_KEYS_AT_BOOT: LayerFile[] = [
+  { path: '/usr/lib/systemd/system/ostree-layer-ssh-keygen.service', type: 'file', mode: 0o644, content: SSH_KEYGEN_UNIT },
+  { path: '/usr/lib/systemd/system/ssh.service.wants/ostree-layer-ssh-keygen.service', type: 'symlink', mode: 0o777, content: '../ostree-layer-ssh-keygen.service' },
+];
 
 export async function planScripts(options: WriteDatabaseOptions): Promise<ScriptPlan | null> {
   const db = options.database instanceof DpkgDatabase ? options.database : await openDatabase(options.tree, options.database.location);
@@ -97,6 +117,7 @@ export async function planScripts(options: WriteDatabaseOptions): Promise<Script
     ],
     sandboxOnly: [{ path: '/usr/sbin/policy-rc.d', content: POLICY_RC_D, mode: 0o755 }],
     discard: [`${loc}/lock`, `${loc}/lock-frontend`, `${loc}/triggers/Lock`, `${loc}/updates/`],
+    perMachine: { paths: ['/usr/etc/ssh/ssh_host_*'], regenerate: SSH_HOST_KEYS_AT_BOOT },
   };
 }
 

@@ -201,6 +201,12 @@ export interface ScriptPlan {
   sandboxOnly: Array<{ path: string; content: Buffer | string; mode: number }>;
   /** Tree paths whose changes by the scripts are not kept (lock files, sqlite -shm/-wal files); "dir/" for a subtree. */
   discard: string[];
+  /**
+   * What the scripts may generate that identifies one machine (host keys). A client-side install keeps it; a
+   * server-side compose (`--commit-only`, pulled by a fleet) leaves `paths` out ("prefix*" matches a prefix) and, when
+   * it dropped any, ships `regenerate` instead, so that each machine makes its own at boot.
+   */
+  perMachine?: { paths: string[]; regenerate: LayerFile[] };
 }
 
 /** Everything a package format plugs into the engine. */

@@ -223,6 +223,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         layers,
         runtimeLines: imported.flatMap((p) => p.tmpfiles),
         accounts,
+        serverSide: Boolean(options.commitOnly),
         timeoutSeconds: options.scriptTimeoutSeconds,
         progress: say,
       });

@@ -11,5 +11,6 @@ export { buildRawDataTarDeb, HOSTILE_DATA_ENTRIES, rawTar, type RawDebSpec, type
 export { buildRpm, rpmSpecText, type RpmCompression, type RpmFileSpec, type RpmFileTrigger, type RpmScriptlet, type RpmScriptletKind, type RpmSpec } from './rpm.js';
 export { ensureRpmBase, findStaticBusybox, installRpmRoot, rpmBaseSpecs, RPM_BASE_REF, RPM_DB_PATH, type RpmBase } from './rpmbase.js';
 export { runScriptStep, writePlanFiles } from './script-steps.js';
-export { deploymentOrigin, listDeployments, makeSysroot, type Sysroot, type SysrootOptions } from './sysroot.js';
+export { defaultDeployment, deploymentOrigin, initSysroot, listDeployments, makeSysroot, readLoaderEntries, type InitializedSysroot, type LoaderEntry, type Sysroot, type SysrootOptions } from './sysroot.js';
 export { aptDownloadClosure, aptPlan } from './apt.js';
+export * from './boot/index.js';

@@ -3,10 +3,10 @@
  * with the real rpm into a root whose database is /usr/lib/sysimage/rpm, made OSTree-ready and cached as a commit.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SystemStateError, UsageError } from '@ostree-layer/core';
-import { ensureCached, sharedPerCacheDir, type BaseImage, type CacheOptions } from './cache.js';
+import { ensureCached, freshBuildDir, sharedPerCacheDir, type BaseImage, type CacheOptions } from './cache.js';
 import { removeTree } from './cleanup.js';
 import { commitTree, makeOstreeReady } from './ostree-tree.js';
 import { buildRpm, type RpmSpec } from './rpm.js';
@@ -154,16 +154,13 @@ async function buildOrReuse(cacheDir: string): Promise<RpmBase> {
 }
 
 async function buildRpmBase(cacheDir: string, rpmsDir: string, repo: string): Promise<void> {
-  for (const stale of (await readdir(cacheDir)).filter((n) => n.startsWith('build-rpmbase-'))) {
-    await removeTree(join(cacheDir, stale));
-  }
   const busybox = await findStaticBusybox();
   await rm(rpmsDir, { recursive: true, force: true });
   await mkdir(rpmsDir, { recursive: true });
   const rpms: string[] = [];
   for (const spec of rpmBaseSpecs(busybox)) rpms.push(await buildRpm(rpmsDir, spec));
 
-  const work = await mkdtemp(join(cacheDir, 'build-rpmbase-'));
+  const work = await freshBuildDir(cacheDir, 'rpmbase');
   const root = join(work, 'root');
   try {
     await installRpmRoot(root, rpms);

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, lstat, mkdir, readFile, rm, symlink, writeFile, chown, chmod } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { ScriptPlan } from '../backend.js';
+import type { LayerFile, ScriptPlan } from '../backend.js';
 import { ScriptError } from '../errors.js';
 import type { Accounts } from '../import/accounts.js';
 import { DEFAULT_DIR, LayerTar, type DirMeta } from '../import/layer-tar.js';
@@ -34,6 +34,8 @@ export interface ScriptPhaseInput {
   /** The tmpfiles.d lines the import made for the new packages' /var and /run content (seeded into the sandbox). */
   runtimeLines: string[];
   accounts: Accounts;
+  /** A server-side compose: what identifies one machine is left out (see {@link ScriptPlan.perMachine}). */
+  serverSide?: boolean;
   timeoutSeconds?: number;
   progress?: (line: string) => void;
 }
@@ -89,8 +91,12 @@ export async function runScriptPhase(input: ScriptPhaseInput): Promise<ScriptPha
     record(await runPass({ ...common, lowers, upper: dir('u2'), work: dir('w2'), steps: input.plan.afterPayload, logDir: dir('log/2') }));
 
     // Deletions are judged against the tree alone: what pass 1 made and pass 2 removed again is simply gone.
-    const changes = await collectChanges([dir('u2'), dir('u1')], [dir('layers'), ...lowersBelow], input.plan);
-    const layer = await commitScriptLayer(input.repo, changes, lowers);
+    const changes = await collectChanges([dir('u2'), dir('u1')], [dir('layers'), ...lowersBelow], input.plan, Boolean(input.serverSide));
+    const extra = changes.perMachineDropped.length > 0 ? (input.plan.perMachine?.regenerate ?? []) : [];
+    const layer = await commitScriptLayer(input.repo, changes, lowers, extra);
+    if (changes.perMachineDropped.length > 0) {
+      layer.notes.push(`server-side compose: left out ${changes.perMachineDropped.join(', ')} (each machine makes its own at boot${extra.length ? ` through ${extra[0]!.path}` : ''})`);
+    }
     return { commit: layer.commit, notes: layer.notes, steps };
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -157,6 +163,8 @@ interface Changes {
   /** Deletions of content the lower layers have: cannot be expressed by a layer. */
   deletions: string[];
   sysusers: string;
+  /** Files that identify one machine, left out of a server-side compose. */
+  perMachineDropped: string[];
 }
 
 function underAny(path: string, prefixes: string[]): boolean {
@@ -164,7 +172,7 @@ function underAny(path: string, prefixes: string[]): boolean {
 }
 
 /** Merges the uppers (first wins), applies the path rules and finds users, deletions and /var content. */
-async function collectChanges(uppers: string[], lowers: string[], plan: ScriptPlan): Promise<Changes> {
+async function collectChanges(uppers: string[], lowers: string[], plan: ScriptPlan, serverSide: boolean): Promise<Changes> {
   const seen = new Map<string, UpperEntry>();
   const hiddenBelow: string[] = [];
   for (const upper of uppers) {
@@ -176,9 +184,14 @@ async function collectChanges(uppers: string[], lowers: string[], plan: ScriptPl
     for (const e of seen.values()) if (e.type === 'whiteout' || e.opaque) hiddenBelow.push(e.path);
   }
   const discard = [...plan.discard, ...plan.sandboxOnly.map((f) => f.path), ...MACHINE_FILES];
-  const out: Changes = { entries: [], tmpfiles: [], deletions: [], sysusers: '' };
+  const out: Changes = { entries: [], tmpfiles: [], deletions: [], sysusers: '', perMachineDropped: [] };
+  const perMachine = serverSide ? (plan.perMachine?.paths ?? []) : [];
   for (const e of seen.values()) {
     const path = e.path.startsWith('/etc/') || e.path === '/etc' ? '/usr' + e.path : e.path;
+    if (e.type === 'file' && perMachine.some((p) => (p.endsWith('*') ? path.startsWith(p.slice(0, -1)) : path === p))) {
+      out.perMachineDropped.push(path);
+      continue;
+    }
     if (underAny(path + (e.type === 'directory' ? '/' : ''), DROPPED) || underAny(path, DROPPED) || underAny(path, discard)) continue;
     if (e.type === 'whiteout' || e.opaque) {
       if (await existsInLowers(lowers, path)) out.deletions.push(path);
@@ -237,7 +250,7 @@ async function usersFrom(changed: Map<string, UpperEntry>, lowers: string[]): Pr
   return sysusersConf(accountChanges(before, { passwd: await read('passwd'), group: await read('group') }));
 }
 
-async function commitScriptLayer(repo: OstreeRepo, changes: Changes, lowers: string[]): Promise<{ commit: string | null; notes: string[] }> {
+async function commitScriptLayer(repo: OstreeRepo, changes: Changes, lowers: string[], extra: LayerFile[]): Promise<{ commit: string | null; notes: string[] }> {
   const notes: string[] = [];
   if (changes.deletions.length > 0) {
     const shown = changes.deletions.slice(0, 10).join(', ');
@@ -261,7 +274,7 @@ async function commitScriptLayer(repo: OstreeRepo, changes: Changes, lowers: str
     const names = changes.sysusers.split('\n').filter((l) => l.startsWith('u ') || l.startsWith('g ')).map((l) => l.split(' ')[1]);
     notes.push(`maintainer scripts added users/groups ${[...new Set(names)].join(', ')}; ${generated.at(-1)!.path} recreates them at boot if the local /etc/passwd differs`);
   }
-  if (changes.entries.length === 0 && generated.length === 0) return { commit: null, notes };
+  if (changes.entries.length === 0 && generated.length === 0 && extra.length === 0) return { commit: null, notes };
 
   const dirMeta = async (path: string): Promise<DirMeta> => {
     for (const lower of lowers) {
@@ -286,6 +299,12 @@ async function commitScriptLayer(repo: OstreeRepo, changes: Changes, lowers: str
       else await layer.file(e.path, meta, e.size, createReadStream(e.hostPath));
     }
     for (const g of generated) await layer.file(g.path, { mode: 0o644, uid: 0, gid: 0 }, Buffer.byteLength(g.content), g.content);
+    for (const f of extra) {
+      const meta = { mode: f.mode, uid: 0, gid: 0 };
+      if (f.type === 'symlink') await layer.symlink(f.path, meta, String(f.content));
+      else if (f.type === 'directory') await layer.directory(f.path, meta);
+      else await layer.file(f.path, meta, Buffer.byteLength(f.content ?? ''), f.content ?? '');
+    }
     layer.finalize();
   } catch (err) {
     abort.abort();
