@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Benchmark (not a test): start-up of the `ostree-layer` command against a bare `node -e 0`, measured in the same
 // run, interleaved so that machine noise hits both alike. Every apt/dnf front-end call pays it. Goal: ratio ≤ 2.5.
-// Also `dpkg --compare-versions` for scale. Runs: BENCH_RUNS (default 30). Needs `npx tsc -b`.
+// Also the apt front end through its shim, and `dpkg --compare-versions` for scale. Runs: BENCH_RUNS (default 30). Needs `npx tsc -b`.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -13,6 +13,7 @@ const cases = {
   'ostree-layer --version': ['node', [CLI, '--version']],
   'ostree-layer help': ['node', [CLI, 'help']],
   'ostree-layer vercmp 1.0~rc1 lt 1.0': ['node', [CLI, 'vercmp', '1.0~rc1', 'lt', '1.0']],
+  'scripts/shims/apt --version': [join(import.meta.dirname, '../../scripts/shims/apt'), ['--version']],
   'dpkg --compare-versions 1.0~rc1 lt 1.0': ['dpkg', ['--compare-versions', '1.0~rc1', 'lt', '1.0']],
 };
 const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));

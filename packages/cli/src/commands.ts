@@ -10,7 +10,8 @@ import {
 } from '@ostree-layer/core';
 import { BACKENDS, REPOSITORY_BACKENDS, backendForFile } from './backends.js';
 import { printAptPlan, splitArguments, type RepoOpts } from './repo-commands.js';
-import { printJson, progress } from './output.js';
+import { printJson } from './output.js';
+import { renderer } from './progress.js';
 import { targetOf } from './target.js';
 
 interface TargetOpts {
@@ -37,7 +38,7 @@ export async function runInstall(
     ...targetOf(opts),
     dryRun: opts.dryRun,
     noScripts: opts.scripts === false,
-    progress: progress(Boolean(opts.json)),
+    report: renderer({ json: Boolean(opts.json) }),
   });
   if (opts.json) return printJson(result);
   printInstall(result);

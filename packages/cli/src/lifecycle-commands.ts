@@ -22,7 +22,7 @@ export async function runUpgrade(opts: RepoOpts & { dryRun?: boolean; check?: bo
   printUpgrade(result);
 }
 
-function printUpgrade(r: UpgradeResult): void {
+export function printUpgrade(r: UpgradeResult): void {
   console.log(r.newBase === r.oldBase ? `Base: ${r.oldBase.slice(0, 10)} (unchanged${r.refspec ? `, ${r.refspec}` : ''})` : `Base: ${r.oldBase.slice(0, 10)} → ${r.newBase.slice(0, 10)} (${r.refspec})`);
   for (const note of r.notes) console.log(`Note: ${note}`);
   if (r.upToDate) {

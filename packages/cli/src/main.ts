@@ -3,10 +3,8 @@
  * The `ostree-layer` command. Every apt/dnf front-end call pays this file's start-up, so only commander loads here:
  * each verb imports its module (and through it the engine, the backends, execa, openpgp…) when it runs.
  */
-import { readFileSync } from 'node:fs';
 import { Command } from '@commander-js/extra-typings';
-
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+import { VERSION } from './version.js';
 
 const program = new Command('ostree-layer')
   .description('Layer dpkg and rpm packages onto OSTree deployments without touching the running tree')
@@ -62,6 +60,7 @@ program
   .option('--commit-only', 'compose a commit in --repo under --ref and deploy nothing (server side)')
   .option('--with-dependents', 'also remove the layered packages that need what is removed (as apt remove does), instead of refusing')
   .option('--dry-run', 'show what would be removed; change nothing')
+  .option('--cache-dir <dir>', 'accepted as install takes it (an uninstall downloads nothing)', '/var/cache/ostree-layer')
   .option('--json', 'print one JSON document on stdout')
   .action(async (names, opts) => (await import('./uninstall-command.js')).runUninstall(names, opts));
 
@@ -133,7 +132,9 @@ program
 
 const json = process.argv.includes('--json');
 try {
-  await program.parseAsync();
+  // The apt and dnf front ends parse their own syntax; commander never sees their arguments.
+  if (process.argv[2] === 'frontend') process.exitCode = await (await import('./frontends/index.js')).runFrontend(process.argv.slice(3));
+  else await program.parseAsync();
 } catch (err) {
   const code = (err as { code?: string }).code;
   // `help`, `--help` and `--version` exit 0; help shown because a verb is missing is a usage error.

@@ -1,6 +1,7 @@
 import { uninstall, type UninstallResult } from '@ostree-layer/core';
 import { BACKENDS, REPOSITORY_BACKENDS } from './backends.js';
-import { printJson, progress } from './output.js';
+import { printJson } from './output.js';
+import { renderer } from './progress.js';
 import { targetOf, type TargetOptions } from './target.js';
 
 export interface UninstallOpts extends TargetOptions {
@@ -19,7 +20,7 @@ export async function runUninstall(names: string[], opts: UninstallOpts, autorem
     withDependents: opts.withDependents,
     ...targetOf(opts),
     dryRun: opts.dryRun,
-    progress: progress(Boolean(opts.json)),
+    report: renderer({ json: Boolean(opts.json) }),
   });
   if (opts.json) return printJson(result);
   printUninstall(result);

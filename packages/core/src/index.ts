@@ -13,6 +13,7 @@ export * from './uninstall.js';
 export { detectBackend, openTarget, type Target } from './discover/target.js';
 export * from './repository.js';
 export * from './resolve/index.js';
+export * from './report.js';
 export * from './rollback.js';
 export * from './cleanup.js';
 export { planRemoval, type Dependent, type RemovalPlan } from './resolve-removal.js';

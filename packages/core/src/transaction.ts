@@ -23,6 +23,7 @@ import { openPackageFor } from './import/open-package.js';
 import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
+import { lineReport, type Phase, type Report } from './report.js';
 import { planByName } from './resolve-request.js';
 import { droppedRequests, installState } from './layer-state.js';
 import { markRequested } from './mark-requested.js';
@@ -48,12 +49,23 @@ export interface InstallOptions extends Target {
   noScripts?: boolean;
   /** Per maintainer-script step, in seconds (default 600). */
   scriptTimeoutSeconds?: number;
-  /** Progress lines for a human; the CLI sends them to stderr. */
+  /** Progress lines for a human; the CLI sends them to stderr. Ignored when `report` is given. */
   progress?: (line: string) => void;
+  /** Where phases, download progress and messages go as events (the CLI renders them). */
+  report?: Report;
+  /**
+   * Asked once the plan is known and before anything is downloaded or written (apt's "Do you want to continue?");
+   * `install` holds what will be layered. Answering false ends the transaction with `aborted` and nothing changed.
+   */
+  confirm?: (plan: InstallResult) => Promise<boolean>;
 }
 
 export interface PlannedPackage extends PackageId {
   file: string;
+  /** Install by name: the repository, the download size and why the solver chose it (for apt's and dnf's plans). */
+  origin?: string;
+  size?: number;
+  reason?: 'request' | 'dependency' | 'recommends';
   /** The reason a layered install leaves this package short of fully configured, if any. */
   note?: string;
   cached?: boolean;
@@ -78,11 +90,14 @@ export interface InstallResult {
   /** Maintainer-script steps that ran in the sandbox, in order (empty with --no-scripts or when none were needed). */
   scripts: Array<{ package?: string; label: string; exitCode: number }>;
   /** Milliseconds per phase (discover, import, conflicts, database, scripts, compose, deploy), for benchmarks and curiosity. */
-  timings: Record<string, number>;
+  timings: Partial<Record<Phase, number>>;
+  /** The `confirm` callback said no: nothing was changed. */
+  aborted?: boolean;
 }
 
 export async function install(options: InstallOptions): Promise<InstallResult> {
-  const say = options.progress ?? (() => undefined);
+  const report = options.report ?? lineReport(options.progress);
+  const say = (text: string) => report.emit({ type: 'message', text });
   const names = [...(options.names ?? [])];
   if (options.files.length === 0 && names.length === 0) throw new UsageError('name at least one package or package file to install');
   const files = options.files.map((f) => resolvePath(f));
@@ -90,11 +105,13 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
   const timings: Record<string, number> = {};
   let clock = performance.now();
-  const lap = (phase: string) => {
+  const lap = (phase: Phase) => {
     const now = performance.now();
     timings[phase] = Math.round((now - clock) * 10) / 10;
+    report.emit({ type: 'phase-end', phase, ms: timings[phase]! });
     clock = now;
   };
+  const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
   const opened = await beginTransaction(options, options.backends, !options.dryRun);
   try {
     const { tree, repo, backend, location, database, previous } = opened;
@@ -104,7 +121,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
 
     lap('discover');
-    const byName = names.length > 0 ? await resolveNames(options, { backend, tree, database }) : undefined;
+    const byName = names.length > 0 ? await resolveNames(options, { backend, tree, database }, report) : undefined;
     const downloaded: string[] = [];
     if (byName) lap('resolve');
     const result: InstallResult = {
@@ -121,15 +138,19 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       scripts: [],
       timings,
     };
-    if (byName && options.dryRun) {
-      // The plan is the answer: nothing is downloaded, so each package's "file" is where it would come from.
-      result.install = byName.plan.install.map(({ name, version, arch, download }) => ({ name, version, arch, file: download.url }));
-      return result;
+    if (byName) {
+      // The plan is the answer of a dry run: nothing is downloaded, so each package's "file" is where it would come from.
+      result.install = byName.plan.install.map(({ name, version, arch, download, reason }) => ({
+        name, version, arch, file: download.url, origin: download.origin, size: download.size, reason,
+      }));
+      if (options.dryRun) return result;
+      if (files.length === 0 && !(await confirmed(options, result))) return result;
     }
     if (byName) {
+      begin('fetch');
       const fetched = await fetchAll(byName.plan.install.map((p) => p.download), {
         cacheDir: byName.cacheDir,
-        progress: say,
+        report,
         label: (d) => byName.plan.install.find((p) => p.download === d)?.name ?? d.fileName,
       });
       // Packages that carry their own signature (rpm gpgcheck=1) are checked before anything opens them.
@@ -157,7 +178,10 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       }
       return result;
     }
+    // Package files named on the command line are part of the plan only once opened.
+    if (files.length > 0 && !(await confirmed(options, result))) return result;
 
+    begin('import');
     const placer = new PathPlacer(tree);
     const accounts = await readAccounts(tree);
     // Imports mostly wait on child processes (decompressors, ostree), so a few run side by side; layer order stays
@@ -176,6 +200,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const takeovers = await checkConflicts({ backend, tree, database, placer }, imported);
 
     lap('conflicts');
+    begin('database');
     const state: LayerState = installState(previous, {
       baseCommit: result.baseCommit,
       backend: backend.name,
@@ -199,6 +224,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     lap('database');
     const plan = scriptsRun ? await backend.planScripts!({ tree, database, added }) : null;
     if (plan) {
+      begin('scripts');
       await faultPoint('scripts');
       const phase = await runScriptPhase({
         repo,
@@ -223,6 +249,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       result.notes.push(...phase.notes);
       lap('scripts');
     }
+    begin('compose');
     await faultPoint('compose');
     result.commit = await composeCommit({
       repo,
@@ -237,6 +264,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     say(`composed ${result.commit}`);
 
     if (opened.sysroot && opened.deployment) {
+      begin('deploy');
       await faultPoint('deploy');
       await deployCommit(opened.sysroot, opened.deployment, result.commit, state);
       result.deployed = true;
@@ -251,8 +279,15 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
 const IMPORT_CONCURRENCY = 3;
 
+/** Asks `options.confirm` (when given) about the plan in `result`; a no marks the result aborted. */
+async function confirmed(options: InstallOptions, result: InstallResult): Promise<boolean> {
+  if (!options.confirm || result.install.length === 0 || (await options.confirm(result))) return true;
+  result.aborted = true;
+  return false;
+}
+
 /** Resolves `options.names` with the backend's repository support; the plan maps to downloads. */
-async function resolveNames(options: InstallOptions, opened: { backend: Backend; tree: TreeReader; database: InstalledDatabase }) {
+async function resolveNames(options: InstallOptions, opened: { backend: Backend; tree: TreeReader; database: InstalledDatabase }, report: Report) {
   const repositoryBackend = options.repositoryBackends?.[opened.backend.name];
   if (!repositoryBackend) throw new UsageError(`the ${opened.backend.name} backend cannot install by name yet; pass package files instead`);
   const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
@@ -264,7 +299,7 @@ async function resolveNames(options: InstallOptions, opened: { backend: Backend;
     cacheDir,
     extraSources: options.extraSources,
     allowUnauthenticated: options.allowUnauthenticated,
-    progress: options.progress,
+    progress: (line) => report.emit({ type: 'message', text: line }),
   });
   return { plan, cacheDir, repositoryBackend };
 }

@@ -17,6 +17,7 @@ import { ResolutionError, SystemStateError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
 import { PathPlacer } from './import/placement.js';
 import type { OstreeRepo } from './ostree.js';
+import { lineReport, type Phase, type Report } from './report.js';
 import type { RepositoryBackend } from './repository.js';
 import { packageKey as key, planRemoval, type Dependent } from './resolve-removal.js';
 
@@ -31,7 +32,12 @@ export interface UninstallOptions extends Target {
   /** Remove nothing by name: only the pulled-in packages nothing needs any more (`autoremove`). */
   autoremoveOnly?: boolean;
   dryRun?: boolean;
+  /** Progress lines for a human. Ignored when `report` is given. */
   progress?: (line: string) => void;
+  /** Where phases and messages go as events (the CLI renders them). */
+  report?: Report;
+  /** Asked with the plan before anything is written; false ends the transaction with `aborted`, nothing changed. */
+  confirm?: (plan: UninstallResult) => Promise<boolean>;
 }
 
 export interface UninstallResult {
@@ -49,10 +55,20 @@ export interface UninstallResult {
   keep: PackageId[];
   commit?: string;
   deployed: boolean;
+  /** The `confirm` callback said no: nothing was changed. */
+  aborted?: boolean;
 }
 
 export async function uninstall(options: UninstallOptions): Promise<UninstallResult> {
-  const say = options.progress ?? (() => undefined);
+  const report = options.report ?? lineReport(options.progress);
+  const say = (text: string) => report.emit({ type: 'message', text });
+  // Each phase reports its start and its time, as install's do.
+  let phaseStarted = 0;
+  const begin = (phase: Phase) => {
+    phaseStarted = performance.now();
+    report.emit({ type: 'phase-start', phase });
+  };
+  const end = (phase: Phase) => report.emit({ type: 'phase-end', phase, ms: Math.round((performance.now() - phaseStarted) * 10) / 10 });
   if (options.names.length === 0 && !options.autoremoveOnly) throw new UsageError('name at least one layered package to remove');
   const opened = await beginTransaction(options, options.backends, !options.dryRun);
   try {
@@ -88,6 +104,10 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     const keepCommits = await recordedLayers(opened.repo, keep);
     const scriptCommits = await scriptLayerCommits(opened.repo, state);
     if (options.dryRun) return result;
+    if (options.confirm && !(await options.confirm(result))) {
+      result.aborted = true;
+      return result;
+    }
 
     const removedNames = new Set(remove.map((p) => p.name));
     const newState: LayerState = {
@@ -97,13 +117,17 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
       packages: keep.map((p, i) => ({ ...p, commit: keepCommits[i] })),
     };
     const subject = `ostree-layer: ${options.autoremoveOnly ? 'autoremove' : 'uninstall'} ${remove.map((p) => p.name).join(' ')}`;
+    if (keep.length > 0) begin('compose');
     result.commit = keep.length === 0 ? state.baseCommit : await recomposeWithout(opened, newState, remove, keepCommits, scriptCommits, options.commitOnly?.ref, subject);
+    if (keep.length > 0) end('compose');
     say(keep.length === 0 ? `nothing stays layered: the base ${state.baseCommit.slice(0, 10)} is deployed as it is` : `composed ${result.commit}`);
 
     if (options.commitOnly && keep.length === 0) await opened.repo.setRef(options.commitOnly.ref, result.commit);
     if (opened.sysroot && opened.deployment) {
+      begin('deploy');
       await faultPoint('deploy');
       await deployCommit(opened.sysroot, opened.deployment, result.commit, keep.length === 0 ? null : newState);
+      end('deploy');
       result.deployed = true;
       say(`deployed ${result.commit.slice(0, 10)}; it boots next`);
     }

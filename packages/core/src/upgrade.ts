@@ -30,6 +30,7 @@ import { DirectoryTree, type TreeReader } from './tree.js';
 import { runScriptPhase } from './scripts/phase.js';
 import { DEFAULT_CACHE_DIR } from './transaction.js';
 import { diffPackages, isEmptyDiff, layeredIds, resolveLayers, type DroppedRequest, type PackageDiff, type ResolvedLayers } from './upgrade-plan.js';
+import { lineReport } from './report.js';
 
 export interface UpgradeOptions {
   backends: Backend[];
@@ -227,7 +228,7 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
   const say = input.options.progress ?? (() => undefined);
   const fetched = await fetchAll(resolved.downloads.map((d) => d.download), {
     cacheDir: input.cacheDir,
-    progress: say,
+    report: lineReport(input.options.progress),
     label: (d) => resolved.downloads.find((p) => p.download === d)?.name ?? d.fileName,
   });
   const repositoryBackend = input.options.repositoryBackends?.[backend.name];
@@ -245,7 +246,11 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
   });
   lap('import');
   const takeovers = await checkConflicts({ backend, tree: base, database: baseDatabase, placer }, imported);
-  const added = imported.map((p) => ({ package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map() }));
+  // Packages nobody asked for by name were pulled in: apt's Auto-Installed marks carry over onto the new base.
+  const requested = new Set((input.previous?.requested ?? []).map((r) => r.name));
+  const added = imported.map((p) => ({
+    package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map(), automatic: !requested.has(p.package.id.name),
+  }));
   const databaseFiles = await backend.writeDatabase({ tree: base, database: baseDatabase, added });
   const scripts = !input.options.noScripts && backend.planScripts ? await backend.planScripts({ tree: base, database: baseDatabase, added }) : null;
   lap('database');
