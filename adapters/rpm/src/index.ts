@@ -62,7 +62,11 @@ export const rpmBackend: Backend = {
       throw err;
     }
   },
-  mayOverwrite: multilibMayOverwrite,
+  mayOverwrite(incoming: PackageFile, owner: PackageId): boolean {
+    // A package's own files are its to replace (rpm -U, rpm --reinstall); only another package needs the multilib rule.
+    if (incoming.id.name === owner.name && incoming.id.arch === owner.arch) return true;
+    return multilibMayOverwrite(incoming, owner);
+  },
   writeDatabase: (options) => writeRpmDatabase(options),
   databaseWithout: (options) => rpmDatabaseWithout(options),
   planScripts: (options) => planRpmScripts(options),
