@@ -2,7 +2,8 @@
 import { Command } from '@commander-js/extra-typings';
 import { runInspect, runInstall, runStatus, runVercmp } from './commands.js';
 import { runSearch, runShow } from './repo-commands.js';
-import { reportError } from './output.js';
+import { printJson, reportError } from './output.js';
+import { handleInterrupts } from '@ostree-layer/core';
 import { runUninstall } from './uninstall-command.js';
 
 const program = new Command('ostree-layer')
@@ -82,6 +83,10 @@ program
   .action(async (files, opts) => runInspect(files, opts));
 
 const json = process.argv.includes('--json');
+handleInterrupts(({ deferred, message }) => {
+  if (json && !deferred) printJson({ error: { kind: 'interrupted', message } });
+  else process.stderr.write(`ostree-layer: ${message}\n`);
+});
 try {
   await program.parseAsync();
 } catch (err) {

@@ -13,3 +13,4 @@ export * from './uninstall.js';
 export { detectBackend, openTarget, type Target } from './discover/target.js';
 export * from './repository.js';
 export * from './resolve/index.js';
+export { handleInterrupts, type InterruptReport } from './interrupt.js';

@@ -8,6 +8,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Deployment, LayerState, Sysroot } from '../discover/sysroot.js';
 import { formatIni, type Ini } from '../discover/ini.js';
+import { faultPoint } from '../fault.js';
+import { whileDeploying } from '../interrupt.js';
 import { yieldOstreeLock } from '../lock.js';
 import { toolError } from '../ostree.js';
 import { scratchDir } from '../scratch.js';
@@ -34,7 +36,11 @@ export async function deployCommit(sysroot: Sysroot, from: Deployment, commit: s
     if (!sysroot.booted) args.push(`--sysroot=${sysroot.path}`);
     // ostree admin deploy takes OSTree's sysroot lock itself (and would wait for us forever while we hold it).
     await yieldOstreeLock(sysroot.path);
-    await execa('ostree', [...args, commit]);
+    // Its own process group: a Ctrl-C on the terminal reaches us (who let it finish), not the deploy itself.
+    await whileDeploying(async () => {
+      await faultPoint('deploying');
+      await execa('ostree', [...args, commit], { detached: true });
+    });
   } catch (err) {
     throw toolError('ostree admin deploy', err);
   } finally {
