@@ -357,3 +357,17 @@ describe('SIGINT and SIGTERM', () => {
     }
   }, 300_000);
 });
+
+describe('what a failed install leaves behind', () => {
+  it('no cache ref of its own: a conflict found after the imports takes back the refs they created', async () => {
+    const before = await systemSnapshot(shared.sysroot);
+    const refsBefore = (await execa('ostree', [`--repo=${shared.repo}`, 'refs'])).stdout;
+    const fine = await buildDeb(join(work, 'refs-fine'), { name: 'refs-fine', version: '1.0', files: [{ path: '/usr/share/refs-fine/x', content: 'x\n' }] });
+    // dpkg owns /usr/bin/dpkg in the base; different content without Replaces is a conflict (exit 4).
+    const clash = await buildDeb(join(work, 'refs-clash'), { name: 'refs-clash', version: '1.0', files: [{ path: '/usr/bin/dpkg', content: 'not dpkg\n', mode: 0o755 }] });
+    const r = await cli(['install', ...target, fine, clash]);
+    expect(r.exitCode, r.stderr).toBe(4);
+    expect((await execa('ostree', [`--repo=${shared.repo}`, 'refs'])).stdout).toBe(refsBefore);
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  });
+});

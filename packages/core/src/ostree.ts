@@ -61,6 +61,11 @@ export class OstreeRepo {
     }
   }
 
+  /** Deletes local refs (cache refs of a failed transaction); their objects go with the next prune. */
+  async deleteRefs(refs: string[]): Promise<void> {
+    for (const ref of refs) await this.run([`--repo=${this.path}`, 'refs', `--delete`, ref]);
+  }
+
   /** Points `ref` at `commit` (creating or moving it). */
   async setRef(ref: string, commit: string): Promise<void> {
     await this.run([`--repo=${this.path}`, 'refs', '--force', `--create=${ref}`, commit]);

@@ -87,6 +87,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     clock = now;
   };
   const opened = await beginTransaction(options, options.backends, !options.dryRun);
+  const newRefs: string[] = [];
   try {
     const { tree, repo, backend, location, database, previous } = opened;
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
@@ -140,7 +141,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     // the request's order.
     const imported = await mapBounded(fresh, IMPORT_CONCURRENCY, async (pkg) => {
       const started = Date.now();
-      const one = await importPackage({ backend, repo, placer, accounts }, pkg);
+      const one = await importPackage({ backend, repo, placer, accounts, newRefs }, pkg);
       say(`${one.cached ? 'cached ' : 'imported'} ${pkg.id.name} ${pkg.id.version} (${pkg.id.arch}), ${one.placed.length} entries, ${Date.now() - started} ms`);
       return one;
     });
@@ -189,6 +190,10 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       say(`deployed ${result.commit.slice(0, 10)}; it boots next`);
     }
     return result;
+  } catch (err) {
+    // A failed install leaves no cache refs of its own behind (those that existed before stay).
+    await opened.repo.deleteRefs(newRefs).catch(() => undefined);
+    throw err;
   } finally {
     await opened.close();
   }
