@@ -371,3 +371,20 @@ describe('what a failed install leaves behind', () => {
     expect(await systemSnapshot(shared.sysroot)).toBe(before);
   });
 });
+
+describe('memory bombs', () => {
+  it('a control.tar of many large members is refused (exit 3) instead of being held in memory', async () => {
+    const before = await systemSnapshot(shared.sysroot);
+    const big = Buffer.alloc(20 << 20, 0x61);
+    const deb = await buildRawDataTarDeb(join(work, 'control-bomb'), {
+      name: 'control-bomb',
+      version: '1.0',
+      controlEntries: Array.from({ length: 5 }, (_, i) => ({ name: `./blob${i}`, content: big })),
+      entries: [{ name: './', type: 'directory' }],
+    });
+    const r = await cli(['install', ...target, deb]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/holds more than 64 MiB of control files/);
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  }, 120_000);
+});
