@@ -388,3 +388,17 @@ describe('memory bombs', () => {
     expect(await systemSnapshot(shared.sysroot)).toBe(before);
   }, 120_000);
 });
+
+describe('inspect on broken files', () => {
+  it('a .deb cut inside its magic is a bad package file (exit 3) naming it; a missing file is a usage error', async () => {
+    const deb = await buildDeb(join(work, 'inspect-cut'), { name: 'inspect-cut', version: '1.0', files: [{ path: '/usr/share/x', content: 'x' }] });
+    const cut = join(work, 'inspect-cut.deb');
+    for (const length of [1, 8, 15]) {
+      writeFileSync(cut, readFileSync(deb).subarray(0, length));
+      const r = await cli(['inspect', cut, '--json']);
+      expect(r.exitCode, r.stdout).toBe(3);
+      expect(JSON.parse(r.stdout).error.message).toContain(cut);
+    }
+    expect((await cli(['inspect', join(work, 'no-such.deb')])).exitCode).toBe(2);
+  });
+});
