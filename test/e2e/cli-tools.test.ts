@@ -36,7 +36,8 @@ describe('inspect --json', () => {
 
   it('refuses a file no backend knows, naming it', async () => {
     const r = await cli(['inspect', '--json', '/etc/hostname']);
-    expect(r.exitCode).toBe(2);
+    // Not a package: a bad package file (3), like a truncated one; a missing file would be a usage error (2).
+    expect(r.exitCode).toBe(3);
     expect(JSON.parse(r.stdout).error.message).toContain('/etc/hostname');
   });
 });

@@ -302,3 +302,103 @@ describe('concurrent transactions', () => {
     }
   }, 600_000);
 });
+
+describe('SIGINT and SIGTERM', () => {
+  async function pausedInstall(s: Sysroot, point: string, name: string) {
+    const deb = await buildDeb(join(work, `signal-${name}`), { name, version: '1.0', files: [{ path: `/usr/share/${name}/data`, content: randomBytes(200_000) }] });
+    const child = cliProcess(['install', '--sysroot', s.sysroot, '--os', s.osName, deb], { OSTREE_LAYER_FAULT_PAUSE: point });
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on('data', (d: Buffer) => d.toString().includes(`paused at ${point}`) && resolve());
+      child.on('exit', (code) => reject(new Error(`exited with ${code} before pausing at ${point}`)));
+    });
+    // Wrapped: the subprocess is a thenable, and returning it bare would wait for its exit.
+    return { child };
+  }
+
+  it.each([
+    ['import', 'SIGINT', 130], ['compose', 'SIGTERM', 143], ['deploy', 'SIGINT', 130], ['deploy', 'SIGTERM', 143],
+  ] as const)('before the deploy (%s), %s stops cleanly: exit %i, nothing changed, no scratch left, a rerun succeeds', async (point, signal, status) => {
+    const s = await makeSysroot({ base: await ensureDebianMinbase() });
+    try {
+      const before = await systemSnapshot(s.sysroot);
+      const name = `sig-${point}-${signal.toLowerCase()}`;
+      const { child } = await pausedInstall(s, point, name);
+      child.kill(signal);
+      const r = await child;
+      expect(r.exitCode, String(r.stderr)).toBe(status);
+      expect(String(r.stderr)).toMatch(new RegExp(`interrupted by ${signal} before the deploy: nothing changed`));
+      expect(await systemSnapshot(s.sysroot)).toBe(before);
+      const scratch = (await execa('ls', [join(s.repo, 'tmp')])).stdout.split('\n').filter((n) => n.includes(`-${child.pid}-`));
+      expect(scratch).toEqual([]);
+      const deb = join(work, `signal-${name}`, `${name}_1.0_all.deb`);
+      const again = await cli(['install', '--sysroot', s.sysroot, '--os', s.osName, deb]);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
+    } finally {
+      await s.dispose();
+    }
+  }, 300_000);
+
+  it('during ostree admin deploy, SIGTERM lets the deploy finish and the result says deployed (exit 0)', async () => {
+    const s = await makeSysroot({ base: await ensureDebianMinbase() });
+    try {
+      const oldDir = s.deploymentDir();
+      const { child } = await pausedInstall(s, 'deploying', 'sig-deploying');
+      child.kill('SIGTERM');
+      const r = await child;
+      expect(r.exitCode, String(r.stderr)).toBe(0);
+      expect(String(r.stderr)).toMatch(/SIGTERM received while ostree admin deploy runs; letting it finish/);
+      expect(String(r.stdout)).toMatch(/Deployed; reboot to use it/);
+      expect(s.deploymentDir()).not.toBe(oldDir);
+      const status = (await execa('dpkg-query', [`--admindir=${join(s.deploymentDir(), 'usr/lib/sysimage/dpkg')}`, '-W', 'sig-deploying'], { reject: false }));
+      expect(status.exitCode).toBe(0);
+    } finally {
+      await s.dispose();
+    }
+  }, 300_000);
+});
+
+describe('what a failed install leaves behind', () => {
+  it('no cache ref of its own: a conflict found after the imports takes back the refs they created', async () => {
+    const before = await systemSnapshot(shared.sysroot);
+    const refsBefore = (await execa('ostree', [`--repo=${shared.repo}`, 'refs'])).stdout;
+    const fine = await buildDeb(join(work, 'refs-fine'), { name: 'refs-fine', version: '1.0', files: [{ path: '/usr/share/refs-fine/x', content: 'x\n' }] });
+    // dpkg owns /usr/bin/dpkg in the base; different content without Replaces is a conflict (exit 4).
+    const clash = await buildDeb(join(work, 'refs-clash'), { name: 'refs-clash', version: '1.0', files: [{ path: '/usr/bin/dpkg', content: 'not dpkg\n', mode: 0o755 }] });
+    const r = await cli(['install', ...target, fine, clash]);
+    expect(r.exitCode, r.stderr).toBe(4);
+    expect((await execa('ostree', [`--repo=${shared.repo}`, 'refs'])).stdout).toBe(refsBefore);
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  });
+});
+
+describe('memory bombs', () => {
+  it('a control.tar of many large members is refused (exit 3) instead of being held in memory', async () => {
+    const before = await systemSnapshot(shared.sysroot);
+    const big = Buffer.alloc(20 << 20, 0x61);
+    const deb = await buildRawDataTarDeb(join(work, 'control-bomb'), {
+      name: 'control-bomb',
+      version: '1.0',
+      controlEntries: Array.from({ length: 5 }, (_, i) => ({ name: `./blob${i}`, content: big })),
+      entries: [{ name: './', type: 'directory' }],
+    });
+    const r = await cli(['install', ...target, deb]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/holds more than 64 MiB of control files/);
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  }, 120_000);
+});
+
+describe('inspect on broken files', () => {
+  it('a .deb cut inside its magic is a bad package file (exit 3) naming it; a missing file is a usage error', async () => {
+    const deb = await buildDeb(join(work, 'inspect-cut'), { name: 'inspect-cut', version: '1.0', files: [{ path: '/usr/share/x', content: 'x' }] });
+    const cut = join(work, 'inspect-cut.deb');
+    for (const length of [1, 8, 15]) {
+      writeFileSync(cut, readFileSync(deb).subarray(0, length));
+      const r = await cli(['inspect', cut, '--json']);
+      expect(r.exitCode, r.stdout).toBe(3);
+      expect(JSON.parse(r.stdout).error.message).toContain(cut);
+    }
+    expect((await cli(['inspect', join(work, 'no-such.deb')])).exitCode).toBe(2);
+  });
+});

@@ -26,7 +26,12 @@ import { DebVersionError, parseDebVersion } from './version.js';
 const NOT_INFO = new Set(['control', 'md5sums', 'conffiles']);
 /** Scripts whose presence means a real install would have run something we did not. */
 const INSTALL_SCRIPTS = ['preinst', 'postinst', 'config'];
+/**
+ * control.tar is held in memory (it becomes the database's info/ files), so what it may hold is bounded, per member and
+ * in total: real packages carry a few MiB at most (a kernel's md5sums, libc's symbols).
+ */
 const MAX_CONTROL_MEMBER = 64 << 20;
+const MAX_CONTROL_TOTAL = 64 << 20;
 
 export interface ControlMember {
   name: string;
@@ -204,6 +209,7 @@ async function readAll(stream: Readable, limit: number): Promise<Buffer> {
 
 async function readControlTar(input: Readable, file: string, member: string): Promise<Map<string, ControlMember>> {
   const out = new Map<string, ControlMember>();
+  let total = 0;
   const extract = tar.extract();
   input.on('error', (err) => extract.destroy(err));
   input.pipe(extract as unknown as NodeJS.WritableStream);
@@ -217,7 +223,11 @@ async function readControlTar(input: Readable, file: string, member: string): Pr
     if (path.lastIndexOf('/') !== 0) {
       throw new PackageFormatError(file, `${member}: unexpected nested member "${h.name}"`);
     }
-    const content = await readAll(entry as unknown as Readable, MAX_CONTROL_MEMBER);
+    if (total + h.size > MAX_CONTROL_TOTAL) {
+      throw new PackageFormatError(file, `${member} holds more than ${MAX_CONTROL_TOTAL >> 20} MiB of control files (at "${h.name}"); no real package needs that much, refusing it`);
+    }
+    const content = await readAll(entry as unknown as Readable, Math.min(MAX_CONTROL_MEMBER, MAX_CONTROL_TOTAL - total));
+    total += content.length;
     out.set(path.slice(1), { name: path.slice(1), mode: h.mode & 0o7777, content });
   }
   return out;

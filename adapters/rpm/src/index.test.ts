@@ -118,9 +118,13 @@ describe('rpmBackend', () => {
   it('allows overwriting only for a multilib sibling of the preferred colour with ELF files', async () => {
     const pkg = await rpmBackend.openPackage(pkgFile);
     if (pkg.id.arch === 'x86_64') {
-      expect(rpmBackend.mayOverwrite(pkg, { name: 'kitchen', version: '1-1', arch: 'i686' })).toBe(true);
+      const i686 = { name: 'kitchen', version: '1-1', arch: 'i686' };
+      // The ELF file has rpm's 64-bit colour and wins; a data file at a shared path is a conflict, as rpm says.
+      expect(rpmBackend.mayOverwrite(pkg, i686, '/usr/bin/kitchen')).toBe(true);
+      expect(rpmBackend.mayOverwrite(pkg, i686, '/usr/share/kitchen/sub/data')).toBe(false);
+      expect(rpmBackend.mayOverwrite(pkg, i686, '/etc/kitchen.conf')).toBe(false);
     }
-    expect(rpmBackend.mayOverwrite(pkg, { name: 'other', version: '1-1', arch: pkg.id.arch })).toBe(false);
+    expect(rpmBackend.mayOverwrite(pkg, { name: 'other', version: '1-1', arch: pkg.id.arch }, '/usr/bin/kitchen')).toBe(false);
     const fake = (arch: string) => ({ id: { name: 'x', version: '1', arch } }) as PackageFile;
     expect(multilibMayOverwrite(fake('i686'), { name: 'x', version: '1', arch: 'x86_64' })).toBe(false);
     expect(multilibMayOverwrite(fake('x86_64'), { name: 'x', version: '1', arch: 'i686' })).toBe(true);

@@ -20,17 +20,20 @@ const MULTILIB: Record<string, { family: string; color: number }> = {
 };
 
 /**
- * rpm lets multilib siblings ship different ELF files at one path: the file of the preferred colour (64-bit,
- * rpm's default %_prefer_color 2) is kept. Without the path the contract cannot tell an ELF file (coloured) from a
- * data file (colour 0, a real conflict), so this answers for the package pair; see the adapter README.
+ * rpm lets multilib siblings ship different ELF files at one path: the file of the preferred colour (64-bit, rpm's
+ * default %_prefer_color 2) is kept. A file without a colour (data, scripts, documentation) differing at the same
+ * path is a real conflict, as rpm calls it. `path` is the incoming package's own name for the file; without it (or
+ * for a package that is not an opened .rpm) the answer is for the pair: whether the newcomer has any coloured file.
  */
-export function multilibMayOverwrite(incoming: PackageFile, owner: PackageId): boolean {
+export function multilibMayOverwrite(incoming: PackageFile, owner: PackageId, path?: string): boolean {
   const a = MULTILIB[incoming.id.arch];
   const b = MULTILIB[owner.arch];
   if (!a || !b || a.family !== b.family || a.color === b.color) return false;
   if (a.color <= b.color) return false;
-  if (incoming instanceof RpmPackage) return incoming.files.some((f) => f.color !== 0);
-  return true;
+  if (!(incoming instanceof RpmPackage)) return true;
+  if (path === undefined) return incoming.files.some((f) => f.color !== 0);
+  const file = incoming.files.find((f) => f.path === path);
+  return file !== undefined && (file.color & a.color) !== 0;
 }
 
 export const rpmBackend: Backend = {
@@ -62,10 +65,10 @@ export const rpmBackend: Backend = {
       throw err;
     }
   },
-  mayOverwrite(incoming: PackageFile, owner: PackageId): boolean {
+  mayOverwrite(incoming: PackageFile, owner: PackageId, path: string): boolean {
     // A package's own files are its to replace (rpm -U, rpm --reinstall); only another package needs the multilib rule.
     if (incoming.id.name === owner.name && incoming.id.arch === owner.arch) return true;
-    return multilibMayOverwrite(incoming, owner);
+    return multilibMayOverwrite(incoming, owner, path);
   },
   writeDatabase: (options) => writeRpmDatabase(options),
   databaseWithout: (options) => rpmDatabaseWithout(options),

@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import {
   DirectoryTree,
   detectBackend,
   install,
   originLayerState,
+  PackageFormatError,
   readLayerState,
   Sysroot,
   UsageError,
@@ -115,8 +117,9 @@ export async function runStatus(opts: TargetOpts): Promise<void> {
 export async function runInspect(files: string[], opts: { json?: boolean }): Promise<void> {
   const out: unknown[] = [];
   for (const file of files) {
+    if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
     const backend = await backendForFile(file);
-    if (!backend) throw new UsageError(`${file}: not a package file any backend knows (${BACKENDS.map((b) => b.extension).join(', ')})`);
+    if (!backend) throw new PackageFormatError(file, `not a package file any backend knows (${BACKENDS.map((b) => b.extension).join(', ')}): its first bytes are no package magic (truncated or not a package)`);
     if (!backend.inspect) throw new UsageError(`the ${backend.name} backend cannot inspect files`);
     out.push(await backend.inspect(file));
   }

@@ -6,6 +6,8 @@
 import { Command } from '@commander-js/extra-typings';
 import { VERSION } from './version.js';
 
+const CHANGING_VERBS = new Set(['install', 'uninstall', 'remove', 'autoremove', 'upgrade', 'rollback', 'cleanup', 'frontend']);
+
 const program = new Command('ostree-layer')
   .description('Layer dpkg and rpm packages onto OSTree deployments without touching the running tree')
   .version(VERSION, '-V, --version', 'print the version')
@@ -131,6 +133,15 @@ program
   .action(async (files, opts) => (await import('./commands.js')).runInspect(files, opts));
 
 const json = process.argv.includes('--json');
+// Verbs that change the system stop cleanly on SIGINT/SIGTERM (and let a running deploy finish); the engine is loaded
+// for them anyway, the read-only verbs keep their fast start.
+if (CHANGING_VERBS.has(process.argv[2] ?? '')) {
+  const [{ handleInterrupts }, { printJson }] = await Promise.all([import('@ostree-layer/core'), import('./output.js')]);
+  handleInterrupts(({ deferred, message }) => {
+    if (json && !deferred) printJson({ error: { kind: 'interrupted', message } });
+    else process.stderr.write(`ostree-layer: ${message}\n`);
+  });
+}
 try {
   // The apt and dnf front ends parse their own syntax; commander never sees their arguments.
   if (process.argv[2] === 'frontend') process.exitCode = await (await import('./frontends/index.js')).runFrontend(process.argv.slice(3));

@@ -21,3 +21,4 @@ export * from './upgrade.js';
 export { diffPackages, type PackageDiff, type VersionChange, type DroppedRequest } from './upgrade-plan.js';
 export { originLayerState } from './deploy/deploy.js';
 export { runScriptPhase, type ScriptPhaseInput, type ScriptPhaseResult } from './scripts/phase.js';
+export { handleInterrupts, type InterruptReport } from './interrupt.js';

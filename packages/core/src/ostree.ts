@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DiskFullError, ToolError } from './errors.js';
+import { interruptSignal } from './interrupt.js';
 
 export interface CommitOptions {
   /** Trees overlaid in order; later ones win. `ref:` a commit or ref, `tar:` a stream fed on stdin. */
@@ -25,7 +26,9 @@ export class OstreeRepo {
 
   private async run(args: string[], input?: Readable, signal?: AbortSignal): Promise<string> {
     try {
-      const sub = execa('ostree', [...args], { input, cancelSignal: signal, maxBuffer: 256 * 1024 * 1024 });
+      // A signal that stops the transaction kills writers too (interrupt.ts).
+      const cancelSignal = signal ? AbortSignal.any([signal, interruptSignal]) : interruptSignal;
+      const sub = execa('ostree', [...args], { input, cancelSignal, maxBuffer: 256 * 1024 * 1024 });
       return (await sub).stdout;
     } catch (err) {
       const stderr = err instanceof ExecaError ? String(err.stderr ?? '') : '';

@@ -5,11 +5,13 @@
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { noteScratchRepo } from './interrupt.js';
 
 const PREFIX = 'ostree-layer-';
 
 /** A new scratch directory under `<repo>/tmp`, removed by the caller when done. */
 export function scratchDir(repoPath: string, purpose: string): Promise<string> {
+  noteScratchRepo(repoPath);
   return mkdtemp(join(repoPath, 'tmp', `${PREFIX}${purpose}-${process.pid}-`));
 }
 

@@ -113,6 +113,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   };
   const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
   const opened = await beginTransaction(options, options.backends, !options.dryRun);
+  const newRefs: string[] = [];
   try {
     const { tree, repo, backend, location, database, previous } = opened;
     // Layers a plain `ostree admin upgrade` dropped come back with this install, as rpm-ostree would.
@@ -188,7 +189,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     // the request's order.
     const imported = await mapBounded(fresh, IMPORT_CONCURRENCY, async (pkg) => {
       const started = Date.now();
-      const one = await importPackage({ backend, repo, placer, accounts }, pkg);
+      const one = await importPackage({ backend, repo, placer, accounts, newRefs }, pkg);
       say(`${one.cached ? 'cached ' : 'imported'} ${pkg.id.name} ${pkg.id.version} (${pkg.id.arch}), ${one.placed.length} entries, ${Date.now() - started} ms`);
       return one;
     });
@@ -272,6 +273,10 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       say(`deployed ${result.commit.slice(0, 10)}; it boots next`);
     }
     return result;
+  } catch (err) {
+    // A failed install leaves no cache refs of its own behind (those that existed before stay).
+    await opened.repo.deleteRefs(newRefs).catch(() => undefined);
+    throw err;
   } finally {
     await opened.close();
   }

@@ -33,6 +33,8 @@ export interface RawDebSpec {
   entries: RawTarEntry[];
   /** Replaces the generated control file entirely (for malformed-control cases). */
   control?: string;
+  /** More control.tar members beside ./control (oversized or odd ones). */
+  controlEntries?: RawTarEntry[];
   /** data.tar compression; default "none". */
   dataCompression?: 'none' | 'gzip' | 'xz';
   /** Output file name inside `dir`; default "<name>_<version>_<arch>.deb". */
@@ -134,6 +136,7 @@ export async function buildRawDataTarDeb(dir: string, spec: RawDebSpec): Promise
     await rawTar([
       { name: './', type: 'directory' },
       { name: './control', content: control },
+      ...(spec.controlEntries ?? []),
     ]),
   );
   const dataTar = await rawTar(spec.entries);

@@ -10,6 +10,7 @@ import type { LayerFile } from '../backend.js';
 import type { ImportedPackage } from '../import/importer.js';
 import { DEFAULT_DIR, LayerTar, type DirMeta } from '../import/layer-tar.js';
 import type { PathPlacer } from '../import/placement.js';
+import { SystemStateError } from '../errors.js';
 import type { OstreeRepo } from '../ostree.js';
 import { ancestors } from '../paths.js';
 
@@ -55,7 +56,8 @@ async function writeFinalLayer(input: FinalLayerInput): Promise<string> {
   committing.catch(() => undefined);
   try {
     for (const [path, meta] of dirs) await layer.directory(path, meta);
-    for (const file of input.files) {
+    for (const original of input.files) {
+      const file = { ...original, path: await placeDatabasePath(input.placer, original.path, original.type === 'directory') };
       const meta = { mode: file.mode, uid: 0, gid: 0 };
       if (file.type === 'directory') await layer.directory(file.path, (await baseMeta(input.placer, file.path)) ?? meta);
       else if (file.type === 'symlink') await layer.symlink(file.path, meta, String(file.content));
@@ -72,6 +74,20 @@ async function writeFinalLayer(input: FinalLayerInput): Promise<string> {
     throw err;
   }
   return committing;
+}
+
+/**
+ * Where a database file the backend returned lands: through the base's symlinks (a `/var/lib/dpkg` that points into
+ * `/usr` is written there, not over the symlink) and `/etc` to `/usr/etc`, as package paths are. A database that
+ * would end up under `/var` or `/run` is refused: OSTree never deploys what a commit holds there.
+ */
+export async function placeDatabasePath(placer: PathPlacer, path: string, isDirectory: boolean): Promise<string> {
+  let placed = await placer.canonical(path, isDirectory);
+  if (placed === '/etc' || placed.startsWith('/etc/')) placed = '/usr' + placed;
+  if (/^\/(var|run)(\/|$)/.test(placed)) {
+    throw new SystemStateError(`the package database file ${path} would be written to ${placed}, which OSTree does not deploy (/var and /run are the machine's own); move the database into /usr in the base image (e.g. /usr/lib/sysimage) before layering`);
+  }
+  return placed;
 }
 
 async function baseMeta(placer: PathPlacer, dir: string): Promise<DirMeta | undefined> {

@@ -9,6 +9,8 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withRequests, type Deployment, type LayerState, type Sysroot } from '../discover/sysroot.js';
 import { formatIni, type Ini } from '../discover/ini.js';
+import { faultPoint } from '../fault.js';
+import { whileDeploying } from '../interrupt.js';
 import { yieldOstreeLock } from '../lock.js';
 import { toolError } from '../ostree.js';
 import { scratchDir } from '../scratch.js';
@@ -84,7 +86,11 @@ export async function adminDeploy(sysroot: Sysroot, osName: string, commit: stri
     const args = ['deploy', `--os=${osName}`, `--origin-file=${originFile}`];
     if (flags.retain) args.push('--retain');
     if (flags.notAsDefault) args.push('--not-as-default');
-    await admin(sysroot, [...args, commit]);
+    // Its own process group: a Ctrl-C on the terminal reaches us (who let it finish), not the deploy itself.
+    await whileDeploying(async () => {
+      await faultPoint('deploying');
+      await admin(sysroot, [...args, commit], { detached: true });
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -100,12 +106,12 @@ export async function adminCleanup(sysroot: Sysroot): Promise<void> {
   await admin(sysroot, ['cleanup']);
 }
 
-async function admin(sysroot: Sysroot, args: string[]): Promise<void> {
+async function admin(sysroot: Sysroot, args: string[], options: { detached?: boolean } = {}): Promise<void> {
   const [verb, ...rest] = args;
   // Every `ostree admin` verb takes OSTree's sysroot lock itself, and would wait for us forever while we hold it.
   await yieldOstreeLock(sysroot.path);
   try {
-    await execa('ostree', ['admin', verb, ...(sysroot.booted ? [] : [`--sysroot=${sysroot.path}`]), ...rest]);
+    await execa('ostree', ['admin', verb, ...(sysroot.booted ? [] : [`--sysroot=${sysroot.path}`]), ...rest], { detached: options.detached });
   } catch (err) {
     throw toolError(`ostree admin ${verb}`, err);
   }

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ToolError } from '../errors.js';
 import { OstreeRepo } from '../ostree.js';
 import { DirectoryTree } from '../tree.js';
 import { parseLsLine, RepoTree } from './repo-tree.js';
@@ -48,6 +49,26 @@ describe('RepoTree', () => {
     expect(await lazy.readdir('/usr/lib/sysimage/db/info')).toEqual(['a.list']);
     await lazy.dispose();
     expect(execFileSync('ls', [join(repoPath, 'tmp')], { encoding: 'utf8' })).not.toMatch(/ostree-layer-/);
+  });
+
+  it('streams a file, and reports a failing ostree cat as the stream\'s error, not an unhandled rejection', async () => {
+    const lazy = new RepoTree(new OstreeRepo(repoPath), commit);
+    const read = async (path: string) => {
+      let text = '';
+      for await (const chunk of lazy.createReadStream(path)) text += String(chunk);
+      return text;
+    };
+    expect(await read('/usr/share/private/secret')).toBe('x'.repeat(5000));
+    const unhandled: unknown[] = [];
+    const record = (err: unknown) => unhandled.push(err);
+    process.on('unhandledRejection', record);
+    try {
+      await expect(read('/usr/share/missing')).rejects.toThrow(ToolError);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
   });
 
   it('parses ostree ls lines', () => {

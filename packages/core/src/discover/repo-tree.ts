@@ -7,7 +7,7 @@
 import { execa } from 'execa';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { OstreeRepo, toolError } from '../ostree.js';
 import { scratchDir } from '../scratch.js';
 import { DirectoryTree, type TreeReader, type TreeStat } from '../tree.js';
@@ -99,7 +99,19 @@ export class RepoTree implements TreeReader {
   createReadStream(path: string): Readable {
     const local = this.local(path);
     if (local) return local.tree.createReadStream(local.rest);
-    return execa('ostree', [`--repo=${this.repo.path}`, 'cat', this.commit, path], { encoding: 'buffer' }).stdout!;
+    // The stream ends only when `ostree cat` succeeded; its failure (a missing path, a corrupt object) becomes the
+    // stream's error instead of an unhandled rejection of the subprocess.
+    const out = new PassThrough();
+    const cat = execa('ostree', [`--repo=${this.repo.path}`, 'cat', this.commit, path], { encoding: 'buffer', buffer: false });
+    cat.stdout.pipe(out, { end: false });
+    cat.then(
+      () => out.end(),
+      (err: unknown) => out.destroy(toolError(`ostree cat ${path}`, err)),
+    );
+    out.on('close', () => {
+      if (cat.exitCode === undefined || cat.exitCode === null) cat.kill();
+    });
+    return out;
   }
 }
 

@@ -58,6 +58,8 @@ export interface ImportContext {
   repo: OstreeRepo;
   placer: PathPlacer;
   accounts: Accounts;
+  /** Refs this transaction created, so that a transaction that fails can take them back. */
+  newRefs?: string[];
 }
 
 /**
@@ -86,6 +88,7 @@ export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promi
 
   const layer = new LayerTar((dir) => baseDirMeta(ctx.placer, dir));
   const abort = new AbortController();
+  // The ref moves only when the commit completes; from then on a failing transaction must take it back.
   const committing = ctx.repo.commit({
     trees: [{ tar: layer.stream }],
     branch: ref,
@@ -110,7 +113,9 @@ export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promi
     layer.destroy(err as Error);
     throw classifySystemError(err);
   }
-  return { ...walked.result, ref, commit: await committing, cached: false };
+  const commit = await committing;
+  if (!cachedCommit) ctx.newRefs?.push(ref);
+  return { ...walked.result, ref, commit, cached: false };
 }
 
 function parseRecord(data: Buffer): { manifest?: string } | undefined {

@@ -1,0 +1,69 @@
+/**
+ * SIGINT and SIGTERM during a transaction. Before the deploy, a signal stops everything cleanly: running ostree
+ * writers are killed, this process's scratch directories are removed, and the process exits 130 (SIGINT) or 143
+ * (SIGTERM) saying that nothing changed, which is true: only unreferenced objects and cache refs were written. Once
+ * `ostree admin deploy` runs, stopping would leave the caller guessing, so the signal is noted and the deploy finishes;
+ * the result then reports what really happened (deployed).
+ */
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/** Aborted when a signal stops the transaction; long-running writers (ostree commit) are spawned with it. */
+const interrupted = new AbortController();
+export const interruptSignal: AbortSignal = interrupted.signal;
+
+let deploying = 0;
+/** Repos whose `tmp` may hold this process's scratch directories. */
+const scratchRepos = new Set<string>();
+
+export function noteScratchRepo(repoPath: string): void {
+  scratchRepos.add(repoPath);
+}
+
+/** Runs `deploy` with signals deferred: the deployment it makes is reported, not abandoned halfway. */
+export async function whileDeploying<T>(deploy: () => Promise<T>): Promise<T> {
+  deploying++;
+  try {
+    return await deploy();
+  } finally {
+    deploying--;
+  }
+}
+
+export interface InterruptReport {
+  signal: NodeJS.Signals;
+  /** True when the signal arrived during the deploy, which was left to finish. */
+  deferred: boolean;
+  message: string;
+}
+
+/**
+ * Installs the handlers (the CLI calls this once). `report` prints the message; when the transaction is stopped, the
+ * process exits with 128 + the signal number after cleaning up.
+ */
+export function handleInterrupts(report: (event: InterruptReport) => void): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (deploying > 0) {
+        report({ signal, deferred: true, message: `${signal} received while ostree admin deploy runs; letting it finish so that the result is known` });
+        return;
+      }
+      void stop(signal, report);
+    });
+  }
+}
+
+async function stop(signal: NodeJS.Signals, report: (event: InterruptReport) => void): Promise<void> {
+  interrupted.abort(new Error(`interrupted by ${signal}`));
+  await removeOwnScratch();
+  report({ signal, deferred: false, message: `interrupted by ${signal} before the deploy: nothing changed (no deployment made, no ref moved); run the command again` });
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
+
+async function removeOwnScratch(): Promise<void> {
+  const mine = new RegExp(`^ostree-layer-[a-z]+-${process.pid}-`);
+  for (const repo of scratchRepos) {
+    const names = await readdir(join(repo, 'tmp')).catch(() => [] as string[]);
+    for (const name of names) if (mine.test(name)) await rm(join(repo, 'tmp', name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
