@@ -62,6 +62,8 @@ try {
     '-o', 'Debug::NoLocking=1', '-o', 'APT::Sandbox::User=root',
   ];
   mkdirSync(join(work, 'aptcache/archives/partial'), { recursive: true });
+  // A fresh clone has no apt state in the test cache yet: apt-get update below fills it.
+  mkdirSync(join(aptDir, 'lists/partial'), { recursive: true });
   if (!readdirSync(join(aptDir, 'lists')).some((f) => f.includes('_bookworm_main_binary-amd64_Packages'))) {
     spawnSync('apt-get', [...aptArgs, '-q', 'update'], { stdio: 'inherit' });
   }

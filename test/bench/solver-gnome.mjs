@@ -4,11 +4,12 @@
 //
 //   node test/bench/solver-gnome.mjs [--packages FILE] [--request NAME] [--no-recommends] [--no-apt]
 //
-// FILE defaults to apt's cached bookworm main index (/var/lib/apt/lists/*bookworm_main_binary-amd64_Packages.lz4).
+// FILE defaults to apt's cached bookworm main index (/var/lib/apt/lists/*bookworm_main_binary-amd64_Packages.lz4, or
+// the one apt-resolve.mjs keeps in the test cache).
 // The base is every "Priority: required" package plus apt, at the index's versions (what mmdebstrap's minbase has).
 // Needs `npx tsc -b packages/core adapters/dpkg` first.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -17,9 +18,13 @@ import { compareDebVersions, parseParagraphs, parseRelationField } from '../../a
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => (args.includes(name) ? args[args.indexOf(name) + 1] : fallback);
-const lists = '/var/lib/apt/lists';
-const defaultIndex = readdirSync(lists).find((f) => /_bookworm_main_binary-amd64_Packages(\.lz4)?$/.test(f));
-const indexFile = opt('--packages', defaultIndex && join(lists, defaultIndex));
+// The host's apt lists, else the private apt state test/bench/apt-resolve.mjs keeps in the test cache (a fresh clone).
+const testCache = process.env.OSTREE_LAYER_TEST_CACHE ?? join(import.meta.dirname, '../../.cache/testkit');
+const listDirs = ['/var/lib/apt/lists', join(testCache, 'apt/lists')].filter((d) => existsSync(d));
+const defaultIndex = listDirs
+  .flatMap((d) => readdirSync(d).map((f) => join(d, f)))
+  .find((f) => /_bookworm_main_binary-amd64_Packages(\.lz4)?$/.test(f));
+const indexFile = opt('--packages', defaultIndex);
 const request = opt('--request', 'gnome-core');
 const recommends = !args.includes('--no-recommends');
 if (!indexFile) {

@@ -17,6 +17,19 @@ describeBackendConformance(dpkgBackend, async () => {
     }),
     await buildDeb(dir, { name: 'conf-b', version: '2:0.1', arch: 'amd64', files: [{ path: '/usr/bin/conf-b', content: '#!/bin/sh\n', mode: 0o755 }], compression: 'zstd' }),
   ];
+  const sharedPath = '/usr/share/conf-a/file';
+  const overwrite = {
+    owner: packages[0]!,
+    stranger: await buildDeb(dir, { name: 'conf-stranger', version: '1', files: [{ path: sharedPath, content: 'not a\n' }] }),
+    replacer: await buildDeb(dir, { name: 'conf-replacer', version: '1', replaces: 'conf-a (<< 2)', files: [{ path: sharedPath, content: 'newer a\n' }] }),
+    path: sharedPath,
+  };
+  const scripted = await buildDeb(dir, {
+    name: 'conf-scripted',
+    version: '1',
+    files: [{ path: '/usr/share/conf-scripted/data', content: 'x\n' }],
+    scripts: { preinst: '#!/bin/sh\nexit 0\n', postinst: '#!/bin/sh\nexit 0\n' },
+  });
   const foreignFile = join(dir, 'not-a-deb.deb');
   writeFileSync(foreignFile, '!<arch>\nbut nothing a .deb needs\n');
   const tree = join(dir, 'tree');
@@ -27,5 +40,8 @@ describeBackendConformance(dpkgBackend, async () => {
   writeFileSync(join(db, 'info/base-files.list'), '/.\n/etc\n/etc/debian_version\n');
   execFileSync('dpkg-query', [`--admindir=${db}`, '-W', 'base-files']); // the hand-made database is one dpkg reads
   // Ascending as dpkg --compare-versions orders them (checked by hand with the real tool).
-  return { packages, foreignFile, treeWithDatabase: tree, ascendingVersions: ['0.9', '1.0~rc1', '1.0', '1.0-1', '1.0a', '1.0+b1', '1:0.1'] };
+  return {
+    packages, foreignFile, treeWithDatabase: tree, overwrite, scripted,
+    ascendingVersions: ['0.9', '1.0~rc1', '1.0', '1.0-1', '1.0a', '1.0+b1', '1:0.1'],
+  };
 });

@@ -1,6 +1,6 @@
 /** The distro maintainers' verbs, judged by the real tools: inspect --json against dpkg-deb and rpm, vercmp against dpkg. */
 import { execa } from 'execa';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -53,5 +53,27 @@ describe('vercmp', () => {
     const ours = await cli(['vercmp', a, op, b]);
     const dpkg = await execa('dpkg', ['--compare-versions', a, op, b], { reject: false });
     expect(ours.exitCode).toBe(dpkg.exitCode);
+  });
+});
+
+describe('help and version', () => {
+  it('`help`, `--help` and `--version` exit 0; no verb at all is a usage error', async () => {
+    const help = await cli(['help']);
+    expect(help.exitCode).toBe(0);
+    for (const verb of ['install', 'uninstall', 'search', 'show', 'status', 'vercmp', 'inspect']) expect(help.stdout).toMatch(new RegExp(`^  ${verb}\\b`, 'm'));
+    expect((await cli(['install', '--help'])).stdout).toMatch(/--dry-run/);
+    const version = await cli(['--version']);
+    expect(version.exitCode).toBe(0);
+    expect(version.stdout.trim()).toBe(JSON.parse(readFileSync(join(import.meta.dirname, '../../packages/cli/package.json'), 'utf8')).version);
+    expect((await cli([])).exitCode).toBe(2);
+  });
+
+  it('the bin npm links (packages/cli/package.json) is a committed file that runs the built command', async () => {
+    const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '../../packages/cli/package.json'), 'utf8'));
+    const bin = join(import.meta.dirname, '../../packages/cli', pkg.bin['ostree-layer']);
+    const tracked = await execa('git', ['ls-files', '--error-unmatch', bin], { cwd: join(import.meta.dirname, '../..'), reject: false });
+    expect(tracked.exitCode, `${bin} must be committed: npm links no bin missing at npm ci time`).toBe(0);
+    const r = await execa(bin, ['vercmp', '1.0~rc1', 'lt', '1.0'], { reject: false });
+    expect(r.exitCode).toBe(0);
   });
 });

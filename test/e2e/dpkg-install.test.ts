@@ -183,7 +183,7 @@ describe('layering real Debian packages', () => {
 });
 
 describe('what a layered install records and reports', () => {
-  it('--dry-run changes nothing; a postinst that did not run is recorded as unpacked and reported', async () => {
+  it('--dry-run changes nothing; with --no-scripts a postinst that did not run is recorded as unpacked and reported', async () => {
     const s = await sysroot();
     const before = await systemSnapshot(s.sysroot);
     const deb = await buildDeb(join(work, 'scripted'), {
@@ -201,7 +201,7 @@ describe('what a layered install records and reports', () => {
     expect(plan.install.map((p: { name: string; version: string }) => `${p.name}=${p.version}`)).toEqual(['scripted=1.0']);
     expect(await systemSnapshot(s.sysroot)).toBe(before);
 
-    const r = await cli(['install', ...target(s), deb]);
+    const r = await cli(['install', '--no-scripts', ...target(s), deb]);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/scripted 1\.0 \(all\) — .*postinst/);
     const dir = s.deploymentDir();

@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 describe('a disk that fills up', () => {
-  it('exits 10 naming the repo whose disk is full, changes nothing, and a rerun with space succeeds', async () => {
+  it('exits 11 naming the repo whose disk is full, changes nothing, and a rerun with space succeeds', async () => {
     const mountPoint = mkdtempSync(join(tmpdir(), 'ostree-layer-full-'));
     await execa('mount', ['-t', 'tmpfs', '-o', 'size=1g', 'tmpfs', mountPoint]);
     let s: Sysroot | undefined;
@@ -44,7 +44,7 @@ describe('a disk that fills up', () => {
       for (const reserve of ['3', '0']) {
         await execa('ostree', ['config', `--repo=${s.repo}`, 'set', 'core.min-free-space-percent', reserve]);
         const r = await cli(args);
-        expect(r.exitCode, `reserve ${reserve}%: ${r.stderr}`).toBe(10);
+        expect(r.exitCode, `reserve ${reserve}%: ${r.stderr}`).toBe(11);
         expect(r.stderr).toMatch(/no space left on the disk holding/);
         expect(r.stderr).toContain(s.sysroot);
         expect(r.stderr).not.toMatch(/internal error|Premature close/);

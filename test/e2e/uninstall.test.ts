@@ -96,7 +96,10 @@ describe('uninstall on a dpkg deployment', () => {
     const a = await buildDeb(join(work, 'cache-a'), { name: 'cache-a', version: '1', files: [{ path: '/usr/share/cache-a', content: 'a' }] });
     const b = await buildDeb(join(work, 'cache-b'), { name: 'cache-b', version: '1', files: [{ path: '/usr/share/cache-b', content: 'b' }] });
     expect((await cli(['install', ...target(s), a, b])).exitCode).toBe(0);
-    await execa('ostree', [`--repo=${s.repo}`, 'refs', '--delete', 'ostree-layer/pkg/dpkg/cache-b/1/all']);
+    // Both refs that hold cache-b's layer go, and the prune takes the layer commit with them.
+    const layerB = (await execa('ostree', [`--repo=${s.repo}`, 'rev-parse', 'ostree-layer/pkg/dpkg/cache-b/1/all'])).stdout.trim();
+    await execa('ostree', [`--repo=${s.repo}`, 'refs', '--delete', 'ostree-layer/pkg/dpkg/cache-b/1/all', `ostree-layer/layer/${layerB}`]);
+    await execa('ostree', [`--repo=${s.repo}`, 'prune', '--refs-only']);
     const before = await systemSnapshot(s.sysroot);
     const r = await cli(['uninstall', ...target(s), 'cache-a']);
     expect(r.exitCode).toBe(5);

@@ -8,6 +8,7 @@ import {
 } from '@ostree-layer/core';
 import { formatParagraph, formatParagraphs, type Paragraph } from './control.js';
 import { DpkgDatabase, infoName, openDatabase } from './database.js';
+import { nativeToolFiles } from './native-tools.js';
 
 /**
  * Admin-dir entries never carried over: `status` is rewritten, `info/` is handled file by file, and the rest are
@@ -135,6 +136,8 @@ export async function databaseWithout(options: DatabaseWithoutOptions): Promise<
     if (st?.type === 'directory' && !(await base.lstat(dir))) files.push({ path: dir, type: 'directory', mode: st.mode });
   }
   files.push({ path: `${loc}/status`, type: 'file', mode: 0o644, content: formatParagraphs(status) });
+  // The marks come from the current tree (the base's would lose those of the packages that stay).
+  files.push(...(await nativeToolFiles(tree, loc, { removed: remove, nativeArch: db.nativeArch() })));
   // Directories first, so a tree writer taking the list in order never meets a file before its parent.
   return [...files.filter((f) => f.type === 'directory'), ...files.filter((f) => f.type !== 'directory')];
 }

@@ -10,8 +10,10 @@ import {
   type WriteDatabaseOptions,
 } from '@ostree-layer/core';
 import { DebPackage } from './archive.js';
+import { triggerFiles } from './triggers.js';
 import { RELATION_FIELDS, formatRelation, parseRelationField } from './dependencies.js';
 import { ControlSyntaxError, formatParagraphs, parseParagraphs, type Paragraph } from './control.js';
+import { nativeToolFiles } from './native-tools.js';
 
 /** Where an OSTree-ready tree keeps the database, best first; /var/lib/dpkg is the legacy, mutable location. */
 export const DATABASE_LOCATIONS = ['/usr/lib/sysimage/dpkg', '/usr/share/dpkg/database', '/var/lib/dpkg'];
@@ -98,6 +100,12 @@ export class DpkgDatabase implements InstalledDatabase {
       out.push({ name, version: p.get('Version') ?? '', arch: p.get('Architecture') ?? '', state, paragraph: p, infoName: infoName(p) });
     }
     return out;
+  }
+
+  /** The tree's native architecture: the dpkg package's own (the host's when the tree has no dpkg). */
+  nativeArch(): string {
+    const dpkg = this.records().find((r) => r.name === 'dpkg');
+    return dpkg && dpkg.arch !== 'all' ? dpkg.arch : process.arch === 'arm64' ? 'arm64' : 'amd64';
   }
 
   async packages(): Promise<InstalledPackage[]> {
@@ -287,6 +295,9 @@ export async function writeDatabase(options: WriteDatabaseOptions): Promise<Laye
     files.push({ path: `${loc}/info/${r.infoName}.md5sums`, type: 'file', mode: 0o644, content: r.md5sums });
   }
   files.push({ path: `${loc}/status`, type: 'file', mode: 0o644, content: formatParagraphs(status) });
+  files.push(...(await triggerFiles(db, added.map((a) => a.package as DebPackage))));
+  const automatic = added.filter((a) => a.automatic).map((a) => a.package.id);
+  files.push(...(await nativeToolFiles(tree, loc, { automatic, nativeArch: db.nativeArch() })));
   for (const dir of ['info', 'updates', 'triggers']) {
     if (!(await tree.lstat(`${loc}/${dir}`))) files.push({ path: `${loc}/${dir}`, type: 'directory', mode: 0o755 });
   }

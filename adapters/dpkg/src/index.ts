@@ -6,6 +6,7 @@ import { databaseWithout } from './database-remove.js';
 import { findDatabase, layeredStatus, openDatabase, writeDatabase } from './database.js';
 import { parseRelationField, replacesOwner } from './dependencies.js';
 import { inspectDeb } from './inspect.js';
+import { planScripts } from './scripts.js';
 import { compareDebVersions, DebVersionError, dpkgCompareVersions } from './version.js';
 
 export * from './ar.js';
@@ -16,6 +17,9 @@ export * from './database-remove.js';
 export * from './decompress.js';
 export * from './dependencies.js';
 export * from './inspect.js';
+export * from './native-tools.js';
+export * from './scripts.js';
+export * from './triggers.js';
 export * from './version.js';
 
 /** A .deb starts with the ar magic followed by the "debian-binary" member header. */
@@ -64,6 +68,7 @@ export const dpkgBackend: Backend = {
 
   writeDatabase,
   databaseWithout,
+  planScripts,
 
   inspect: (file: string) => inspectDeb(file),
 

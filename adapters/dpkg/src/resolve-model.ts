@@ -98,8 +98,7 @@ const foreignCache = new WeakMap<DpkgDatabase, string[]>();
 
 /** Native architecture (the dpkg package's own) and foreign ones (`arch` file in the database directory). */
 export async function debArchitectures(db: DpkgDatabase): Promise<{ native: string; foreign: string[] }> {
-  const dpkg = db.records().find((r) => r.name === 'dpkg');
-  const native = dpkg && dpkg.arch !== 'all' ? dpkg.arch : process.arch === 'arm64' ? 'arm64' : 'amd64';
+  const native = db.nativeArch();
   let foreign = foreignCache.get(db);
   if (!foreign) {
     const path = `${db.location}/arch`;

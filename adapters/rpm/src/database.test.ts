@@ -93,6 +93,8 @@ true
 true
 %transfiletriggerin -- /usr/share
 true
+%transfiletriggerin -- /etc
+true
 %files
 %dir /usr/share/fooextra
 /usr/share/fooextra/data.txt
@@ -189,6 +191,7 @@ describe('rpmdb written by writeDatabase, checked by rpm 4.18', () => {
     }
     const files = await rpmBackend.writeDatabase({ tree, database, added });
     for (const f of files) {
+      mkdirSync(dirname(join(root, f.path)), { recursive: true });
       if (f.source) copyFileSync(f.source, join(root, f.path));
       else writeFileSync(join(root, f.path), f.content ?? '');
       await f.dispose?.();

@@ -14,7 +14,7 @@ import { headerFiles } from './files.js';
 import { Tag, parseHeaderBlob, type RpmHeader } from './header.js';
 import { createSchema, insertHeader } from './indexes.js';
 import { installedBlob } from './installed.js';
-import { databaseFileIn, type DatabaseFormat } from './locate.js';
+import { databaseFileIn, dbPathMacro, type DatabaseFormat } from './locate.js';
 import { RpmPackage } from './package.js';
 import { openSqliteReadOnly } from './sqlite.js';
 import { formatEvr } from './version.js';
@@ -115,11 +115,10 @@ export async function openRpmDatabase(tree: TreeReader, location: string): Promi
 export const FILE_STATE_REPLACED = 1;
 
 /**
- * Records takeovers the way rpm does on --replacefiles: the old owner's FILESTATES entry for each taken path becomes
- * "replaced". FILESTATES lies outside the immutable region and has one byte per file, so the blob is patched in place.
- * `takenOver` keys may be a name, "name.arch" or "name-version.arch".
+ * The paths the layered packages take over, per old owner: `takenOver` keys may be a name, "name.arch" or
+ * "name-version.arch", so the answer for one installed package gathers all three.
  */
-function markReplaced(db: Database.Database, headers: InstalledHeader[], added: LayeredPackage[]): void {
+export function takenOverPaths(added: LayeredPackage[]): (owner: PackageId) => Set<string> {
   const taken = new Map<string, Set<string>>();
   for (const layered of added) {
     for (const [owner, paths] of layered.takenOver) {
@@ -128,15 +127,22 @@ function markReplaced(db: Database.Database, headers: InstalledHeader[], added: 
       taken.set(owner, set);
     }
   }
-  if (!taken.size) return;
+  return (id) => new Set([id.name, `${id.name}.${id.arch}`, `${id.name}-${id.version}.${id.arch}`].flatMap((k) => [...(taken.get(k) ?? [])]));
+}
+
+/**
+ * Records takeovers the way rpm does on --replacefiles: the old owner's FILESTATES entry for each taken path becomes
+ * "replaced". FILESTATES lies outside the immutable region and has one byte per file, so the blob is patched in place.
+ */
+function markReplaced(db: Database.Database, headers: InstalledHeader[], added: LayeredPackage[]): void {
+  if (!added.some((layered) => layered.takenOver.size)) return;
+  const takenFrom = takenOverPaths(added);
   const update = db.prepare("UPDATE 'Packages' SET blob = ? WHERE hnum = ?");
   for (const { hnum, header, id } of headers) {
-    const keys = [id.name, `${id.name}.${id.arch}`, `${id.name}-${id.version}.${id.arch}`];
-    const paths = keys.flatMap((k) => [...(taken.get(k) ?? [])]);
+    const wanted = takenFrom(id);
     const states = header.entry(Tag.FileStates);
-    if (!paths.length || !states) continue;
+    if (!wanted.size || !states) continue;
     const blob = Buffer.from(header.blob);
-    const wanted = new Set(paths);
     let changed = false;
     for (const f of headerFiles(header, `rpmdb header #${hnum}`)) {
       if (!wanted.has(f.path) || f.index >= states.count) continue;
@@ -190,10 +196,6 @@ export async function writeRpmDatabase(options: WriteDatabaseOptions & { now?: n
 }
 
 /**
- * The layer files for a new rpmdb.sqlite at `location`: the file itself, streamed from `out`, and empty files over any
- * -wal/-shm the tree below it has, which would otherwise be replayed into the new database by the next rpm run.
- */
-/**
  * A writable copy of a tree's rpmdb.sqlite in a temp directory of its own (`VACUUM INTO`: rpm's index rows kept), in
  * rollback-journal mode so that it can be queried on a read-only /usr. The caller writes into `db`, closes it and
  * hands `out` to {@link databaseLayer}, whose dispose removes the directory.
@@ -212,6 +214,11 @@ export async function copyDatabase(tree: TreeReader, dbFile: string): Promise<{ 
   return { out, db };
 }
 
+/**
+ * The layer files for a new rpmdb.sqlite at `location`: the file itself, streamed from `out`, empty files over any
+ * -wal/-shm the tree below it has (they would otherwise be replayed into the new database by the next rpm run), and a
+ * `%_dbpath` macro when the tree's own rpm would look elsewhere.
+ */
 export async function databaseLayer(below: TreeReader, location: string, out: string): Promise<LayerFile[]> {
   const dispose = () => rm(dirname(out), { recursive: true, force: true });
   const files: LayerFile[] = [{ path: join(location, 'rpmdb.sqlite'), type: 'file', mode: 0o644, source: out, dispose }];
@@ -219,5 +226,7 @@ export async function databaseLayer(below: TreeReader, location: string, out: st
     const path = join(location, `rpmdb.sqlite${suffix}`);
     if (await below.lstat(path)) files.push({ path, type: 'file', mode: 0o644, content: Buffer.alloc(0) });
   }
+  const macro = await dbPathMacro(below, location);
+  if (macro) files.push(macro);
   return files;
 }

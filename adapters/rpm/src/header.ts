@@ -34,7 +34,12 @@ export const Tag = {
   SuggestName: 5049, SuggestVersion: 5050, SuggestFlags: 5051,
   SupplementName: 5052, SupplementVersion: 5053, SupplementFlags: 5054,
   EnhanceName: 5055, EnhanceVersion: 5056, EnhanceFlags: 5057,
-  FileTriggerName: 5069, TransFileTriggerName: 5079,
+  TriggerFlags: 1068, Prefixes: 1098, InstPrefixes: 1099, PreTransProg: 1153, PostTransProg: 1154,
+  PreInFlags: 5020, PostInFlags: 5021, PostTransFlags: 5025,
+  FileTriggerScripts: 5066, FileTriggerScriptProg: 5067, FileTriggerScriptFlags: 5068, FileTriggerName: 5069,
+  FileTriggerIndex: 5070, FileTriggerFlags: 5072, TransFileTriggerScripts: 5076, TransFileTriggerScriptProg: 5077,
+  TransFileTriggerScriptFlags: 5078, TransFileTriggerName: 5079, TransFileTriggerIndex: 5080,
+  TransFileTriggerFlags: 5082, FileTriggerPriorities: 5084, TransFileTriggerPriorities: 5085,
   FileSignatures: 5090, FileSignatureLength: 5091, PayloadDigest: 5092, PayloadDigestAlgo: 5093,
   PayloadDigestAlt: 5097, VeritySignatures: 5099, VeritySignatureAlgo: 5100,
 } as const;

@@ -6,6 +6,7 @@ import { rpmDatabaseWithout } from './database-remove.js';
 import { locateDatabase, openRpmDatabase, writeRpmDatabase } from './database.js';
 import { inspectRpm } from './inspect.js';
 import { RpmPackage, openRpm } from './package.js';
+import { planRpmScripts } from './scripts.js';
 import { readKeys, verifyHeaderSignature } from './signature.js';
 import { compareEvrStrings, rpmCompareVersions, RpmVersionError } from './version.js';
 
@@ -64,14 +65,19 @@ export const rpmBackend: Backend = {
       throw err;
     }
   },
-  mayOverwrite: multilibMayOverwrite,
+  mayOverwrite(incoming: PackageFile, owner: PackageId): boolean {
+    // A package's own files are its to replace (rpm -U, rpm --reinstall); only another package needs the multilib rule.
+    if (incoming.id.name === owner.name && incoming.id.arch === owner.arch) return true;
+    return multilibMayOverwrite(incoming, owner);
+  },
   writeDatabase: (options) => writeRpmDatabase(options),
   databaseWithout: (options) => rpmDatabaseWithout(options),
+  planScripts: (options) => planRpmScripts(options),
 
   inspect: (file: string) => inspectRpm(file),
 
   stateNote(pkg: PackageFile): string | undefined {
-    return pkg.hasScripts ? `${pkg.id.name}: rpm scriptlets were not run (layered install)` : undefined;
+    return pkg.hasScripts ? `${pkg.id.name}: rpm scriptlets were not run (--no-scripts), the package is not configured` : undefined;
   },
 
   async verifySignature(file: string, keys: Array<string | Uint8Array>): Promise<void> {
@@ -84,6 +90,7 @@ export { inspectRpm } from './inspect.js';
 export { openRpm, RpmPackage } from './package.js';
 export { RpmDatabase, openRpmDatabase, writeRpmDatabase } from './database.js';
 export { rpmDatabaseWithout } from './database-remove.js';
+export { planRpmScripts, RPMLUA, RPM_SCRIPT_PATH } from './scripts.js';
 export { compareEvr, compareEvrStrings, parseEvr, rpmvercmp, type RpmEvr } from './version.js';
 export * from './dependencies.js';
 export { parseHeaderBlob, RpmHeader, Tag, TagType } from './header.js';

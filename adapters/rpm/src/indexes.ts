@@ -43,7 +43,14 @@ export function indexRows(table: string, tag: number, h: RpmHeader): Array<[stri
   if (table === 'Group' || table === 'Name' || table === 'Sha1header') return values.length ? [[values[0], 0]] : [];
   const rows: Array<[string, number]> = [];
   const reqFlags = table === 'Requirename' ? h.numbers(Tag.RequireFlags) : [];
+  // File trigger rows carry the trigger index, not the array position (rpmdb.c tag2index): rpm runs the script by it.
+  const triggerIndexes = table === 'Filetriggername' ? h.numbers(Tag.FileTriggerIndex)
+    : table === 'Transfiletriggername' ? h.numbers(Tag.TransFileTriggerIndex) : undefined;
   values.forEach((value, i) => {
+    if (triggerIndexes) {
+      rows.push([value, triggerIndexes[i] ?? i]);
+      return;
+    }
     // Install-time prerequisites (rpmlib(), scriptlet-only requires) are not indexed; erase-time ones are.
     if (table === 'Requirename' && reqFlags[i] & INSTALL_ONLY && !(reqFlags[i] & ERASE_ONLY)) return;
     if (table === 'Triggername' && values.indexOf(value) < i) return;

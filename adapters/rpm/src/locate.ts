@@ -3,7 +3,7 @@
  * read-only /usr first, the legacy /var location last.
  */
 import { join, posix } from 'node:path';
-import type { TreeReader } from '@ostree-layer/core';
+import type { LayerFile, TreeReader } from '@ostree-layer/core';
 
 export const DEFAULT_LOCATIONS = ['/usr/lib/sysimage/rpm', '/usr/share/rpm', '/var/lib/rpm'];
 /** Macro directories in increasing precedence (a later definition overrides an earlier one, as in rpm). */
@@ -66,4 +66,21 @@ export async function locateDatabase(tree: TreeReader): Promise<string | null> {
   const candidates = configured ? [configured, ...DEFAULT_LOCATIONS] : DEFAULT_LOCATIONS;
   for (const dir of candidates) if (await databaseFileIn(tree, dir)) return dir;
   return null;
+}
+
+/** The macro file ostree-layer ships when a tree's rpm would not find its database where the tree keeps it. */
+export const DBPATH_MACRO_FILE = '/usr/lib/rpm/macros.d/macros.ostree-layer';
+
+/**
+ * A `%_dbpath` macro pointing rpm (and dnf, which asks rpm) at `location`, or null when the tree's macros already
+ * say so. Debian's rpm, for one, defaults to ~/.rpmdb; Fedora's to /usr/lib/sysimage/rpm.
+ */
+export async function dbPathMacro(tree: TreeReader, location: string): Promise<LayerFile | null> {
+  if ((await configuredDbPath(tree)) === location) return null;
+  return {
+    path: DBPATH_MACRO_FILE,
+    type: 'file',
+    mode: 0o644,
+    content: `# ostree-layer: the package database of this deployment (read-only /usr)\n%_dbpath ${location}\n`,
+  };
 }

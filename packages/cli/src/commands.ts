@@ -3,15 +3,17 @@ import {
   DirectoryTree,
   detectBackend,
   install,
+  originLayerState,
   PackageFormatError,
   readLayerState,
   Sysroot,
   UsageError,
   type InstallResult,
 } from '@ostree-layer/core';
-import { BACKENDS, REPOSITORY_BACKENDS, backendByName, backendForFile } from './backends.js';
+import { BACKENDS, REPOSITORY_BACKENDS, backendForFile } from './backends.js';
 import { printAptPlan, splitArguments, type RepoOpts } from './repo-commands.js';
-import { printJson, progress } from './output.js';
+import { printJson } from './output.js';
+import { renderer } from './progress.js';
 import { targetOf } from './target.js';
 
 interface TargetOpts {
@@ -22,7 +24,7 @@ interface TargetOpts {
 
 export async function runInstall(
   args: string[],
-  opts: TargetOpts & { repo?: string; ref?: string; commitOnly?: boolean; dryRun?: boolean; key?: string[] } & RepoOpts,
+  opts: TargetOpts & { repo?: string; ref?: string; commitOnly?: boolean; dryRun?: boolean; key?: string[]; scripts?: boolean } & RepoOpts,
 ): Promise<void> {
   const { files, names } = splitArguments(args);
   const result = await install({
@@ -37,7 +39,8 @@ export async function runInstall(
     keys: opts.key,
     ...targetOf(opts),
     dryRun: opts.dryRun,
-    progress: progress(Boolean(opts.json)),
+    noScripts: opts.scripts === false,
+    report: renderer({ json: Boolean(opts.json) }),
   });
   if (opts.json) return printJson(result);
   printInstall(result);
@@ -54,13 +57,15 @@ function printInstall(result: InstallResult): void {
   for (const pkg of result.install) console.log(`  ${pkg.name} ${pkg.version} (${pkg.arch})${pkg.note ? ` — ${pkg.note}` : ''}`);
   for (const note of result.notes) console.log(`Note: ${note}`);
   if (result.dryRun) return;
+  if (result.scripts.length > 0) console.log(`Configured: ${result.scripts.length} maintainer-script step(s) ran in the sandbox.`);
   console.log(`Commit: ${result.commit}`);
   console.log(result.deployed ? 'Deployed; reboot to use it.' : 'Not deployed (--commit-only).');
 }
 
 export async function runStatus(opts: TargetOpts): Promise<void> {
   const sysroot = Sysroot.open(opts.sysroot);
-  const deployments = (await sysroot.deployments()).filter((d) => !opts.os || d.osName === opts.os);
+  const all = await sysroot.deployments();
+  const deployments = all.filter((d) => !opts.os || d.osName === opts.os);
   const out = [];
   for (const d of deployments) {
     const tree = new DirectoryTree(d.dir);
@@ -76,11 +81,14 @@ export async function runStatus(opts: TargetOpts): Promise<void> {
     } catch {
       // A deployment without a known database still has a status line.
     }
+    // Our origin group without our state file: `ostree admin upgrade` deployed the bare base and kept the origin.
+    const recorded = state ? null : originLayerState(d.origin);
     out.push({
       os: d.osName,
       commit: d.commit,
       serial: d.serial,
       booted: d.booted,
+      bootsNext: d === all[0],
       pending: d.pending,
       rollback: d.rollback,
       refspec: d.origin.origin?.refspec,
@@ -89,26 +97,21 @@ export async function runStatus(opts: TargetOpts): Promise<void> {
       basePackages,
       layered: (state?.packages ?? []).map(({ name, version, arch }) => ({ name, version, arch })),
       requests: state?.requests ?? [],
+      requested: (state?.requested ?? []).map((r) => r.text),
+      layersDropped: recorded && (recorded.requested ?? []).length > 0 ? (recorded.requested ?? []).map((r) => r.text) : undefined,
     });
   }
   if (opts.json) return printJson({ sysroot: sysroot.path, deployments: out });
   for (const d of out) {
-    const flags = [d.booted && 'booted', d.pending && 'pending', d.rollback && 'rollback'].filter(Boolean).join(', ');
+    const flags = [d.bootsNext && 'boots next', d.booted && 'booted', d.pending && 'pending', d.rollback && 'rollback'].filter(Boolean).join(', ');
     console.log(`${d.booted ? '*' : ' '} ${d.os} ${d.commit}.${d.serial}${flags ? ` (${flags})` : ''}`);
     if (d.refspec) console.log(`    origin refspec: ${d.refspec}`);
     if (d.baseCommit !== d.commit) console.log(`    base commit: ${d.baseCommit}`);
     if (d.backend) console.log(`    ${d.backend}: ${d.basePackages} base packages`);
     console.log(`    layered: ${d.layered.length ? d.layered.map((p) => `${p.name} ${p.version} (${p.arch})`).join(', ') : 'none'}`);
+    if (d.requested.length > 0) console.log(`    requested: ${d.requested.join(', ')}`);
+    if (d.layersDropped) console.log(`    layers dropped: deployed without ${d.layersDropped.join(', ')} (a plain ostree admin upgrade?); ostree-layer upgrade lays them on again`);
   }
-}
-
-export async function runVercmp(a: string, op: string, b: string, opts: { backend: string; json?: boolean }): Promise<void> {
-  const backend = backendByName(opts.backend);
-  if (!backend) throw new UsageError(`unknown backend "${opts.backend}"; use dpkg or rpm`);
-  const { holds, compare, warnings } = backend.versionRelation(a, op, b);
-  for (const warning of warnings) process.stderr.write(`ostree-layer: warning: ${warning}\n`);
-  if (opts.json) printJson({ a, op, b, backend: backend.name, compare, result: holds, warnings });
-  process.exitCode = holds ? 0 : 1;
 }
 
 export async function runInspect(files: string[], opts: { json?: boolean }): Promise<void> {

@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { DirectoryTree, detectBackend, formatBytes, Sysroot, UsageError, type InstallResult, type TreeReader } from '@ostree-layer/core';
 import { BACKENDS, REPOSITORY_BACKENDS } from './backends.js';
-import { printJson, progress } from './output.js';
+import { formatValue, printJson, progress } from './output.js';
 
 export interface RepoOpts {
   sysroot?: string;
@@ -83,5 +83,5 @@ export async function runShow(name: string, opts: RepoOpts): Promise<void> {
   const records = await (await openRepositories(opts)).show(name);
   if (records.length === 0) throw new UsageError(`no package named ${name} in the configured repositories`);
   if (opts.json) return printJson(records);
-  console.log(records.map((r) => Object.entries(r).map(([k, v]) => `${k}: ${String(v)}`).join('\n')).join('\n\n'));
+  console.log(records.map((r) => Object.entries(r).map(([k, v]) => `${k}: ${formatValue(v).replace(/\n/g, '\n  ')}`).join('\n')).join('\n\n'));
 }

@@ -122,6 +122,11 @@ export interface LayeredPackage {
    * package name, with the paths as the old owner's database records them.
    */
   takenOver: Map<string, string[]>;
+  /**
+   * Installed only to satisfy another package's relation, not named by the user (apt's `Auto-Installed: 1`, dnf's
+   * reason "dependency"). Backends whose front ends keep such marks record them with the database.
+   */
+  automatic?: boolean;
 }
 
 /** A file, directory or symlink the backend wants in the new tree (its database copy). */
@@ -153,6 +158,55 @@ export interface WriteDatabaseOptions {
   tree: TreeReader;
   database: InstalledDatabase;
   added: LayeredPackage[];
+}
+
+/**
+ * One maintainer script (or a tool run on the scripts' behalf) executed inside the sandbox, with the composed tree as
+ * `/`. The engine runs steps in the order given and stops the transaction at the first that exits non-zero.
+ */
+export interface ScriptStep {
+  /** The package the step belongs to (named when it fails); absent for a step of the whole transaction. */
+  package?: PackageId;
+  /** What the step is, for messages and logs ("preinst install", "%post", "dpkg --configure --pending"). */
+  label: string;
+  /** The command as the sandbox sees it: absolute paths inside the tree, or under {@link SCRIPT_DIR}. */
+  argv: string[];
+  /** Extra environment; the engine provides PATH, HOME=/root, LANG=C.UTF-8 and nothing from the host. */
+  env?: Record<string, string>;
+  /** Fed on standard input (rpm file triggers read the matching paths there). */
+  stdin?: string;
+  /** For a step of many packages: the packages its output says failed, named in the error. */
+  failedPackages?(output: string): string[];
+}
+
+/** Where the sandbox shows {@link ScriptPlan.files}, read-only. */
+export const SCRIPT_DIR = '/run/ostree-layer';
+
+/** What a backend wants run to configure the packages of one transaction. */
+export interface ScriptPlan {
+  /** Script bodies and helpers, shown read-only at `${SCRIPT_DIR}/<name>` inside the sandbox. */
+  files: Array<{ name: string; content: Buffer | string; mode: number }>;
+  /** Run before the new payloads are in the tree (dpkg `preinst install`, rpm `%pre`), in dependency order. */
+  beforePayload: ScriptStep[];
+  /**
+   * Run with the payloads and the database from {@link Backend.writeDatabase} in the tree (dpkg
+   * `--configure --pending`, rpm `%post`, `%posttrans`, file triggers).
+   */
+  afterPayload: ScriptStep[];
+  /** A tree path shown at a second place inside the sandbox, writable (the relocated dpkg database at /var/lib/dpkg). */
+  binds: Array<{ treePath: string; sandboxPath: string }>;
+  /**
+   * Files present in the sandbox only, never in the layer (dpkg's `/usr/sbin/policy-rc.d` that refuses service starts).
+   */
+  sandboxOnly: Array<{ path: string; content: Buffer | string; mode: number }>;
+  /** Tree paths whose changes by the scripts are not kept (lock files, sqlite -shm/-wal files); "dir/" for a subtree. */
+  discard: string[];
+  /**
+   * What the scripts may generate that identifies one machine (host keys). A client-side install keeps it; a
+   * server-side compose (`--commit-only`, pulled by a fleet) leaves `paths` out ("prefix*" matches a prefix) and, when
+   * it dropped any, ships `regenerate` instead, so that each machine makes its own at boot.
+   */
+  perMachine?: { paths: string[]; regenerate: LayerFile[] };
 }
 
 /** Everything a package format plugs into the engine. */
@@ -194,8 +248,9 @@ export interface Backend {
   mayOverwrite(incoming: PackageFile, owner: PackageId, path: string): boolean;
 
   /**
-   * The full updated database (base entries plus `added`) as files to place in the new tree. Only files that change
-   * need to be returned: the base layer already holds the rest.
+   * The full updated database (base entries plus `added`) as files to place in the new tree, and any file that points
+   * the tree's own tools at it (a tmpfiles.d link, a macro): all under /usr, where a deployment reads them. Only files
+   * that change need to be returned: the base layer already holds the rest.
    */
   writeDatabase(options: WriteDatabaseOptions): Promise<LayerFile[]>;
 
@@ -218,6 +273,14 @@ export interface Backend {
    * relationship fields and `files` (objects with path, type, mode, user, group, size).
    */
   inspect?(file: string): Promise<Record<string, unknown>>;
+
+  /**
+   * The maintainer scripts to run for `added` (see {@link ScriptPlan}), or null when none of them has any. The engine
+   * runs them in a sandbox over a writable view of the composed tree and keeps what they change as one more layer; the
+   * database the scripts leave (dpkg marks packages configured itself) is the one committed. Backends without it
+   * leave packages unconfigured, as {@link stateNote} says.
+   */
+  planScripts?(options: WriteDatabaseOptions): Promise<ScriptPlan | null>;
 
   /** Human-readable note on what a layered install of this package left undone (e.g. maintainer scripts). */
   stateNote?(pkg: PackageFile): string | undefined;

@@ -64,9 +64,18 @@ export class ToolError extends LayerError {
   override readonly kind = 'tool';
 }
 
+/** A maintainer script failed (or could not run) in the sandbox; the message names the package and the script. */
+export class ScriptError extends LayerError {
+  override readonly exitCode = 10;
+  override readonly kind = 'script';
+  constructor(message: string, readonly output = '', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 /** The disk holding the repo, the cache or the scratch space ran out of space (or quota) mid-transaction. */
 export class DiskFullError extends LayerError {
-  override readonly exitCode = 10;
+  override readonly exitCode = 11;
   override readonly kind = 'disk-full';
 }
 

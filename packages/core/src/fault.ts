@@ -2,7 +2,7 @@
  * Fault-injection points for the crash tests: with OSTREE_LAYER_FAULT_PAUSE=<point> the process announces the point on
  * stderr and waits there, so a test can SIGKILL it at a known phase. Unset, this is a no-op.
  */
-export type FaultPoint = 'import' | 'compose' | 'deploy' | 'deploying';
+export type FaultPoint = 'import' | 'scripts' | 'compose' | 'deploy' | 'deploying';
 
 export async function faultPoint(point: FaultPoint): Promise<void> {
   if (process.env.OSTREE_LAYER_FAULT_PAUSE !== point) return;

@@ -3,6 +3,7 @@
  * failure into a ToolError carrying ostree's own message.
  */
 import { execa, ExecaError } from 'execa';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -61,14 +62,33 @@ export class OstreeRepo {
     }
   }
 
-  /** Deletes local refs (cache refs of a failed transaction); their objects go with the next prune. */
-  async deleteRefs(refs: string[]): Promise<void> {
-    for (const ref of refs) await this.run([`--repo=${this.path}`, 'refs', `--delete`, ref]);
+  /**
+   * Whether the commit object is in the repo (its file under objects/, ostree's on-disk layout): `rev-parse` of a
+   * checksum answers without looking.
+   */
+  hasCommit(commit: string): boolean {
+    return /^[0-9a-f]{64}$/.test(commit) && existsSync(join(this.path, 'objects', commit.slice(0, 2), `${commit.slice(2)}.commit`));
   }
 
   /** Points `ref` at `commit` (creating or moving it). */
   async setRef(ref: string, commit: string): Promise<void> {
     await this.run([`--repo=${this.path}`, 'refs', '--force', `--create=${ref}`, commit]);
+  }
+
+  /** Every ref under `prefix` (full names), read with `ostree refs --list`. */
+  async listRefs(prefix: string): Promise<string[]> {
+    const out = await this.run([`--repo=${this.path}`, 'refs', '--list', prefix]);
+    return out.split('\n').filter((line) => line.length > 0);
+  }
+
+  /** Deletes these exact refs (never a prefix: each is a full name that `listRefs` returned). */
+  async deleteRefs(refs: string[]): Promise<void> {
+    for (let i = 0; i < refs.length; i += 200) await this.run([`--repo=${this.path}`, 'refs', '--delete', ...refs.slice(i, i + 200)]);
+  }
+
+  /** `ostree pull REMOTE REF`: fetches the remote's newest commit of `ref` into the repo. */
+  async pull(remote: string, ref: string): Promise<void> {
+    await this.run([`--repo=${this.path}`, 'pull', remote, ref]);
   }
 
   /** The exact bytes of a file in a commit, or null when there is none. */
@@ -94,6 +114,14 @@ export class OstreeRepo {
     for (const tree of options.trees) args.push('ref' in tree ? `--tree=ref=${tree.ref}` : '--tree=tar=-');
     for (const [key, value] of Object.entries(options.metadata ?? {})) args.push(`--add-metadata-string=${key}=${value}`);
     return this.run(args, tars[0]?.tar, options.signal);
+  }
+
+  /**
+   * Checks `commit` out into `dir` (hardlinks into the repo: never write to the result). With `union`, files of this
+   * commit replace what `dir` already holds, so several layers can be stacked into one directory.
+   */
+  async checkout(commit: string, dir: string, options: { union?: boolean } = {}): Promise<void> {
+    await this.run([`--repo=${this.path}`, 'checkout', ...(options.union ? ['--union'] : []), commit, dir]);
   }
 
   /** `ostree ls -d` of one path in a commit: null when missing. */

@@ -49,6 +49,22 @@ export interface RepositorySet {
   search(pattern: string): Array<{ name: string; version: string; arch: string; summary: string }>;
   /** Full metadata of every candidate version of `name`, as plain JSON for `show`. */
   show(name: string): Array<Record<string, unknown>> | Promise<Array<Record<string, unknown>>>;
+  /** The repositories loaded (apt: one per suite and component; rpm-md: one per .repo section), for `repolist`. */
+  repositories(): LoadedRepository[];
+}
+
+/** One loaded repository as front ends list it. */
+export interface LoadedRepository {
+  /** What the candidates' `origin` says ("bookworm/main", the .repo id). */
+  id: string;
+  /** A human name (the .repo `name=`), or the URL and suite. */
+  name: string;
+  url: string;
+  packages: number;
+  /** Where it was configured ("/usr/etc/apt/sources.list:1", "--source"). */
+  configuredIn: string;
+  /** apt's pin priority (500 unless the Release says otherwise); rpm-md: 99 less the .repo priority, as dnf orders. */
+  priority?: number;
 }
 
 /** Implemented by a backend that can install by name. */
@@ -70,6 +86,6 @@ export interface RepositoryBackend {
   verifyPackage?(file: string, download: Download): Promise<void>;
 }
 
-export { fetchAll, downloadFile, formatBytes, NotFoundError, openUrl, verifyExisting } from './fetch/index.js';
-export type { DownloadFileOptions, Expected, FetchOptions, Fetched } from './fetch/index.js';
+export { describeAge, fetchAll, fetchKeepingCopy, downloadFile, formatBytes, NotFoundError, openUrl, UnreachableError, verifyExisting } from './fetch/index.js';
+export type { DownloadFileOptions, Expected, FetchOptions, Fetched, KeptFetch } from './fetch/index.js';
 export { planByName, type NamePlan, type PlanByNameOptions, type PlannedDownload } from './resolve-request.js';

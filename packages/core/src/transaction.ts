@@ -12,7 +12,7 @@ import { checkConflicts } from './compose/conflicts.js';
 import { commitFinalLayer, importedDirectories } from './compose/final-layer.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit } from './deploy/deploy.js';
-import { STATE_PATH, type LayerState } from './discover/sysroot.js';
+import { SCRIPT_LAYER_REF_PREFIX, STATE_PATH, type LayerState } from './discover/sysroot.js';
 import { beginTransaction, type Target } from './discover/target.js';
 import { ResolutionError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
@@ -23,7 +23,11 @@ import { openPackageFor } from './import/open-package.js';
 import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
+import { lineReport, type Phase, type Report } from './report.js';
 import { planByName } from './resolve-request.js';
+import { droppedRequests, installState } from './layer-state.js';
+import { markRequested } from './mark-requested.js';
+import { runScriptPhase } from './scripts/phase.js';
 
 export interface InstallOptions extends Target {
   backends: Backend[];
@@ -41,12 +45,27 @@ export interface InstallOptions extends Target {
   /** OpenPGP key files the package files named in `files` must be signed with (`--key`). */
   keys?: string[];
   dryRun?: boolean;
-  /** Progress lines for a human; the CLI sends them to stderr. */
+  /** Leave packages unconfigured: no maintainer scripts run (their state says so). */
+  noScripts?: boolean;
+  /** Per maintainer-script step, in seconds (default 600). */
+  scriptTimeoutSeconds?: number;
+  /** Progress lines for a human; the CLI sends them to stderr. Ignored when `report` is given. */
   progress?: (line: string) => void;
+  /** Where phases, download progress and messages go as events (the CLI renders them). */
+  report?: Report;
+  /**
+   * Asked once the plan is known and before anything is downloaded or written (apt's "Do you want to continue?");
+   * `install` holds what will be layered. Answering false ends the transaction with `aborted` and nothing changed.
+   */
+  confirm?: (plan: InstallResult) => Promise<boolean>;
 }
 
 export interface PlannedPackage extends PackageId {
   file: string;
+  /** Install by name: the repository, the download size and why the solver chose it (for apt's and dnf's plans). */
+  origin?: string;
+  size?: number;
+  reason?: 'request' | 'dependency' | 'recommends';
   /** The reason a layered install leaves this package short of fully configured, if any. */
   note?: string;
   cached?: boolean;
@@ -68,32 +87,42 @@ export interface InstallResult {
   /** Install by name: bytes to download and bytes the new packages occupy once installed. */
   downloadSize?: number;
   installedSize?: number;
-  /** Milliseconds per phase (discover, import, conflicts, database, compose, deploy), for benchmarks and curiosity. */
-  timings: Record<string, number>;
+  /** Maintainer-script steps that ran in the sandbox, in order (empty with --no-scripts or when none were needed). */
+  scripts: Array<{ package?: string; label: string; exitCode: number }>;
+  /** Milliseconds per phase (discover, import, conflicts, database, scripts, compose, deploy), for benchmarks and curiosity. */
+  timings: Partial<Record<Phase, number>>;
+  /** The `confirm` callback said no: nothing was changed. */
+  aborted?: boolean;
 }
 
 export async function install(options: InstallOptions): Promise<InstallResult> {
-  const say = options.progress ?? (() => undefined);
-  const names = options.names ?? [];
+  const report = options.report ?? lineReport(options.progress);
+  const say = (text: string) => report.emit({ type: 'message', text });
+  const names = [...(options.names ?? [])];
   if (options.files.length === 0 && names.length === 0) throw new UsageError('name at least one package or package file to install');
   const files = options.files.map((f) => resolvePath(f));
   for (const file of files) if (!existsSync(file)) throw new UsageError(`${file}: no such package file`);
 
   const timings: Record<string, number> = {};
   let clock = performance.now();
-  const lap = (phase: string) => {
+  const lap = (phase: Phase) => {
     const now = performance.now();
     timings[phase] = Math.round((now - clock) * 10) / 10;
+    report.emit({ type: 'phase-end', phase, ms: timings[phase]! });
     clock = now;
   };
+  const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
   const opened = await beginTransaction(options, options.backends, !options.dryRun);
   const newRefs: string[] = [];
   try {
     const { tree, repo, backend, location, database, previous } = opened;
+    // Layers a plain `ostree admin upgrade` dropped come back with this install, as rpm-ostree would.
+    const restored = droppedRequests(opened);
+    for (const r of restored) if (r.file) files.push(r.file); else if (!names.includes(r.text)) names.push(r.text);
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
 
     lap('discover');
-    const byName = names.length > 0 ? await resolveNames(options, { backend, tree, database }) : undefined;
+    const byName = names.length > 0 ? await resolveNames(options, { backend, tree, database }, report) : undefined;
     const downloaded: string[] = [];
     if (byName) lap('resolve');
     const result: InstallResult = {
@@ -106,18 +135,23 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       downloadSize: byName?.plan.downloadSize,
       installedSize: byName?.plan.installedSize,
       deployed: false,
-      notes: [],
+      notes: restored.length > 0 ? [`this deployment had lost its layers (a plain ostree admin upgrade?): ${restored.map((r) => r.name).join(', ')} laid on again`] : [],
+      scripts: [],
       timings,
     };
-    if (byName && options.dryRun) {
-      // The plan is the answer: nothing is downloaded, so each package's "file" is where it would come from.
-      result.install = byName.plan.install.map(({ name, version, arch, download }) => ({ name, version, arch, file: download.url }));
-      return result;
+    if (byName) {
+      // The plan is the answer of a dry run: nothing is downloaded, so each package's "file" is where it would come from.
+      result.install = byName.plan.install.map(({ name, version, arch, download, reason }) => ({
+        name, version, arch, file: download.url, origin: download.origin, size: download.size, reason,
+      }));
+      if (options.dryRun) return result;
+      if (files.length === 0 && !(await confirmed(options, result))) return result;
     }
     if (byName) {
+      begin('fetch');
       const fetched = await fetchAll(byName.plan.install.map((p) => p.download), {
         cacheDir: byName.cacheDir,
-        progress: say,
+        report,
         label: (d) => byName.plan.install.find((p) => p.download === d)?.name ?? d.fileName,
       });
       // Packages that carry their own signature (rpm gpgcheck=1) are checked before anything opens them.
@@ -130,11 +164,25 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     if (options.keys?.length) await verifyFileSignatures(backend, files, options.keys);
     const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages, previous);
 
-    result.install = fresh.map((p) => ({ ...p.id, file: p.file, note: backend.stateNote?.(p) }));
+    // With scripts the packages end configured; without, the backend says what was left undone.
+    const scriptsRun = !options.noScripts && backend.planScripts !== undefined;
+    const noteFor = (p: PackageFile) => (scriptsRun ? undefined : backend.stateNote?.(p));
+    result.install = fresh.map((p) => ({ ...p.id, file: p.file, note: noteFor(p) }));
     result.alreadyInstalled.push(...alreadyInstalled);
     lap('open');
-    if (options.dryRun || fresh.length === 0) return result;
+    if (options.dryRun || fresh.length === 0) {
+      // Asked for by name but already layered as a dependency: it becomes a request of its own.
+      const mark = options.dryRun ? null : await markRequested(opened, [...names, ...packages.slice(0, files.length).map((p) => p.id.name)], result.alreadyInstalled, options.commitOnly?.ref);
+      if (mark?.commit) {
+        Object.assign(result, { commit: mark.commit, deployed: mark.deployed, notes: [...result.notes, ...mark.marked.map((n) => `${n} set to manually installed`)] });
+        for (const name of mark.marked) say(`${name} set to manually installed`);
+      }
+      return result;
+    }
+    // Package files named on the command line are part of the plan only once opened.
+    if (files.length > 0 && !(await confirmed(options, result))) return result;
 
+    begin('import');
     const placer = new PathPlacer(tree);
     const accounts = await readAccounts(tree);
     // Imports mostly wait on child processes (decompressors, ostree), so a few run side by side; layer order stays
@@ -153,36 +201,71 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const takeovers = await checkConflicts({ backend, tree, database, placer }, imported);
 
     lap('conflicts');
-    const state: LayerState = {
+    begin('database');
+    const state: LayerState = installState(previous, {
       baseCommit: result.baseCommit,
       backend: backend.name,
-      // The request as the user made it: names as typed, files by their package name.
-      requests: [...(previous?.requests ?? []), ['install', ...names, ...packages.slice(0, files.length).map((p) => p.id.name)]],
-      packages: [...(previous?.packages ?? []), ...imported.map((p) => ({ ...p.package.id, ref: p.ref }))],
-    };
-    const dbFiles: LayerFile[] = await backend.writeDatabase({
-      tree,
-      database,
-      added: imported.map((p) => ({ package: p.package, entries: p.entries, takenOver: takeovers.get(p) ?? new Map() })),
+      names,
+      files: packages.slice(0, files.length),
+      imported,
+      pulledIn: new Set(byName?.plan.install.filter((p) => p.reason !== 'request').map((p) => p.name)),
+      alreadyInstalled: result.alreadyInstalled,
     });
+    const added = imported.map((p) => ({
+      package: p.package,
+      entries: p.entries,
+      takenOver: takeovers.get(p) ?? new Map(),
+      automatic: byName?.plan.install.some((d) => d.reason !== 'request' && d.name === p.package.id.name && d.arch === p.package.id.arch),
+    }));
+    const dbFiles: LayerFile[] = await backend.writeDatabase({ tree, database, added });
     dbFiles.push({ path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' });
     const finalLayer = await commitFinalLayer({ repo, placer, directories: importedDirectories(imported), files: dbFiles });
+    const layers = [...imported.map((p) => p.commit), finalLayer];
 
     lap('database');
+    const plan = scriptsRun ? await backend.planScripts!({ tree, database, added }) : null;
+    if (plan) {
+      begin('scripts');
+      await faultPoint('scripts');
+      const phase = await runScriptPhase({
+        repo,
+        plan,
+        fromCommit: opened.fromCommit,
+        fromDir: opened.deployment?.dir,
+        layers,
+        runtimeLines: imported.flatMap((p) => p.tmpfiles),
+        accounts,
+        serverSide: Boolean(options.commitOnly),
+        timeoutSeconds: options.scriptTimeoutSeconds,
+        progress: say,
+      });
+      if (phase.commit) {
+        await repo.setRef(SCRIPT_LAYER_REF_PREFIX + phase.commit, phase.commit);
+        state.scriptLayers = [...(state.scriptLayers ?? []), phase.commit];
+        // The state in the database layer could not name the script layer made after it: one small layer on top does.
+        const stateFile: LayerFile = { path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' };
+        layers.push(phase.commit, await commitFinalLayer({ repo, placer, directories: [], files: [stateFile] }));
+      }
+      result.scripts = phase.steps;
+      result.notes.push(...phase.notes);
+      lap('scripts');
+    }
+    begin('compose');
     await faultPoint('compose');
     result.commit = await composeCommit({
       repo,
       from: opened.fromCommit,
-      layers: [...imported.map((p) => p.commit), finalLayer],
+      layers,
       branch: options.commitOnly?.ref,
       state,
       subject: `ostree-layer: install ${fresh.map((p) => p.id.name).join(' ')}`,
     });
-    result.install = imported.map((p) => ({ ...p.package.id, file: p.package.file, note: backend.stateNote?.(p.package), cached: p.cached, ref: p.ref }));
+    result.install = imported.map((p) => ({ ...p.package.id, file: p.package.file, note: noteFor(p.package), cached: p.cached, ref: p.ref }));
     lap('compose');
     say(`composed ${result.commit}`);
 
     if (opened.sysroot && opened.deployment) {
+      begin('deploy');
       await faultPoint('deploy');
       await deployCommit(opened.sysroot, opened.deployment, result.commit, state);
       result.deployed = true;
@@ -201,8 +284,15 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
 const IMPORT_CONCURRENCY = 3;
 
+/** Asks `options.confirm` (when given) about the plan in `result`; a no marks the result aborted. */
+async function confirmed(options: InstallOptions, result: InstallResult): Promise<boolean> {
+  if (!options.confirm || result.install.length === 0 || (await options.confirm(result))) return true;
+  result.aborted = true;
+  return false;
+}
+
 /** Resolves `options.names` with the backend's repository support; the plan maps to downloads. */
-async function resolveNames(options: InstallOptions, opened: { backend: Backend; tree: TreeReader; database: InstalledDatabase }) {
+async function resolveNames(options: InstallOptions, opened: { backend: Backend; tree: TreeReader; database: InstalledDatabase }, report: Report) {
   const repositoryBackend = options.repositoryBackends?.[opened.backend.name];
   if (!repositoryBackend) throw new UsageError(`the ${opened.backend.name} backend cannot install by name yet; pass package files instead`);
   const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
@@ -214,7 +304,7 @@ async function resolveNames(options: InstallOptions, opened: { backend: Backend;
     cacheDir,
     extraSources: options.extraSources,
     allowUnauthenticated: options.allowUnauthenticated,
-    progress: options.progress,
+    progress: (line) => report.emit({ type: 'message', text: line }),
   });
   return { plan, cacheDir, repositoryBackend };
 }
@@ -251,7 +341,7 @@ async function checkAgainstInstalled(backend: Backend, database: InstalledDataba
     }
     if (have && layered.has(`${have.name}:${have.arch}`)) {
       throw new ResolutionError(
-        `${pkg.id.name} ${pkg.id.version} (${pkg.file}) would replace ${have.name} ${have.version}, which an earlier ostree-layer install layered; replacing a layered package is not supported yet: deploy the base again and layer the new version`,
+        `${pkg.id.name} ${pkg.id.version} (${pkg.file}) would replace ${have.name} ${have.version}, which an earlier ostree-layer install layered; replacing a layered package is not supported yet: uninstall ${have.name} first, or run ostree-layer upgrade to take newer versions from the repositories`,
       );
     }
     if (have) {

@@ -1,27 +1,43 @@
 /**
- * The uninstall transaction. Layers cannot delete, so removing layered packages composes again from the base: the base
- * commit, the cached layers of the packages that stay, and a final layer with the backend's database without the
- * removed ones. Removing every layered package deploys the base commit itself. As with install, nothing before the
- * deploy moves a ref or a deployment.
+ * The uninstall transaction (and autoremove). Layers cannot delete, so removing layered packages composes again from
+ * the base: the base commit, the recorded layers of the packages that stay, and a final layer with the backend's
+ * database without the removed ones. The request goes, and with it every package only that request pulled in; a
+ * layered package that needs a removed one is refused by name unless the caller asked to take dependents along.
+ * Removing every layered package deploys the base commit itself. As with install, nothing before the deploy moves a
+ * ref or a deployment.
  */
 import type { Backend, LayerFile, PackageId } from './backend.js';
-import { composeCommit } from './compose/compose.js';
-import { commitFinalLayer, type LayerDirectory } from './compose/final-layer.js';
+import { composeLayered, layerDirectories } from './compose/layered.js';
 import { deployCommit } from './deploy/deploy.js';
-import { listDirectories, RepoTree } from './discover/repo-tree.js';
-import { STATE_PATH, type LayerState } from './discover/sysroot.js';
-import { beginTransaction, type Target } from './discover/target.js';
+import { layerCommitOf } from './deploy/retention.js';
+import { RepoTree } from './discover/repo-tree.js';
+import { SCRIPT_LAYER_REF_PREFIX, type LayeredRecord, type LayerState } from './discover/sysroot.js';
+import { beginTransaction, type Target, type TransactionContext } from './discover/target.js';
 import { ResolutionError, SystemStateError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
 import { PathPlacer } from './import/placement.js';
 import type { OstreeRepo } from './ostree.js';
+import { lineReport, type Phase, type Report } from './report.js';
+import type { RepositoryBackend } from './repository.js';
+import { packageKey as key, planRemoval, type Dependent } from './resolve-removal.js';
 
 export interface UninstallOptions extends Target {
   backends: Backend[];
-  /** Layered packages to remove: "name" (every arch) or "name:arch". */
+  /** Layered packages to remove: "name" (every arch) or "name:arch". Empty with `autoremoveOnly`. */
   names: string[];
+  /** Resolve models per backend name, for the dependency check; without one the check is skipped. */
+  repositoryBackends?: Record<string, RepositoryBackend>;
+  /** Remove the layered packages that need a removed one too (apt's behaviour) instead of refusing. */
+  withDependents?: boolean;
+  /** Remove nothing by name: only the pulled-in packages nothing needs any more (`autoremove`). */
+  autoremoveOnly?: boolean;
   dryRun?: boolean;
+  /** Progress lines for a human. Ignored when `report` is given. */
   progress?: (line: string) => void;
+  /** Where phases and messages go as events (the CLI renders them). */
+  report?: Report;
+  /** Asked with the plan before anything is written; false ends the transaction with `aborted`, nothing changed. */
+  confirm?: (plan: UninstallResult) => Promise<boolean>;
 }
 
 export interface UninstallResult {
@@ -29,77 +45,89 @@ export interface UninstallResult {
   backend: string;
   from: string;
   baseCommit: string;
+  /** Every layered package that goes: named, dependents taken along, and autoremoved. */
   remove: PackageId[];
+  /** Layered packages that needed a removed one and go with it (`withDependents`). */
+  dependents: Dependent[];
+  /** Pulled-in packages nothing that stays needs. */
+  autoremoved: PackageId[];
   /** Layered packages that stay. */
   keep: PackageId[];
   commit?: string;
   deployed: boolean;
+  /** The `confirm` callback said no: nothing was changed. */
+  aborted?: boolean;
 }
 
-type Layered = LayerState['packages'][number];
-
 export async function uninstall(options: UninstallOptions): Promise<UninstallResult> {
-  const say = options.progress ?? (() => undefined);
-  if (options.names.length === 0) throw new UsageError('name at least one layered package to remove');
+  const report = options.report ?? lineReport(options.progress);
+  const say = (text: string) => report.emit({ type: 'message', text });
+  // Each phase reports its start and its time, as install's do.
+  let phaseStarted = 0;
+  const begin = (phase: Phase) => {
+    phaseStarted = performance.now();
+    report.emit({ type: 'phase-start', phase });
+  };
+  const end = (phase: Phase) => report.emit({ type: 'phase-end', phase, ms: Math.round((performance.now() - phaseStarted) * 10) / 10 });
+  if (options.names.length === 0 && !options.autoremoveOnly) throw new UsageError('name at least one layered package to remove');
   const opened = await beginTransaction(options, options.backends, !options.dryRun);
   try {
-    const { tree, repo, backend, location, database, previous: state } = opened;
-    const installed = await database.packages();
-    const remove = pickLayered(options.names, state, installed);
-    const keep = state!.packages.filter((p) => !remove.includes(p));
+    const { backend, database, previous } = opened;
+    const state: LayerState = previous ?? { baseCommit: opened.fromCommit, backend: backend.name, requests: [], requested: [], packages: [] };
+    const named = pickLayered(options.names, state, await database.packages());
+    const namedKeys = new Set(named.map(key));
+    const requested = new Set(state.packages.filter((p) => p.requested && !namedKeys.has(key(p))).map(key));
+    const repositoryBackend = options.repositoryBackends?.[backend.name];
+    const plan = repositoryBackend
+      ? await planRemoval({ repositoryBackend, database, layered: state.packages, remove: named, requested, cascade: Boolean(options.withDependents) })
+      : { dependents: [], autoremove: [] };
+    if (plan.dependents.length > 0 && !options.withDependents) throw dependentsError(plan.dependents);
+
+    const goes = new Set([...namedKeys, ...plan.dependents.map((d) => key(d.package)), ...plan.autoremove.map(key)]);
+    const remove = state.packages.filter((p) => goes.has(key(p)));
+    const keep = state.packages.filter((p) => !goes.has(key(p)));
     const result: UninstallResult = {
       dryRun: Boolean(options.dryRun),
       backend: backend.name,
       from: opened.fromCommit,
-      baseCommit: state!.baseCommit,
+      baseCommit: state.baseCommit,
       remove: remove.map(identity),
+      dependents: plan.dependents,
+      autoremoved: plan.autoremove,
       keep: keep.map(identity),
       deployed: false,
     };
-    if (!(await repo.resolve(state!.baseCommit))) {
-      throw new SystemStateError(`the base commit ${state!.baseCommit} is no longer in ${repo.path}; deploy a base again (ostree admin deploy) and layer onto it`);
+    if (remove.length === 0) return result;
+    if (!opened.repo.hasCommit(state.baseCommit)) {
+      throw new SystemStateError(`the base commit ${state.baseCommit} is no longer in ${opened.repo.path}; deploy a base again (ostree admin deploy) and layer onto it`);
     }
-    const keepCommits = await layerCommits(repo, keep);
+    const keepCommits = await recordedLayers(opened.repo, keep);
+    const scriptCommits = await scriptLayerCommits(opened.repo, state);
     if (options.dryRun) return result;
-
-    let newState: LayerState | null = null;
-    if (keep.length === 0) {
-      result.commit = state!.baseCommit;
-      say(`nothing stays layered: the base ${state!.baseCommit.slice(0, 10)} is deployed as it is`);
-    } else {
-      if (!backend.databaseWithout) throw new UsageError(`the ${backend.name} backend cannot remove packages from its database yet`);
-      const base = new RepoTree(repo, state!.baseCommit);
-      try {
-        await base.prefetch(location);
-        const files: LayerFile[] = await backend.databaseWithout({ tree, database, base, remove: remove.map(identity) });
-        newState = { ...state!, requests: [...state!.requests, ['uninstall', ...options.names]], packages: keep };
-        files.push({ path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(newState, null, 2) + '\n' });
-        const directories: LayerDirectory[] = [];
-        for (const commit of keepCommits) {
-          for (const dir of await listDirectories(repo, commit)) directories.push({ path: dir.path, meta: { mode: dir.stat.mode, uid: dir.stat.uid, gid: dir.stat.gid } });
-        }
-        const finalLayer = await commitFinalLayer({ repo, placer: new PathPlacer(base), directories, files });
-        await faultPoint('compose');
-        result.commit = await composeCommit({
-          repo,
-          from: state!.baseCommit,
-          layers: [...keepCommits, finalLayer],
-          branch: options.commitOnly?.ref,
-          state: newState,
-          subject: `ostree-layer: uninstall ${options.names.join(' ')}`,
-        });
-      } finally {
-        await base.dispose();
-      }
-      say(`composed ${result.commit}`);
+    if (options.confirm && !(await options.confirm(result))) {
+      result.aborted = true;
+      return result;
     }
 
-    if (options.commitOnly && keep.length === 0) {
-      await repo.setRef(options.commitOnly.ref, result.commit);
-    }
+    const removedNames = new Set(remove.map((p) => p.name));
+    const newState: LayerState = {
+      ...state,
+      requests: [...state.requests, [options.autoremoveOnly ? 'autoremove' : 'uninstall', ...options.names]],
+      requested: (state.requested ?? []).filter((r) => !removedNames.has(r.name)),
+      packages: keep.map((p, i) => ({ ...p, commit: keepCommits[i] })),
+    };
+    const subject = `ostree-layer: ${options.autoremoveOnly ? 'autoremove' : 'uninstall'} ${remove.map((p) => p.name).join(' ')}`;
+    if (keep.length > 0) begin('compose');
+    result.commit = keep.length === 0 ? state.baseCommit : await recomposeWithout(opened, newState, remove, keepCommits, scriptCommits, options.commitOnly?.ref, subject);
+    if (keep.length > 0) end('compose');
+    say(keep.length === 0 ? `nothing stays layered: the base ${state.baseCommit.slice(0, 10)} is deployed as it is` : `composed ${result.commit}`);
+
+    if (options.commitOnly && keep.length === 0) await opened.repo.setRef(options.commitOnly.ref, result.commit);
     if (opened.sysroot && opened.deployment) {
+      begin('deploy');
       await faultPoint('deploy');
-      await deployCommit(opened.sysroot, opened.deployment, result.commit, newState);
+      await deployCommit(opened.sysroot, opened.deployment, result.commit, keep.length === 0 ? null : newState);
+      end('deploy');
       result.deployed = true;
       say(`deployed ${result.commit.slice(0, 10)}; it boots next`);
     }
@@ -109,14 +137,55 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
   }
 }
 
+/** Base + the layers that stay + the backend's database without the removed packages. */
+async function recomposeWithout(
+  opened: TransactionContext,
+  state: LayerState,
+  remove: PackageId[],
+  keepCommits: string[],
+  scriptCommits: string[],
+  branch: string | undefined,
+  subject: string,
+): Promise<string> {
+  const { backend, repo, tree, database, location } = opened;
+  if (!backend.databaseWithout) throw new UsageError(`the ${backend.name} backend cannot remove packages from its database yet`);
+  const base = new RepoTree(repo, state.baseCommit);
+  try {
+    await base.prefetch(location);
+    const databaseFiles: LayerFile[] = await backend.databaseWithout({ tree, database, base, remove: remove.map(identity) });
+    return await composeLayered({
+      repo,
+      onto: state.baseCommit,
+      placer: new PathPlacer(base),
+      // Script layers before the database: the database written for what stays must win over the one the scripts
+      // left. Removal runs no scripts (neither does rpm-ostree): what the removed packages' scripts made (users,
+      // alternatives) stays, as after `apt remove` without purge.
+      layers: [...keepCommits, ...scriptCommits],
+      directories: await layerDirectories(repo, keepCommits),
+      databaseFiles,
+      state,
+      branch,
+      subject,
+    });
+  } finally {
+    await base.dispose();
+  }
+}
+
+function dependentsError(dependents: Dependent[]): ResolutionError {
+  const lines = dependents.map((d) => `${d.package.name} ${d.package.version} depends on ${d.relation} (${d.needs.name} ${d.needs.version} would be removed)`);
+  const names = [...new Set(dependents.map((d) => d.package.name))].join(' ');
+  return new ResolutionError(`removing this would break layered packages:\n  ${lines.join('\n  ')}\nremove ${names} too (name them, or pass --with-dependents), or keep what they need`);
+}
+
 function identity(p: PackageId): PackageId {
   return { name: p.name, version: p.version, arch: p.arch };
 }
 
 /** The layered packages `names` mean; a name of the base or of nothing at all is refused with the reason. */
-function pickLayered(names: string[], state: LayerState | null, installed: PackageId[]): Layered[] {
-  const layered = state?.packages ?? [];
-  const picked: Layered[] = [];
+function pickLayered(names: string[], state: LayerState, installed: PackageId[]): LayeredRecord[] {
+  const layered = state.packages;
+  const picked: LayeredRecord[] = [];
   for (const request of names) {
     const [name, arch] = request.split(':');
     const matches = layered.filter((p) => p.name === name && (arch === undefined || p.arch === arch));
@@ -131,13 +200,27 @@ function pickLayered(names: string[], state: LayerState | null, installed: Packa
   return picked;
 }
 
-/** The cached import of each package that stays (the ref recorded when it was layered). */
-async function layerCommits(repo: OstreeRepo, keep: Layered[]): Promise<string[]> {
+/** The script layers the state records, each still held by its ref. */
+async function scriptLayerCommits(repo: OstreeRepo, state: LayerState): Promise<string[]> {
+  const commits: string[] = [];
+  for (const commit of state.scriptLayers ?? []) {
+    if ((await repo.refCommit(SCRIPT_LAYER_REF_PREFIX + commit)) !== commit) {
+      throw new SystemStateError(`the layer holding what maintainer scripts changed (${commit.slice(0, 10)}, ref ${SCRIPT_LAYER_REF_PREFIX}${commit}) is gone from ${repo.path}; the tree cannot be recomposed without it`);
+    }
+    commits.push(commit);
+  }
+  return commits;
+}
+
+/** The layer commit each package that stays was composed from, checked to be in the repo. */
+export async function recordedLayers(repo: OstreeRepo, keep: LayeredRecord[]): Promise<string[]> {
   const commits: string[] = [];
   for (const p of keep) {
-    const commit = await repo.refCommit(p.ref);
-    if (!commit) {
-      throw new SystemStateError(`the cached layer of ${p.name} ${p.version} (ref ${p.ref}) is gone from ${repo.path}, so the tree cannot be recomposed without it; install ${p.name} again first`);
+    const commit = await layerCommitOf(repo, p);
+    if (!commit || !repo.hasCommit(commit)) {
+      throw new SystemStateError(
+        `the cached layer of ${p.name} ${p.version} (${p.commit ? `commit ${p.commit}` : `ref ${p.ref}`}) is gone from ${repo.path}, so the tree cannot be recomposed without it; install ${p.name} again first`,
+      );
     }
     commits.push(commit);
   }

@@ -4,10 +4,11 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LockedError, SystemStateError } from '@ostree-layer/core';
+import { removeTree } from './cleanup.js';
 import { run } from './run.js';
 
 /** A committed base tree: what makeSysroot pulls and deploys. */
@@ -178,3 +179,13 @@ export function sharedPerCacheDir<T>(build: (cacheDir: string) => Promise<T>): (
   };
 }
 
+
+/**
+ * A new scratch directory `<cacheDir>/build-<name>-XXXXXX` for building a base. Call it holding the base's lock: any
+ * `build-<name>-*` left beside it then belongs to a killed run and is removed first.
+ */
+export async function freshBuildDir(cacheDir: string, name: string): Promise<string> {
+  const prefix = `build-${name}-`;
+  for (const stale of (await readdir(cacheDir)).filter((n) => n.startsWith(prefix))) await removeTree(join(cacheDir, stale));
+  return mkdtemp(join(cacheDir, prefix));
+}

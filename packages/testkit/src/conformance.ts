@@ -9,9 +9,15 @@ import { join } from 'node:path';
 import type { Backend, PackageEntry } from '@ostree-layer/core';
 import { DirectoryTree, PackageFormatError } from '@ostree-layer/core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { describeDatabaseConformance } from './conformance-database.js';
+import { ABSOLUTE_NORMALISED, layeredPackages } from './conformance-helpers.js';
+import { describePackageConformance } from './conformance-package.js';
 
 export interface ConformanceFixtures {
-  /** At least two valid package files of the backend's format, one with a directory, a file and a symlink. */
+  /**
+   * At least two valid package files of the backend's format without scripts, not in the tree's database, one with a
+   * directory, a file and a symlink.
+   */
   packages: string[];
   /** A file of another format (or garbage) the backend must not claim. */
   foreignFile: string;
@@ -19,9 +25,14 @@ export interface ConformanceFixtures {
   treeWithDatabase: string;
   /** Versions in strictly ascending order by the backend's own rules. */
   ascendingVersions: string[];
+  /**
+   * Packages that all ship `path` with different content: `stranger` declares nothing that lets it overwrite
+   * `owner`'s file; `replacer`, for formats that have such a declaration (dpkg Replaces:), declares it.
+   */
+  overwrite: { owner: string; stranger: string; replacer?: string; path: string };
+  /** A package with a maintainer script that gets a step of its own (dpkg preinst, rpm %post). */
+  scripted: string;
 }
-
-const ABSOLUTE_NORMALISED = /^\/(?!.*\/\/)(?!.*\/\.\.?(\/|$))(?!.*\/$).+$/;
 
 export function describeBackendConformance(backend: Backend, fixtures: () => Promise<ConformanceFixtures>): void {
   describe(`backend conformance: ${backend.name}`, () => {
@@ -85,24 +96,21 @@ export function describeBackendConformance(backend: Backend, fixtures: () => Pro
       expect((await db.packages()).length).toBeGreaterThan(0);
     });
 
-    it('writes the database for new packages without touching the tree, only under its location, and cleans up after itself', async () => {
+    describeDatabaseConformance(backend, () => f);
+    describePackageConformance(backend, () => f);
+
+    it('writes the database for new packages without touching the tree, only as tree content, and cleans up after itself', async () => {
       const tree = new DirectoryTree(f.treeWithDatabase);
       const location = (await backend.detect(tree))!;
       const database = await backend.openDatabase(tree, location);
       const before = snapshot(f.treeWithDatabase);
-      const added = [];
-      for (const file of f.packages) {
-        const pkg = await backend.openPackage(file);
-        const entries: PackageEntry[] = [];
-        for await (const { entry, body } of pkg.payload()) {
-          entries.push(entry);
-          if (body) for await (const _ of body) void _;
-        }
-        added.push({ package: pkg, entries, takenOver: new Map<string, string[]>() });
-      }
+      const added = await layeredPackages(backend, f.packages);
       const files = await backend.writeDatabase({ tree, database, added });
       expect(files.length).toBeGreaterThan(0);
-      for (const file of files) expect(file.path === location || file.path.startsWith(location + '/'), file.path).toBe(true);
+      // The database, and the few files that point the tree's own tools at it: tree content under /usr (or the /etc of
+      // a tree that has no /usr/etc), never under /var, which a deployment does not get from its commit.
+      expect(files.some((file) => file.path === location || file.path.startsWith(location + '/'))).toBe(true);
+      for (const file of files) expect(/^\/(usr|etc)\//.test(file.path) && !file.path.startsWith('/var/'), file.path).toBe(true);
       expect(snapshot(f.treeWithDatabase)).toEqual(before);
       for (const file of files) {
         await file.dispose?.();

@@ -1,10 +1,10 @@
 /** A real Debian bookworm minbase, made OSTree-ready and cached as a commit. */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '@ostree-layer/core';
 import { removeTree } from './cleanup.js';
-import { ensureCached, sharedPerCacheDir, type BaseImage, type CacheOptions } from './cache.js';
+import { ensureCached, freshBuildDir, sharedPerCacheDir, type BaseImage, type CacheOptions } from './cache.js';
 import { commitTree, makeOstreeReady } from './ostree-tree.js';
 import { isRoot, run } from './run.js';
 
@@ -56,35 +56,69 @@ export const ensureDebianMinbase: (options?: CacheOptions) => Promise<BaseImage>
 
 async function buildOrReuse(cacheDir: string): Promise<BaseImage> {
   if (!isRoot()) throw new UsageError('ensureDebianMinbase needs root (mmdebstrap in root mode, ownership in the commit)');
-  const { repo, commit } = await ensureCached(cacheDir, DEBIAN_MINBASE_REF, RECIPE, (repo) => buildMinbase(cacheDir, repo));
+  const { repo, commit } = await ensureCached(cacheDir, DEBIAN_MINBASE_REF, RECIPE, (repo) =>
+    buildDebianBase(cacheDir, repo, {
+      ref: DEBIAN_MINBASE_REF,
+      recipe: RECIPE,
+      subject: 'Debian bookworm minbase (ostree-layer testkit)',
+      version: 'bookworm-minbase',
+      buildName: 'minbase',
+    }),
+  );
   return { repo, ref: DEBIAN_MINBASE_REF, commit, osName: 'debian' };
 }
 
-async function buildMinbase(cacheDir: string, repo: string): Promise<void> {
-  // We hold the base's lock, so any build dir left here is from a killed run.
-  for (const stale of (await readdir(cacheDir)).filter((n) => n.startsWith('build-minbase-'))) {
-    await removeTree(join(cacheDir, stale));
-  }
-  const work = await mkdtemp(join(cacheDir, 'build-minbase-'));
+/** What {@link buildDebianBase} makes: an mmdebstrap bookworm minbase plus whatever the spec adds. */
+export interface DebianBaseSpec {
+  ref: string;
+  /** Recorded in the commit; a different recipe rebuilds. */
+  recipe: string;
+  subject: string;
+  /** The commit's `version` metadata (what `ostree admin status` shows). */
+  version: string;
+  /** Name of the scratch directory under the cache (`build-<name>-*`). */
+  buildName: string;
+  /** Packages beyond minbase (`mmdebstrap --include`). */
+  include?: readonly string[];
+  /** `mmdebstrap --customize-hook` commands; `$1` is the new root. */
+  customizeHooks?: readonly string[];
+  /** Environment for mmdebstrap (and so for the package scripts it runs). */
+  env?: Readonly<Record<string, string>>;
+  /** Runs on the root file system after mmdebstrap, before it is made OSTree-ready. */
+  prepare?: (root: string) => Promise<void>;
+}
+
+/** The mmdebstrap arguments a spec turns into: what its recipe must cover so a changed input rebuilds. */
+export function mmdebstrapArgs(spec: Pick<DebianBaseSpec, 'include' | 'customizeHooks'>, root: string): string[] {
+  return [
+    '--quiet',
+    '--variant=minbase',
+    '--mode=root',
+    ...(spec.include?.length ? [`--include=${spec.include.join(',')}`] : []),
+    ...(spec.customizeHooks ?? []).map((hook) => `--customize-hook=${hook}`),
+    'bookworm',
+    root,
+    debianSourcesLine(),
+  ];
+}
+
+/** Builds a Debian bookworm base with mmdebstrap, makes it OSTree-ready and commits it to `spec.ref` in `repo`. */
+export async function buildDebianBase(cacheDir: string, repo: string, spec: DebianBaseSpec): Promise<void> {
+  const work = await freshBuildDir(cacheDir, spec.buildName);
   const root = join(work, 'root');
   try {
-    await run('mmdebstrap', ['--quiet', '--variant=minbase', '--mode=root', 'bookworm', root, debianSourcesLine()], {
+    await run('mmdebstrap', mmdebstrapArgs(spec, root), {
+      env: { ...spec.env },
       timeoutMs: 15 * 60_000,
       hint:
         'mmdebstrap builds the Debian test base from the mirror in /etc/apt/sources.list*: check that it is reachable and that ' +
-        'scripts/setup has run, or point OSTREE_LAYER_TEST_CACHE at a cache that already holds ' + DEBIAN_MINBASE_REF,
+        `scripts/setup has run, or point OSTREE_LAYER_TEST_CACHE at a cache that already holds ${spec.ref}`,
     });
+    await spec.prepare?.(root);
     await makeOstreeReady(root, { moveIntoUsr: [['var/lib/dpkg', DPKG_DB_PATH]] });
     // One plain source keeps the APT tests on the suite the base came from (no -updates/-security drift).
     await writeFile(join(root, 'usr/etc/apt/sources.list'), debianSourcesLine() + '\n');
-    await commitTree({
-      repo,
-      ref: DEBIAN_MINBASE_REF,
-      root,
-      subject: 'Debian bookworm minbase (ostree-layer testkit)',
-      recipe: RECIPE,
-      metadata: { version: 'bookworm-minbase' },
-    });
+    await commitTree({ repo, ref: spec.ref, root, subject: spec.subject, recipe: spec.recipe, metadata: { version: spec.version } });
   } finally {
     await removeTree(work);
   }

@@ -30,6 +30,23 @@ export interface RpmFileSpec {
 
 export type RpmCompression = 'gzip' | 'xz' | 'zstd' | 'bzip2' | 'none';
 
+/** A scriptlet body run by /bin/sh, or with another interpreter (`-p`, e.g. "<lua>" or "/usr/bin/busybox sh"). */
+export type RpmScriptlet = string | { body?: string; interpreter?: string; /** `-e`: rpm expands macros in the body at install time. */ expand?: boolean };
+
+export type RpmScriptletKind = 'pre' | 'post' | 'preun' | 'postun' | 'pretrans' | 'posttrans';
+
+/** A file trigger section (`%filetriggerin -- /usr/lib` …). */
+export interface RpmFileTrigger {
+  kind: 'filetriggerin' | 'filetriggerun' | 'filetriggerpostun' | 'transfiletriggerin' | 'transfiletriggerun' | 'transfiletriggerpostun';
+  /** Path prefixes the trigger watches. */
+  prefixes: string[];
+  body: string;
+  /** `-p`: default /bin/sh. */
+  interpreter?: string;
+  /** `-P`: rpm's default is 1000000; at or above 10000 a %filetriggerin runs before the package's %post. */
+  priority?: number;
+}
+
 export interface RpmSpec {
   name: string;
   version: string;
@@ -52,7 +69,12 @@ export interface RpmSpec {
   /** Let rpmbuild add ELF/soname dependencies; default false so the header says exactly what the spec says. */
   autoReqProv?: boolean;
   files: RpmFileSpec[];
-  scripts?: { pre?: string; post?: string; preun?: string; postun?: string; pretrans?: string; posttrans?: string };
+  scripts?: Partial<Record<RpmScriptletKind, RpmScriptlet>>;
+  fileTriggers?: RpmFileTrigger[];
+  /** Package triggers: `%triggerin -- on` and friends. */
+  packageTriggers?: Array<{ kind: 'triggerin' | 'triggerun' | 'triggerpostun' | 'triggerprein'; on: string; body: string }>;
+  /** `Prefix:` lines: a relocatable package (scriptlets then see RPM_INSTALL_PREFIX). */
+  prefixes?: string[];
   /** Payload compression; default "zstd" (what current Fedora ships; level 3 here, builds stay quick). */
   compression?: RpmCompression;
 }
@@ -109,11 +131,23 @@ export function rpmSpecText(spec: RpmSpec, stage: string): string {
     ['Enhances', spec.enhances],
   ];
   for (const [tag, values] of relations) for (const value of values ?? []) lines.push(`${tag}: ${value}`);
+  for (const prefix of spec.prefixes ?? []) lines.push(`Prefix: ${prefix}`);
   lines.push('', '%description', macroSafe(spec.description ?? `${spec.name} test package built by the ostree-layer testkit.`));
   lines.push('', '%install', `cp -a "${stage}/." "%{buildroot}/"`);
-  for (const [name, body] of Object.entries(spec.scripts ?? {})) {
-    if (body !== undefined) lines.push('', `%${name}`, macroSafe(body));
+  for (const [name, scriptlet] of Object.entries(spec.scripts ?? {})) {
+    if (scriptlet === undefined) continue;
+    const { body, interpreter, expand } = typeof scriptlet === 'string' ? { body: scriptlet, interpreter: undefined, expand: false } : scriptlet;
+    lines.push('', [`%${name}`, ...(interpreter ? ['-p', `"${macroSafe(interpreter)}"`] : []), ...(expand ? ['-e'] : [])].join(' '));
+    if (body !== undefined) lines.push(macroSafe(body));
   }
+  for (const trigger of spec.fileTriggers ?? []) {
+    const options = [
+      ...(trigger.interpreter ? ['-p', `"${macroSafe(trigger.interpreter)}"`] : []),
+      ...(trigger.priority !== undefined ? ['-P', String(trigger.priority)] : []),
+    ];
+    lines.push('', [`%${trigger.kind}`, ...options, '--', ...trigger.prefixes.map(macroSafe)].join(' '), macroSafe(trigger.body));
+  }
+  for (const trigger of spec.packageTriggers ?? []) lines.push('', `%${trigger.kind} -- ${trigger.on}`, macroSafe(trigger.body));
   lines.push('', '%files');
   for (const file of spec.files) lines.push(filesLine(file, normalise(file.path, spec.name)));
   return lines.join('\n') + '\n';

@@ -3,10 +3,10 @@
  * with the real rpm into a root whose database is /usr/lib/sysimage/rpm, made OSTree-ready and cached as a commit.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SystemStateError, UsageError } from '@ostree-layer/core';
-import { ensureCached, sharedPerCacheDir, type BaseImage, type CacheOptions } from './cache.js';
+import { ensureCached, freshBuildDir, sharedPerCacheDir, type BaseImage, type CacheOptions } from './cache.js';
 import { removeTree } from './cleanup.js';
 import { commitTree, makeOstreeReady } from './ostree-tree.js';
 import { buildRpm, type RpmSpec } from './rpm.js';
@@ -123,6 +123,25 @@ async function isStaticElf(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * Installs `rpms` with the real rpm (`--noscripts`; no `--nodeps`: rpm checks that their requires close over each
+ * other) into a new root `root`, database at /usr/lib/sysimage/rpm, and leaves the database closed: no -wal, -shm or
+ * lock file. A plain directory, not yet OSTree-ready: what tests compare real rpm runs on.
+ */
+export async function installRpmRoot(root: string, rpms: string[]): Promise<void> {
+  await mkdir(root, { recursive: true });
+  const rpmArgs = ['--root', root, '--dbpath', `/${RPM_DB_PATH}`];
+  await run('rpm', [...rpmArgs, '-i', '--noscripts', ...rpms], { hint: 'the RPM test base packages do not install together' });
+  const dbDir = join(root, RPM_DB_PATH);
+  await run('rpm', [...rpmArgs, '-qa']);
+  const wal = join(dbDir, 'rpmdb.sqlite-wal');
+  if (existsSync(wal) && (await stat(wal)).size > 0) {
+    throw new SystemStateError(`${wal} still holds transactions after rpm closed the database; refusing to use it`);
+  }
+  // Lock and shared-memory files belong to a running rpm, not to the tree.
+  for (const transient of ['rpmdb.sqlite-wal', 'rpmdb.sqlite-shm', '.rpm.lock']) await rm(join(dbDir, transient), { force: true });
+}
+
 /** The RPM test base commit (about a second to build; a cache hit costs two `ostree` calls). */
 export const ensureRpmBase: (options?: CacheOptions) => Promise<RpmBase> = sharedPerCacheDir(buildOrReuse);
 
@@ -135,30 +154,16 @@ async function buildOrReuse(cacheDir: string): Promise<RpmBase> {
 }
 
 async function buildRpmBase(cacheDir: string, rpmsDir: string, repo: string): Promise<void> {
-  for (const stale of (await readdir(cacheDir)).filter((n) => n.startsWith('build-rpmbase-'))) {
-    await removeTree(join(cacheDir, stale));
-  }
   const busybox = await findStaticBusybox();
   await rm(rpmsDir, { recursive: true, force: true });
   await mkdir(rpmsDir, { recursive: true });
   const rpms: string[] = [];
   for (const spec of rpmBaseSpecs(busybox)) rpms.push(await buildRpm(rpmsDir, spec));
 
-  const work = await mkdtemp(join(cacheDir, 'build-rpmbase-'));
+  const work = await freshBuildDir(cacheDir, 'rpmbase');
   const root = join(work, 'root');
   try {
-    await mkdir(root);
-    const rpmArgs = ['--root', root, '--dbpath', `/${RPM_DB_PATH}`];
-    // No --nodeps: the real rpm checks that the base's requires and provides close over each other.
-    await run('rpm', [...rpmArgs, '-i', '--noscripts', ...rpms], { hint: 'the RPM test base packages do not install together' });
-    const dbDir = join(root, RPM_DB_PATH);
-    await run('rpm', [...rpmArgs, '-qa']);
-    const wal = join(dbDir, 'rpmdb.sqlite-wal');
-    if (existsSync(wal) && (await stat(wal)).size > 0) {
-      throw new SystemStateError(`${wal} still holds transactions after rpm closed the database; refusing to commit it`);
-    }
-    // Lock and shared-memory files belong to a running rpm, not to the tree.
-    for (const transient of ['rpmdb.sqlite-wal', 'rpmdb.sqlite-shm', '.rpm.lock']) await rm(join(dbDir, transient), { force: true });
+    await installRpmRoot(root, rpms);
     await makeOstreeReady(root);
     await commitTree({
       repo,

@@ -47,42 +47,14 @@ export async function makeSysroot(options: SysrootOptions): Promise<Sysroot> {
   if (!options.base === !options.treeDir) throw new UsageError('makeSysroot: pass exactly one of `base` or `treeDir`');
   const started = performance.now();
   const sysroot = await prepareDir(options.dir);
-  const osName = options.osName ?? options.base?.osName ?? 'testos';
-  const repo = join(sysroot, 'ostree', 'repo');
   try {
-    await run('ostree', ['admin', 'init-fs', sysroot]);
-    await run('ostree', ['admin', 'os-init', `--sysroot=${sysroot}`, osName]);
-    // A throwaway sysroot needs no durability; without fsync, pulls and the engine's commits wait less on the disk.
-    const config = join(repo, 'config');
-    await writeFile(config, (await readFile(config, 'utf8')).replace(/^\[core\]$/m, '[core]\nfsync=false'));
-    const initDone = performance.now();
-    let ref: string;
-    if (options.base) {
-      ref = options.base.ref;
-      await run('ostree', ['pull-local', `--repo=${repo}`, options.base.repo, ref]);
-    } else {
-      ref = options.ref ?? 'testkit/tree';
-      await run('ostree', ['commit', `--repo=${repo}`, `--branch=${ref}`, `--tree=dir=${resolve(options.treeDir!)}`, '--subject=testkit tree']);
-    }
-    const commit = (await run('ostree', ['rev-parse', `--repo=${repo}`, ref])).trim();
-    const pullDone = performance.now();
-    await run('ostree', ['admin', 'deploy', `--sysroot=${sysroot}`, `--os=${osName}`, ref]);
-    const done = performance.now();
-    const setupMs = done - started;
-    const timings = { initMs: initDone - started, pullMs: pullDone - initDone, deployMs: done - pullDone };
+    const made = await initSysroot(sysroot, options);
+    const setupMs = performance.now() - started;
     return {
-      sysroot,
-      osName,
-      repo,
-      ref,
-      commit,
+      ...made,
       setupMs,
-      timings,
-      deploymentDir: () => {
-        const first = listDeployments(sysroot)[0];
-        if (!first) throw new SystemStateError(`${sysroot} has no deployment (no boot/loader/entries/*.conf)`);
-        return first;
-      },
+      timings: { ...made.timings, initMs: made.timings.initMs + (setupMs - made.setupMs) },
+      deploymentDir: () => defaultDeployment(sysroot),
       deployments: () => listDeployments(sysroot),
       dispose: () => removeTree(sysroot, { sysroot: true }),
     };
@@ -90,6 +62,51 @@ export async function makeSysroot(options: SysrootOptions): Promise<Sysroot> {
     await removeTree(sysroot, { sysroot: true });
     throw err;
   }
+}
+
+/** What {@link initSysroot} made. */
+export type InitializedSysroot = Pick<Sysroot, 'sysroot' | 'osName' | 'repo' | 'ref' | 'commit' | 'setupMs' | 'timings'>;
+
+/**
+ * Turns the existing directory `sysroot` into an OSTree sysroot with one deployment: init-fs, os-init, the base
+ * pulled (or `treeDir` committed) into its repo, `ostree admin deploy` with `kernelArgs`. Cleaning up on failure is
+ * the caller's job (the directory may be a mount point).
+ */
+export async function initSysroot(
+  sysroot: string,
+  options: Omit<SysrootOptions, 'dir'> & { kernelArgs?: readonly string[] },
+): Promise<InitializedSysroot> {
+  const started = performance.now();
+  const osName = options.osName ?? options.base?.osName ?? 'testos';
+  const repo = join(sysroot, 'ostree', 'repo');
+  await run('ostree', ['admin', 'init-fs', sysroot]);
+  await run('ostree', ['admin', 'os-init', `--sysroot=${sysroot}`, osName]);
+  // A throwaway sysroot needs no durability; without fsync, pulls and the engine's commits wait less on the disk.
+  const config = join(repo, 'config');
+  await writeFile(config, (await readFile(config, 'utf8')).replace(/^\[core\]$/m, '[core]\nfsync=false'));
+  const initDone = performance.now();
+  let ref: string;
+  if (options.base) {
+    ref = options.base.ref;
+    await run('ostree', ['pull-local', `--repo=${repo}`, options.base.repo, ref]);
+  } else {
+    ref = options.ref ?? 'testkit/tree';
+    await run('ostree', ['commit', `--repo=${repo}`, `--branch=${ref}`, `--tree=dir=${resolve(options.treeDir!)}`, '--subject=testkit tree']);
+  }
+  const commit = (await run('ostree', ['rev-parse', `--repo=${repo}`, ref])).trim();
+  const pullDone = performance.now();
+  const kargs = (options.kernelArgs ?? []).map((arg) => `--karg=${arg}`);
+  await run('ostree', ['admin', 'deploy', `--sysroot=${sysroot}`, `--os=${osName}`, ...kargs, ref]);
+  const done = performance.now();
+  const timings = { initMs: initDone - started, pullMs: pullDone - initDone, deployMs: done - pullDone };
+  return { sysroot, osName, repo, ref, commit, setupMs: done - started, timings };
+}
+
+/** The checkout the bootloader boots by default. */
+export function defaultDeployment(sysroot: string): string {
+  const first = listDeployments(sysroot)[0];
+  if (!first) throw new SystemStateError(`${sysroot} has no deployment (no boot/loader/entries/*.conf)`);
+  return first;
 }
 
 async function prepareDir(dir: string | undefined): Promise<string> {
@@ -102,23 +119,44 @@ async function prepareDir(dir: string | undefined): Promise<string> {
   return path;
 }
 
+/** One `boot/loader/entries/*.conf` file: what a BLS bootloader reads to boot a deployment. */
+export interface LoaderEntry {
+  file: string;
+  /** Higher boots by default. */
+  version: number;
+  /** Kernel and initramfs, relative to the sysroot's /boot. */
+  linux: string;
+  initrd: string;
+  /** The kernel command line, with the `ostree=` argument naming the deployment. */
+  options: string;
+  /** The `ostree=` path, relative to the sysroot. */
+  ostreePath: string;
+}
+
+/** The sysroot's boot entries, default first (highest `version`). */
+export function readLoaderEntries(sysroot: string): LoaderEntry[] {
+  const entriesDir = join(sysroot, 'boot', 'loader', 'entries');
+  if (!existsSync(entriesDir)) return [];
+  const entries: LoaderEntry[] = [];
+  for (const name of readdirSync(entriesDir)) {
+    if (!name.endsWith('.conf')) continue;
+    const file = join(entriesDir, name);
+    const text = readFileSync(file, 'utf8');
+    const key = (k: string) => new RegExp(`^${k}\\s+(.*)$`, 'm').exec(text)?.[1].trim() ?? '';
+    const options = key('options');
+    const ostreePath = /(?:^|\s)ostree=(\S+)/.exec(options)?.[1];
+    if (!ostreePath) continue;
+    entries.push({ file, version: Number(key('version') || 0), linux: key('linux'), initrd: key('initrd'), options, ostreePath });
+  }
+  return entries.sort((a, b) => b.version - a.version);
+}
+
 /**
  * Deployments in boot order, read the way the bootloader would: each boot entry's `ostree=` path resolves through
  * the boot.N symlinks to a deployment checkout, and the entry with the highest `version` is the default.
  */
 export function listDeployments(sysroot: string): string[] {
-  const entriesDir = join(sysroot, 'boot', 'loader', 'entries');
-  if (!existsSync(entriesDir)) return [];
-  const entries: { version: number; dir: string }[] = [];
-  for (const name of readdirSync(entriesDir)) {
-    if (!name.endsWith('.conf')) continue;
-    const text = readFileSync(join(entriesDir, name), 'utf8');
-    const version = Number(/^version\s+(\d+)/m.exec(text)?.[1] ?? 0);
-    const target = /(?:^|\s)ostree=(\S+)/m.exec(/^options\s+(.*)$/m.exec(text)?.[1] ?? '')?.[1];
-    if (!target) continue;
-    entries.push({ version, dir: realpathSync(join(sysroot, target)) });
-  }
-  return entries.sort((a, b) => b.version - a.version).map((e) => e.dir);
+  return readLoaderEntries(sysroot).map((entry) => realpathSync(join(sysroot, entry.ostreePath)));
 }
 
 /** The `[origin]` refspec of a deployment (its `.origin` file beside the checkout). */

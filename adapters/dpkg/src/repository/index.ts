@@ -3,7 +3,7 @@
  * Release verified, the Packages index of every component × architecture loaded through the compact cache, and the
  * candidates handed to the solver as specs whose `data` is the {@link Download} of the .deb.
  */
-import { SystemStateError, type PackageSpec, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
+import { SystemStateError, UnreachableError, type LoadedRepository, type PackageSpec, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
 import { findDatabase, openDatabase } from '../database.js';
 import { parseParagraphs } from '../control.js';
 import type { Compression } from '../decompress.js';
@@ -90,6 +90,17 @@ export class DebRepositorySet implements RepositorySet {
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 
+  repositories(): LoadedRepository[] {
+    const byOrigin = new Map<string, LoadedRepository>();
+    for (const idx of this.indexes) {
+      const key = `${idx.source.uri} ${idx.origin}`;
+      const have = byOrigin.get(key);
+      if (have) have.packages += idx.rows.length;
+      else byOrigin.set(key, { id: idx.origin, name: key, url: idx.source.uri, packages: idx.rows.length, configuredIn: idx.source.origin, priority: idx.priority });
+    }
+    return [...byOrigin.values()];
+  }
+
   /** Full paragraphs of every candidate of `name` (read back from the cached index text). */
   async show(name: string): Promise<Array<Record<string, unknown>>> {
     const out: Array<Record<string, unknown>> = [];
@@ -126,26 +137,38 @@ export async function openDebRepositories(options: RepositoryOptions): Promise<D
   }
   const loaded = await Promise.all(
     sources.map(async (source) => {
-      const release = await fetchRelease(source, { tree, allowUnauthenticated: options.allowUnauthenticated, warn: say });
-      const out: LoadedIndex[] = [];
-      const flat = source.suite.endsWith('/');
-      const components = flat ? [''] : source.components;
-      const wanted = source.architectures ?? architectures;
-      for (const component of components) {
-        for (const arch of wanted) {
-          const path = flat ? 'Packages' : `${component}/binary-${arch}/Packages`;
-          const idx = await loadIndex({ path, release }, options.cacheDir, say);
-          if (!idx) {
-            if (!flat && arch === arches.native) say(`warning: ${release.base} lists no ${path} index; skipping ${component} for ${arch}`);
-            continue;
-          }
-          const origin = flat ? source.suite : `${release.codename || source.suite}/${component}`;
-          out.push({ source, origin, priority: release.priority, ...idx });
-        }
-        if (flat) break;
+      try {
+        return await loadSource(source);
+      } catch (err) {
+        // As apt: a mirror that cannot be reached (and was never fetched) is a warning; the request fails later
+        // only if it needs a package from there. Verification failures stay errors.
+        if (!(err instanceof UnreachableError)) throw err;
+        say(`warning: ${source.uri} ${source.suite} (${source.origin}) is unreachable and has no cached index (${err.message}); its packages are left out`);
+        return [];
       }
-      return out;
     }),
   );
   return new DebRepositorySet(loaded.flat(), architectures);
+
+  async function loadSource(source: SourceEntry): Promise<LoadedIndex[]> {
+    const release = await fetchRelease(source, { tree, allowUnauthenticated: options.allowUnauthenticated, warn: say, cacheDir: options.cacheDir });
+    const out: LoadedIndex[] = [];
+    const flat = source.suite.endsWith('/');
+    const components = flat ? [''] : source.components;
+    const wanted = source.architectures ?? architectures;
+    for (const component of components) {
+      for (const arch of wanted) {
+        const path = flat ? 'Packages' : `${component}/binary-${arch}/Packages`;
+        const idx = await loadIndex({ path, release }, options.cacheDir, say);
+        if (!idx) {
+          if (!flat && arch === arches.native) say(`warning: ${release.base} lists no ${path} index; skipping ${component} for ${arch}`);
+          continue;
+        }
+        const origin = flat ? source.suite : `${release.codename || source.suite}/${component}`;
+        out.push({ source, origin, priority: release.priority, ...idx });
+      }
+      if (flat) break;
+    }
+    return out;
+  }
 }

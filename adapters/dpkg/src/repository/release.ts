@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
-import { NotFoundError, openUrl, VerificationError, type TreeReader } from '@ostree-layer/core';
+import { join } from 'node:path';
+import { describeAge, fetchKeepingCopy, NotFoundError, openUrl, VerificationError, type TreeReader } from '@ostree-layer/core';
 import { parseParagraphs } from '../control.js';
 import type { SourceEntry } from './sources.js';
 
@@ -35,6 +36,8 @@ export interface ReleaseOptions {
   allowUnauthenticated?: boolean;
   now?: Date;
   warn?: (line: string) => void;
+  /** Keeps a copy of every Release piece fetched, used (and verified again) when the mirror cannot be reached. */
+  cacheDir?: string;
 }
 
 async function readUrlText(url: string): Promise<string> {
@@ -51,6 +54,23 @@ async function tryText(url: string): Promise<string | undefined> {
     if (err instanceof NotFoundError) return undefined;
     throw err;
   }
+}
+
+/** {@link tryText}, answered from the copy kept in `cacheDir` when the server cannot be reached (said once via `warn`). */
+function keptText(cacheDir: string | undefined, label: string, warn: (line: string) => void): (url: string) => Promise<string | undefined> {
+  if (!cacheDir) return tryText;
+  let warned = false;
+  return async (url) => {
+    const kept = await fetchKeepingCopy(url, join(cacheDir, 'dpkg', 'releases'), async () => {
+      const text = await tryText(url);
+      return text === undefined ? undefined : Buffer.from(text, 'utf8');
+    });
+    if (kept.stale && !warned) {
+      warned = true;
+      warn(`warning: ${label}: unreachable (${kept.stale.reason}); using the Release verified ${describeAge(kept.stale.ageMs)} ago`);
+    }
+    return kept.data?.toString('utf8');
+  };
 }
 
 /** Reads keys from a keyring file's bytes: armored (.asc) or binary (.gpg); undefined when it holds none we can use. */
@@ -143,7 +163,8 @@ export async function fetchRelease(source: SourceEntry, options: ReleaseOptions)
   const unauthenticatedOk = options.allowUnauthenticated || source.trusted;
   let text: string | undefined;
   let signedBy: string | undefined;
-  const inRelease = await tryText(`${base}InRelease`);
+  const fetchText = keptText(options.cacheDir, label, warn);
+  const inRelease = await fetchText(`${base}InRelease`);
   const { keys, from } = unauthenticatedOk ? { keys: [], from: '' } : await sourceKeys(source, options.tree, warn);
   if (inRelease !== undefined) {
     const what = `${base}InRelease`;
@@ -160,9 +181,9 @@ export async function fetchRelease(source: SourceEntry, options: ReleaseOptions)
       throw new VerificationError(`${what}: not a valid clear-signed OpenPGP message (${(err as Error).message}); refusing it`, { cause: err });
     }
   } else {
-    const release = await tryText(`${base}Release`);
+    const release = await fetchText(`${base}Release`);
     if (release === undefined) throw new NotFoundError(`${label}: neither ${base}InRelease nor ${base}Release exists; check the source line`);
-    const detached = await tryText(`${base}Release.gpg`);
+    const detached = await fetchText(`${base}Release.gpg`);
     if (!unauthenticatedOk) {
       const what = `${base}Release`;
       if (detached === undefined) throw new VerificationError(`${what}: the repository is not signed (no InRelease or Release.gpg); pass --allow-unauthenticated to use it anyway`);

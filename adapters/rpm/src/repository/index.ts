@@ -5,9 +5,9 @@
  */
 import { join } from 'node:path';
 import type {
-  Download, InstalledDatabase, PackageSpec, RepositoryBackend, RepositoryOptions, RepositorySet, Relation,
+  Download, InstalledDatabase, LoadedRepository, PackageSpec, RepositoryBackend, RepositoryOptions, RepositorySet, Relation,
 } from '@ostree-layer/core';
-import { alternativesOf, VerificationError } from '@ostree-layer/core';
+import { alternativesOf, UnreachableError, VerificationError } from '@ostree-layer/core';
 import { readArchive } from '../archive.js';
 import type { RpmDatabase } from '../database.js';
 import { parseRichDependency, type DependencyKind } from '../dependencies.js';
@@ -60,7 +60,7 @@ function downloadOf(c: Candidate): RpmDownload {
 class RpmRepositorySet implements RepositorySet {
   private readonly specList: PackageSpec[];
 
-  constructor(private readonly candidates: Candidate[], neededFiles: ReadonlySet<string>) {
+  constructor(private readonly candidates: Candidate[], neededFiles: ReadonlySet<string>, private readonly loaded: LoadedRepo[] = []) {
     const specs = candidates.map((c) => this.toSpec(c, neededFiles));
     addSupplements(candidates, specs);
     this.specList = specs;
@@ -88,6 +88,12 @@ class RpmRepositorySet implements RepositorySet {
     return this.candidates
       .filter(({ pkg }) => (glob ? glob.test(pkg.name) : pkg.name.toLowerCase().includes(needle) || pkg.summary.toLowerCase().includes(needle)))
       .map(({ pkg }) => ({ name: pkg.name, version: pkg.evr, arch: pkg.arch, summary: pkg.summary }));
+  }
+
+  repositories(): LoadedRepository[] {
+    return this.loaded.map((r) => ({
+      id: r.config.id, name: r.config.name, url: r.baseurl, packages: r.packages.length, configuredIn: r.config.source,
+    }));
   }
 
   show(name: string): Array<Record<string, unknown>> {
@@ -133,7 +139,16 @@ export async function openRpmRepositories(options: RepositoryOptions): Promise<R
   const configs = (await readRepoConfigs(options.tree, vars, options.extraSources)).filter((r) => r.enabled);
   const loadOptions = { tree: options.tree, cacheDir: join(options.cacheDir, 'rpm'), allowUnauthenticated: options.allowUnauthenticated, progress: say };
   const repos: LoadedRepo[] = [];
-  for (const config of configs) repos.push(await loadRepository(config, loadOptions));
+  for (const config of configs) {
+    try {
+      repos.push(await loadRepository(config, loadOptions));
+    } catch (err) {
+      // A repository that cannot be reached and was never fetched is left out with a warning (as apt does, and as dnf
+      // does with skip_if_unavailable); the request fails later only if it needs a package from there.
+      if (!(err instanceof UnreachableError)) throw err;
+      say(`warning: repository ${config.id} (${config.source}) is unreachable and has no cached metadata (${err.message}); its packages are left out`);
+    }
+  }
 
   const candidates: Candidate[] = repos.flatMap((repo) =>
     repo.packages.filter((p) => p.arch !== 'src').map((pkg) => ({ repo, pkg, deps: parsedDeps(pkg, `${repo.baseurl} (${pkg.name})`) })),
@@ -154,7 +169,7 @@ export async function openRpmRepositories(options: RepositoryOptions): Promise<R
     say(`file dependencies not in primary: ${[...unanswered].slice(0, 5).join(', ')}${unanswered.size > 5 ? ' …' : ''}; reading filelists`);
     for (const repo of repos) await loadFilelists(repo, unanswered, loadOptions);
   }
-  return new RpmRepositorySet(candidates, needed);
+  return new RpmRepositorySet(candidates, needed, repos);
 }
 
 /**

@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as openpgp from 'openpgp';
-import { LayerError, SystemStateError, VerificationError, type TreeReader } from '@ostree-layer/core';
+import { describeAge, fetchKeepingCopy, LayerError, SystemStateError, VerificationError, type TreeReader } from '@ostree-layer/core';
 import { sniffMetadata } from './compression.js';
 import type { RepoConfig } from './config.js';
 import { readTreeText } from './config.js';
@@ -65,20 +65,43 @@ export async function loadKeys(config: RepoConfig, tree: TreeReader): Promise<op
   return keys;
 }
 
-async function fetchRepomd(config: RepoConfig): Promise<{ baseurl: string; xml: Buffer }> {
+/**
+ * repomd.xml from the first mirror that answers. When none can be reached, the copy kept from the last fetch stands in
+ * (the caller verifies it again), with a warning saying how old it is.
+ */
+async function fetchRepomd(config: RepoConfig, options: LoadOptions): Promise<{ baseurl: string; xml: Buffer }> {
   if (config.baseurls.length === 0) {
     throw new SystemStateError(`repository ${config.id} (${config.source}) has no baseurl; metalink= and mirrorlist= are not supported, add a baseurl=`);
   }
   let last: unknown;
+  let fallback: { baseurl: string; xml: Buffer; ageMs: number; reason: string } | undefined;
   for (const baseurl of config.baseurls) {
+    const url = `${baseurl}/repodata/repomd.xml`;
     try {
-      return { baseurl, xml: await fetchBuffer(`${baseurl}/repodata/repomd.xml`) };
+      const kept = await fetchKeepingCopy(url, keptDir(options), () => fetchBuffer(url));
+      if (!kept.stale) return { baseurl, xml: kept.data! };
+      fallback ??= { baseurl, xml: kept.data!, ...kept.stale };
     } catch (err) {
       last = err;
     }
   }
+  if (fallback) {
+    (options.progress ?? (() => undefined))(
+      `warning: repository ${config.id}: unreachable (${fallback.reason}); using the repomd.xml verified ${describeAge(fallback.ageMs)} ago`,
+    );
+    return fallback;
+  }
   if (last instanceof LayerError) throw last;
   throw new SystemStateError(`repository ${config.id}: no mirror answered (${(last as Error).message})`);
+}
+
+function keptDir(options: LoadOptions): string {
+  return join(options.cacheDir, 'repomd');
+}
+
+/** Fetches a small metadata file keeping a copy for when the server cannot be reached. */
+async function fetchKept(url: string, options: LoadOptions, fetchIt: () => Promise<Buffer | undefined>): Promise<Buffer | undefined> {
+  return (await fetchKeepingCopy(url, keptDir(options), fetchIt)).data;
 }
 
 /** Downloads a metadata file named by repomd into the cache (digest-checked) unless it is there already. */
@@ -105,7 +128,7 @@ async function cachedJson<T>(file: string, build: () => Promise<T>): Promise<T> 
 
 export async function loadRepository(config: RepoConfig, options: LoadOptions): Promise<LoadedRepo> {
   const say = options.progress ?? (() => undefined);
-  const { baseurl, xml } = await fetchRepomd(config);
+  const { baseurl, xml } = await fetchRepomd(config, options);
   const what = `${baseurl}/repodata/repomd.xml`;
   const needKeys = config.gpgcheck || config.repoGpgcheck;
   const keys = needKeys ? await loadKeys(config, options.tree) : [];
@@ -113,7 +136,7 @@ export async function loadRepository(config: RepoConfig, options: LoadOptions): 
     throw new VerificationError(`repository ${config.id} has gpgcheck or repo_gpgcheck on but no gpgkey=; add the key or pass --nogpgcheck`);
   }
   if (config.repoGpgcheck && !options.allowUnauthenticated) {
-    const asc = await fetchOptional(`${what}.asc`);
+    const asc = await fetchKept(`${what}.asc`, options, () => fetchOptional(`${what}.asc`));
     if (!asc) throw new VerificationError(`${what}.asc is missing but repository ${config.id} has repo_gpgcheck=1; the metadata cannot be trusted`);
     const keyId = await verifyRepomdSignature(xml, asc.toString('utf8'), keys, what);
     say(`${config.id}: repomd.xml signed by ${keyId}`);

@@ -14,15 +14,47 @@ import { parseIni, type Ini } from './ini.js';
 /** Where ostree-layer records, inside every tree it composes, what the tree is made of. */
 export const STATE_PATH = '/usr/lib/ostree-layer/state.json';
 
+/** Refs that keep script layers alive across the prune `ostree admin deploy` runs: `<prefix><checksum>`. */
+export const SCRIPT_LAYER_REF_PREFIX = 'ostree-layer/scripts/';
+
+/** One layered package as the state records it. */
+export interface LayeredRecord extends PackageId {
+  /** The cache ref it was imported under (shared by every base: it may have moved since). */
+  ref: string;
+  /** The layer commit this tree was composed from; recomposing uses it, not the ref. Absent in older states. */
+  commit?: string;
+  /** True when the user asked for it; false when the solver pulled it in (apt's "automatically installed"). */
+  requested?: boolean;
+  /** The package file it was layered from (a download in the cache, or the file given); `cleanup` keeps these. */
+  file?: string;
+}
+
+/** What the user asked for: re-resolved by `upgrade`, dropped by `uninstall`. */
+export interface LayerRequest {
+  /** The package name the request is about. */
+  name: string;
+  /** The request as typed ("htop", "foo=1.2"); for a package file, the package's name. */
+  text: string;
+  /** A package file request: where ostree-layer keeps a copy of the file for later recomposes. */
+  file?: string;
+}
+
 /** What a composed tree is made of: written to {@link STATE_PATH} and to the commit's metadata. */
 export interface LayerState {
   /** The commit that ostree-layer started from before any layering (the OS vendor's commit). */
   baseCommit: string;
   backend: string;
-  /** Every request made so far, in order ("install htop", file names or package names). */
+  /** History: every command that changed the layered set, in order (["install", "htop"], ["uninstall", "jq"]). */
   requests: string[][];
-  /** Every package layered on the base, with the ref of its cached import. */
-  packages: Array<PackageId & { ref: string }>;
+  /** The requests in force (absent in states written before requests were kept apart; derived on reading). */
+  requested?: LayerRequest[];
+  /** Every package layered on the base, in layer order. */
+  packages: LayeredRecord[];
+  /**
+   * What each transaction's maintainer scripts changed, as layer commits in order (each held by a ref under
+   * {@link SCRIPT_LAYER_REF_PREFIX}); a recomposition from the base stacks them again.
+   */
+  scriptLayers?: string[];
 }
 
 export interface Deployment {
@@ -108,12 +140,46 @@ export class Sysroot {
   }
 }
 
-/** The layering state recorded in a tree, or null for a tree ostree-layer did not compose. */
+/**
+ * The layering state recorded in a tree, or null for a tree ostree-layer did not compose. States written before
+ * requests were recorded apart get them derived from the history (see {@link withRequests}).
+ */
 export async function readLayerState(tree: TreeReader): Promise<LayerState | null> {
   if (!(await tree.lstat(STATE_PATH))) return null;
+  let parsed: LayerState;
   try {
-    return JSON.parse((await tree.readFile(STATE_PATH)).toString('utf8')) as LayerState;
+    parsed = JSON.parse((await tree.readFile(STATE_PATH)).toString('utf8')) as LayerState;
   } catch (err) {
     throw new SystemStateError(`${tree.description}${STATE_PATH} is unreadable (${(err as Error).message}); recompose from the base`);
   }
+  return withRequests(parsed);
+}
+
+/**
+ * Fills in `requested` and each package's `requested` flag for an older state: the names of every "install" entry of
+ * the history not taken back by a later "uninstall", among the packages still layered. Every other layered package
+ * counts as pulled in.
+ */
+export function withRequests(state: LayerState): LayerState {
+  if (state.requested) return state;
+  const wanted = new Map<string, string>();
+  for (const [verb, ...args] of state.requests ?? []) {
+    for (const text of args) {
+      const name = requestName(text);
+      if (verb === 'install') wanted.set(name, text);
+      else wanted.delete(name);
+    }
+  }
+  const requested: LayerRequest[] = [];
+  const packages = state.packages.map((p) => {
+    const text = wanted.get(p.name);
+    if (text !== undefined && !requested.some((r) => r.name === p.name)) requested.push({ name: p.name, text });
+    return { ...p, requested: text !== undefined };
+  });
+  return { ...state, requested, packages };
+}
+
+/** The package name inside a request as typed ("foo=1.2", "foo:i386", "foo >= 2" → "foo"). */
+export function requestName(text: string): string {
+  return text.trim().split(/[\s=<>:]/, 1)[0];
 }

@@ -22,6 +22,12 @@ export interface Expected {
 /** Raised for a URL that does not exist (HTTP 404/410, missing file): callers may try another name. */
 export class NotFoundError extends SystemStateError {}
 
+/**
+ * Raised when the server could not be reached at all (no route, DNS failure, connection refused or reset): unlike
+ * an HTTP error, a copy fetched earlier may stand in for the answer.
+ */
+export class UnreachableError extends SystemStateError {}
+
 /** Seconds without a single byte after which a download counts as stalled: OSTREE_LAYER_DOWNLOAD_TIMEOUT, default 60. */
 export function downloadIdleTimeoutMs(): number {
   const seconds = Number(process.env.OSTREE_LAYER_DOWNLOAD_TIMEOUT);
@@ -60,7 +66,7 @@ export async function openUrl(url: string, signal?: AbortSignal, idleTimeoutMs =
     clearTimeout(timer);
     signal?.removeEventListener('abort', onCallerAbort);
     if (abort.signal.reason instanceof VerificationError) throw abort.signal.reason;
-    throw new SystemStateError(`${url}: ${(err as Error).cause ? String((err as Error).cause) : (err as Error).message}`, { cause: err });
+    throw new UnreachableError(`${url}: ${(err as Error).cause ? String((err as Error).cause) : (err as Error).message}`, { cause: err });
   }
   clearTimeout(timer);
   if (res.status === 404 || res.status === 410) {

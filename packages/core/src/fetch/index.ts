@@ -1,15 +1,16 @@
 /**
  * The downloader: package files fetched in parallel with a bound, retried on transient failures, verified by size
- * and digest, and renamed into `<cacheDir>/archives/` only when correct (so a later run reuses them). Progress is a
- * bar per file on a terminal and a throttled plain line otherwise.
+ * and digest, and renamed into `<cacheDir>/archives/` only when correct (so a later run reuses them). Progress goes
+ * out as {@link ReportEvent}s (totals, bytes so far, the end); drawing them is the caller's business.
  */
 import { join } from 'node:path';
-import cliProgress from 'cli-progress';
 import { LayerError, VerificationError } from '../errors.js';
+import type { Report } from '../report.js';
 import type { Download } from '../repository.js';
 import { downloadFile, verifyExisting } from './download.js';
 
-export { downloadFile, NotFoundError, openUrl, verifyExisting, type DownloadFileOptions, type Expected } from './download.js';
+export { downloadFile, NotFoundError, openUrl, UnreachableError, verifyExisting, type DownloadFileOptions, type Expected } from './download.js';
+export { describeAge, fetchKeepingCopy, type KeptFetch } from './offline.js';
 
 export interface FetchOptions {
   /** Files go to `<cacheDir>/archives/<fileName>`. */
@@ -18,10 +19,8 @@ export interface FetchOptions {
   concurrency?: number;
   /** Extra attempts after a failed one (default 2). A digest mismatch is retried too: a proxy may have mangled it. */
   retries?: number;
-  /** Plain progress lines (non-TTY). */
-  progress?: (line: string) => void;
-  /** Draw bars on this terminal stream instead of plain lines. Default: stderr when it is a TTY. */
-  tty?: NodeJS.WriteStream | false;
+  /** Where progress events go. */
+  report?: Report;
   /** Label for messages, per download ("htop 3.2.2-2"). Default: the file name. */
   label?: (d: Download) => string;
 }
@@ -33,34 +32,24 @@ export interface Fetched {
   cached: boolean;
 }
 
-const PLAIN_INTERVAL_MS = 2000;
-
 /** Fetches every download; rejects with the first failure once the in-flight ones have settled. */
 export async function fetchAll(downloads: Download[], options: FetchOptions): Promise<Fetched[]> {
+  const started = performance.now();
   const dir = join(options.cacheDir, 'archives');
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const retries = options.retries ?? 2;
   const label = options.label ?? ((d: Download) => d.fileName);
-  const say = options.progress ?? (() => undefined);
-  const tty = options.tty === undefined ? (process.stderr.isTTY ? process.stderr : false) : options.tty;
-  const bars = tty
-    ? new cliProgress.MultiBar(
-        { stream: tty, clearOnComplete: true, hideCursor: true, format: ' {bar} {percentage}% | {name} | {value}/{total} B' },
-        cliProgress.Presets.shades_classic,
-      )
-    : undefined;
-  const totalBytes = downloads.reduce((n, d) => n + d.size, 0);
-  let doneBytes = 0;
-  let lastLine = 0;
-  const plain = (force: boolean): void => {
-    if (bars) return;
-    const now = Date.now();
-    if (!force && now - lastLine < PLAIN_INTERVAL_MS) return;
-    lastLine = now;
-    say(`downloaded ${formatBytes(doneBytes)} of ${formatBytes(totalBytes)}`);
-  };
+  const emit = (e: Parameters<Report['emit']>[0]) => options.report?.emit(e);
+  const say = (text: string) => emit({ type: 'message', text });
 
   const results = new Array<Fetched>(downloads.length);
+  // Cached files count as done before anything is transferred, so the total and the ETA are about real bytes.
+  const cached = await Promise.all(downloads.map((d) => verifyExisting(join(dir, d.fileName), { size: d.size, sha256: d.sha256, sha512: d.sha512 })));
+  const totalBytes = downloads.reduce((n, d) => n + d.size, 0);
+  const cachedBytes = downloads.reduce((n, d, i) => n + (cached[i] ? d.size : 0), 0);
+  let doneBytes = cachedBytes;
+  emit({ type: 'download-start', files: downloads.length, totalBytes, cachedBytes });
+
   let next = 0;
   let failure: unknown;
   const worker = async (): Promise<void> => {
@@ -73,12 +62,10 @@ export async function fetchAll(downloads: Download[], options: FetchOptions): Pr
         failure = new VerificationError(`${label(d)}: ${d.url} has no digest in the repository metadata; refusing an unverifiable download`);
         return;
       }
-      if (await verifyExisting(dest, expected)) {
+      if (cached[i]) {
         results[i] = { download: d, path: dest, cached: true };
-        doneBytes += d.size;
         continue;
       }
-      const bar = bars?.create(d.size, 0, { name: label(d) });
       let counted = 0;
       for (let attempt = 0; ; attempt++) {
         try {
@@ -90,11 +77,10 @@ export async function fetchAll(downloads: Download[], options: FetchOptions): Pr
             onBytes: (received) => {
               doneBytes += received - counted;
               counted = received;
-              bar?.update(Math.min(received, d.size));
-              plain(false);
+              emit({ type: 'download-progress', doneBytes, totalBytes });
             },
           });
-          if (!bars) say(`Get: ${d.url} [${formatBytes(d.size)}]`);
+          say(`Get: ${d.url} [${formatBytes(d.size)}]`);
           results[i] = { download: d, path: dest, cached: false };
           break;
         } catch (err) {
@@ -105,20 +91,15 @@ export async function fetchAll(downloads: Download[], options: FetchOptions): Pr
             failure ??= err;
             break;
           }
-          say(`retrying ${label(d)} (${(err as Error).message})`);
+          emit({ type: 'warning', text: `retrying ${label(d)} (${(err as Error).message})` });
           await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
         }
       }
-      bar && bars?.remove(bar);
     }
   };
-  try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, downloads.length) }, worker));
-  } finally {
-    bars?.stop();
-  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, downloads.length) }, worker));
   if (failure !== undefined) throw failure;
-  plain(true);
+  emit({ type: 'download-end', fetchedBytes: totalBytes - cachedBytes, ms: performance.now() - started, files: downloads.filter((_, i) => !cached[i]).length });
   return results;
 }
 

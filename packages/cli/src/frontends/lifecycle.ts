@@ -1,0 +1,59 @@
+/**
+ * The lifecycle verbs of apt and dnf: `upgrade` (and full-upgrade, dist-upgrade, distro-sync, dnf update) is
+ * `ostree-layer upgrade` (a new base with the layered packages resolved onto it again), asked like any other change;
+ * `rollback` (dnf history undo/rollback) is `ostree-layer rollback`. What cannot work on OSTree says why.
+ */
+import { UsageError } from '@ostree-layer/core/errors';
+import { targetOf, unavailable, type Session } from './options.js';
+
+const UPGRADE = ['upgrade', 'full-upgrade', 'dist-upgrade', 'distro-sync', 'update', 'upgrade-minimal'];
+
+export interface LifecycleStyle {
+  /** How the tool says "take a package off". */
+  remove: string;
+  /** The tool's question and its default answer. */
+  question: string;
+  defaultYes: boolean;
+  aborted: string;
+}
+
+export async function lifecycle(session: Session, verb: string, style: LifecycleStyle): Promise<void> {
+  if (UPGRADE.includes(verb)) return upgradeVerb(session, style);
+  if (verb === 'rollback') {
+    const { runRollback } = await import('../lifecycle-commands.js');
+    return runRollback({ ...targetOf(session), os: session.os, dryRun: session.simulate });
+  }
+  if (verb === 'reinstall' || verb === 'downgrade') {
+    unavailable(session, verb, `/usr is read-only and layered packages are composed, not unpacked: take the package off with '${style.remove}' and install the wanted version`);
+  }
+  throw new UsageError(`'${verb}' is not a ${session.me} command on an OSTree system; see ${session.me} --help`);
+}
+
+/** Shows what the upgrade would change, asks (unless -y), then upgrades. */
+async function upgradeVerb(session: Session, style: LifecycleStyle): Promise<void> {
+  const [{ upgrade }, { printUpgrade }, { BACKENDS, REPOSITORY_BACKENDS }, { confirm }] = await Promise.all([
+    import('@ostree-layer/core'), import('../lifecycle-commands.js'), import('../backends.js'), import('./session.js'),
+  ]);
+  const options = {
+    backends: BACKENDS,
+    repositoryBackends: REPOSITORY_BACKENDS,
+    sysroot: session.sysroot,
+    osName: session.os,
+    cacheDir: session.cacheDir,
+    extraSources: session.sources,
+    allowUnauthenticated: session.allowUnauthenticated,
+    noInstallRecommends: session.noRecommends,
+    progress: (line: string) => process.stderr.write(`${line}\n`),
+  };
+  if (session.assume !== 'yes' || session.simulate) {
+    const check = await upgrade({ ...options, dryRun: true });
+    printUpgrade(check);
+    if (check.upToDate || session.simulate) return;
+    if (!(await confirm(session, style.question, style.defaultYes))) {
+      console.log(style.aborted);
+      process.exitCode = 1;
+      return;
+    }
+  }
+  printUpgrade(await upgrade(options));
+}

@@ -1,0 +1,72 @@
+/**
+ * The one way a layered tree is put together: a starting commit, package layers in order, and a final layer with the
+ * database, the layering state and the directory metadata the layers must not change. Install (onto the deployment's
+ * commit), uninstall (onto the base, with the layers that stay) and upgrade (onto the new base, with every layer) all
+ * end here, so a phase that works on the composed tree (maintainer scripts) has one place to go.
+ */
+import type { LayerFile } from '../backend.js';
+import { listDirectories } from '../discover/repo-tree.js';
+import { STATE_PATH, type LayerState } from '../discover/sysroot.js';
+import { faultPoint } from '../fault.js';
+import type { PathPlacer } from '../import/placement.js';
+import type { OstreeRepo } from '../ostree.js';
+import { composeCommit } from './compose.js';
+import { commitFinalLayer, type LayerDirectory } from './final-layer.js';
+
+export interface LayeredComposeInput {
+  repo: OstreeRepo;
+  /** The commit the layers go on: a base commit, or for an incremental install the deployment's own commit. */
+  onto: string;
+  /** Reads `onto`: its directories keep their metadata in the result. */
+  placer: PathPlacer;
+  /** Package layer commits in order; later ones win. */
+  layers: string[];
+  /** Every directory the layers contain (see importedDirectories / layerDirectories). */
+  directories: Iterable<LayerDirectory>;
+  /** The backend's database files for the result. */
+  databaseFiles: LayerFile[];
+  /** What the result is made of; written to the state file and the commit metadata. */
+  state: LayerState;
+  /** Move this ref to the result (server side). */
+  branch?: string;
+  subject: string;
+  /**
+   * Runs once the package and database layers are committed (the maintainer-script phase), given every layer so far;
+   * the layer it returns, if any, goes on top.
+   */
+  afterDatabase?: (layers: string[]) => Promise<string | null>;
+}
+
+/** Writes the final layer and composes; returns the new commit. Moves no ref except `branch`. */
+export async function composeLayered(input: LayeredComposeInput): Promise<string> {
+  const files: LayerFile[] = [...input.databaseFiles, stateFile(input.state)];
+  const finalLayer = await commitFinalLayer({ repo: input.repo, placer: input.placer, directories: input.directories, files });
+  const layers = [...input.layers, finalLayer];
+  const extra = input.afterDatabase ? await input.afterDatabase(layers) : null;
+  if (extra) {
+    // The hook may have recorded its layer in the state (script layers): the state file under it could not.
+    layers.push(extra, await commitFinalLayer({ repo: input.repo, placer: input.placer, directories: [], files: [stateFile(input.state)] }));
+  }
+  await faultPoint('compose');
+  return composeCommit({
+    repo: input.repo,
+    from: input.onto,
+    layers,
+    branch: input.branch,
+    state: input.state,
+    subject: input.subject,
+  });
+}
+
+export function stateFile(state: LayerState): LayerFile {
+  return { path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' };
+}
+
+/** The directories of already committed layers, with the metadata each layer gives them. */
+export async function layerDirectories(repo: OstreeRepo, commits: string[]): Promise<LayerDirectory[]> {
+  const out: LayerDirectory[] = [];
+  for (const commit of commits) {
+    for (const dir of await listDirectories(repo, commit)) out.push({ path: dir.path, meta: { mode: dir.stat.mode, uid: dir.stat.uid, gid: dir.stat.gid } });
+  }
+  return out;
+}
