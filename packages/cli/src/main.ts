@@ -5,8 +5,8 @@
  */
 import { Command } from '@commander-js/extra-typings';
 import { VERSION } from './version.js';
-
-const CHANGING_VERBS = new Set(['install', 'uninstall', 'remove', 'autoremove', 'upgrade', 'rollback', 'cleanup', 'frontend']);
+// Signal handling is light (no engine): it only acts on a transaction the engine has started.
+import { handleInterrupts } from '@ostree-layer/core/interrupt';
 
 const program = new Command('ostree-layer')
   .description('Layer dpkg and rpm packages onto OSTree deployments without touching the running tree')
@@ -133,15 +133,10 @@ program
   .action(async (files, opts) => (await import('./commands.js')).runInspect(files, opts));
 
 const json = process.argv.includes('--json');
-// Verbs that change the system stop cleanly on SIGINT/SIGTERM (and let a running deploy finish); the engine is loaded
-// for them anyway, the read-only verbs keep their fast start.
-if (CHANGING_VERBS.has(process.argv[2] ?? '')) {
-  const [{ handleInterrupts }, { printJson }] = await Promise.all([import('@ostree-layer/core'), import('./output.js')]);
-  handleInterrupts(({ deferred, message }) => {
-    if (json && !deferred) printJson({ error: { kind: 'interrupted', message } });
-    else process.stderr.write(`ostree-layer: ${message}\n`);
-  });
-}
+handleInterrupts(({ deferred, message }) => {
+  if (json && !deferred) process.stdout.write(JSON.stringify({ error: { kind: 'interrupted', message } }, null, 2) + '\n');
+  else process.stderr.write(`ostree-layer: ${message}\n`);
+});
 try {
   // The apt and dnf front ends parse their own syntax; commander never sees their arguments.
   if (process.argv[2] === 'frontend') process.exitCode = await (await import('./frontends/index.js')).runFrontend(process.argv.slice(3));

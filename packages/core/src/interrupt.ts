@@ -12,7 +12,8 @@ import { join } from 'node:path';
 const interrupted = new AbortController();
 export const interruptSignal: AbortSignal = interrupted.signal;
 
-let deploying = 0;
+/** What changes the sysroot right now (`ostree admin deploy`…), while it runs; signals wait for it. */
+const running: string[] = [];
 /** Repos whose `tmp` may hold this process's scratch directories. */
 const scratchRepos = new Set<string>();
 
@@ -20,13 +21,13 @@ export function noteScratchRepo(repoPath: string): void {
   scratchRepos.add(repoPath);
 }
 
-/** Runs `deploy` with signals deferred: the deployment it makes is reported, not abandoned halfway. */
-export async function whileDeploying<T>(deploy: () => Promise<T>): Promise<T> {
-  deploying++;
+/** Runs `change` (an `ostree admin` operation) with signals deferred: what it does is reported, not abandoned halfway. */
+export async function whileDeploying<T>(what: string, change: () => Promise<T>): Promise<T> {
+  running.push(what);
   try {
-    return await deploy();
+    return await change();
   } finally {
-    deploying--;
+    running.splice(running.indexOf(what), 1);
   }
 }
 
@@ -44,8 +45,8 @@ export interface InterruptReport {
 export function handleInterrupts(report: (event: InterruptReport) => void): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      if (deploying > 0) {
-        report({ signal, deferred: true, message: `${signal} received while ostree admin deploy runs; letting it finish so that the result is known` });
+      if (running.length > 0) {
+        report({ signal, deferred: true, message: `${signal} received while ${running[0]} runs; letting it finish so that the result is known` });
         return;
       }
       void stop(signal, report);

@@ -86,11 +86,7 @@ export async function adminDeploy(sysroot: Sysroot, osName: string, commit: stri
     const args = ['deploy', `--os=${osName}`, `--origin-file=${originFile}`];
     if (flags.retain) args.push('--retain');
     if (flags.notAsDefault) args.push('--not-as-default');
-    // Its own process group: a Ctrl-C on the terminal reaches us (who let it finish), not the deploy itself.
-    await whileDeploying(async () => {
-      await faultPoint('deploying');
-      await admin(sysroot, [...args, commit], { detached: true });
-    });
+    await admin(sysroot, [...args, commit]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -106,12 +102,17 @@ export async function adminCleanup(sysroot: Sysroot): Promise<void> {
   await admin(sysroot, ['cleanup']);
 }
 
-async function admin(sysroot: Sysroot, args: string[], options: { detached?: boolean } = {}): Promise<void> {
+async function admin(sysroot: Sysroot, args: string[]): Promise<void> {
   const [verb, ...rest] = args;
   // Every `ostree admin` verb takes OSTree's sysroot lock itself, and would wait for us forever while we hold it.
   await yieldOstreeLock(sysroot.path);
   try {
-    await execa('ostree', ['admin', verb, ...(sysroot.booted ? [] : [`--sysroot=${sysroot.path}`]), ...rest], { detached: options.detached });
+    // Once it runs, a signal waits for it (interrupt.ts): the result is then reported, not guessed. Its own process
+    // group: a Ctrl-C on the terminal reaches us, who decide that, and not ostree halfway through.
+    await whileDeploying(`ostree admin ${verb}`, async () => {
+      if (verb === 'deploy') await faultPoint('deploying');
+      await execa('ostree', ['admin', verb!, ...(sysroot.booted ? [] : [`--sysroot=${sysroot.path}`]), ...rest], { detached: true });
+    });
   } catch (err) {
     throw toolError(`ostree admin ${verb}`, err);
   }
