@@ -25,6 +25,12 @@ const BOOT_COMMANDS = {
   aptPolicy: 'apt-cache policy htop',
   aptAuto: 'apt-mark showauto',
   dpkgRemove: 'dpkg -r htop',
+  // openssh-server is configured by its maintainer scripts in the sandbox: its user, its enabled unit, its keys.
+  sshActive: 'systemctl is-active ssh.service',
+  sshdUser: 'getent passwd sshd',
+  sshdConfig: '/usr/sbin/sshd -t',
+  // The unmodified dpkg, without --admindir, sees the layered database.
+  nativeDpkg: "dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n' htop openssh-server",
 } as const;
 type BootCommand = keyof typeof BOOT_COMMANDS;
 
@@ -43,7 +49,7 @@ beforeAll(async () => {
   disk = await makeBootDisk({ base: await ensureBootableDebian() });
   baseCommit = disk.commit;
   layered = await cliJson<InstallJson>([
-    'install', '--sysroot', disk.sysroot, '--os', disk.osName, '--cache-dir', join(resolveCacheDir(), 'ostree-layer'), 'htop',
+    'install', '--sysroot', disk.sysroot, '--os', disk.osName, '--cache-dir', join(resolveCacheDir(), 'ostree-layer'), 'htop', 'openssh-server',
   ]);
   if (!layered.deployed) throw new Error(`ostree-layer install htop did not deploy: ${JSON.stringify(layered)}`);
   report = await disk.boot({ label: 'layered-htop', commands: BOOT_COMMANDS });
@@ -92,7 +98,8 @@ describe('a deployment with htop layered, booted in qemu', () => {
     expect(c.dpkgSearch.stdout.trim()).toBe('htop: /usr/bin/htop');
     expect(c.aptInstalled.stdout).toMatch(new RegExp(`^htop/\\S+ ${version.replace(/[.+]/g, '\\$&')} amd64 \\[installed`, 'm'));
     expect(c.aptPolicy.stdout).toMatch(new RegExp(`Installed: ${version.replace(/[.+]/g, '\\$&')}`));
-    const pulledIn = layered.install.map((p) => p.name).filter((n) => n !== 'htop').sort();
+    const requested = ['htop', 'openssh-server'];
+    const pulledIn = layered.install.map((p) => p.name).filter((n) => !requested.includes(n)).sort();
     expect(c.aptAuto.stdout.split('\n').filter(Boolean).sort()).toEqual(pulledIn);
     expect(c.dpkgRemove.exitCode).not.toBe(0);
     expect(c.dpkgRemove.stderr).toMatch(/Read-only file system/);
@@ -119,5 +126,20 @@ describe('a deployment with htop layered, booted in qemu', () => {
     expect(existsSync(join(stateVar, 'roothome')), report.summary).toBe(true);
     expect(existsSync(join(stateVar, 'log/journal')) || existsSync(join(stateVar, 'lib/systemd')), report.summary).toBe(true);
     expect(disk.deploymentDir()).toMatch(new RegExp(`/deploy/${layered.commit}\\.\\d+$`));
+  });
+
+  it('runs the layered openssh-server as its maintainer scripts configured it', () => {
+    const active = report.commands.sshActive;
+    expect(active.stdout.trim(), `${active.stderr}\n${report.summary}`).toBe('active');
+    expect(report.commands.sshdUser.stdout, report.summary).toMatch(/^sshd:x:\d+:\d+:/);
+    const config = report.commands.sshdConfig;
+    expect(config.exitCode, `${config.stderr}\n${report.summary}`).toBe(0);
+  });
+
+  it('lets the unmodified dpkg-query see the layered packages', () => {
+    const native = report.commands.nativeDpkg;
+    expect(native.exitCode, `${native.stderr}\n${report.summary}`).toBe(0);
+    // db:Status-Abbrev is three characters: want, state and error flag (a space when there is none).
+    expect(native.stdout.trim().split('\n').map((l) => l.trim()).sort()).toEqual(['htop ii', 'openssh-server ii']);
   });
 });

@@ -3,13 +3,14 @@
  * status and a message naming the file, and the system is left exactly as it was.
  */
 import { execa } from 'execa';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDeb, buildRawDataTarDeb, ensureDebianMinbase, makeSysroot, type RawTarEntry, type Sysroot } from '@ostree-layer/testkit';
-import { cli, systemSnapshot } from '../support/cli.js';
+import { buildDeb, buildRawDataTarDeb, buildRpm, ensureDebianMinbase, makeSysroot, type RawTarEntry, type Sysroot } from '@ostree-layer/testkit';
+import { CLI, cli, cliProcess, systemSnapshot } from '../support/cli.js';
 
 let work: string;
 let shared: Sysroot;
@@ -161,4 +162,143 @@ describe('packages that would change the kind of a base path', () => {
     expect(r.stderr).not.toMatch(/ostree commit failed/);
     expect(await systemSnapshot(shared.sysroot)).toBe(before);
   });
+});
+
+describe('files the deployment cannot take', () => {
+  it('an .rpm offered to a dpkg deployment is named as an rpm (exit 3)', async () => {
+    const rpm = await buildRpm(join(work, 'rpm-for-dpkg'), { name: 'wrong-format', version: '1.0', release: '1', files: [{ path: '/usr/share/wrong-format', content: 'x' }] });
+    const r = await cli(['install', ...target, rpm]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toContain(rpm);
+    expect(r.stderr).toMatch(/rpm package .*dpkg-based/);
+  });
+
+  it.each([
+    ['a 300-byte file name', `./usr/share/${'n'.repeat(300)}`],
+    ['a path over 4 kB', `./usr/share/${Array.from({ length: 21 }, () => 'd'.repeat(200)).join('/')}/f`],
+  ])('refuses %s with exit 3 (not ENAMETOOLONG as an internal error)', async (_what, name) => {
+    const before = await systemSnapshot(shared.sysroot);
+    const deb = await buildRawDataTarDeb(join(work, `long-${name.length}`), { name: 'longname', version: '1.0', entries: [{ name: './', type: 'directory' }, { name, content: 'x' }] });
+    const r = await cli(['install', ...target, deb]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toContain(deb);
+    expect(r.stderr).toMatch(/at most (255|4095)/);
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  });
+});
+
+describe('a disk that fills up', () => {
+  it('exits 10 naming the repo whose disk is full, changes nothing, and a rerun with space succeeds', async () => {
+    const mountPoint = mkdtempSync(join(tmpdir(), 'ostree-layer-full-'));
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=1g', 'tmpfs', mountPoint]);
+    let s: Sysroot | undefined;
+    try {
+      s = await makeSysroot({ base: await ensureDebianMinbase(), dir: join(mountPoint, 'sysroot') });
+      const deb = await buildDeb(join(work, 'fill'), {
+        name: 'fills-the-disk',
+        version: '1.0',
+        compression: 'gzip',
+        files: [{ path: '/usr/share/fill/blob', content: randomBytes(24 << 20) }],
+      });
+      const usedKiB = Number((await execa('df', ['--output=used', '-k', mountPoint])).stdout.split('\n')[1]!.trim());
+      await execa('mount', ['-o', `remount,size=${usedKiB + 4096}k`, mountPoint]);
+      const before = await systemSnapshot(s.sysroot);
+      const args = ['install', '--sysroot', s.sysroot, '--os', s.osName, deb];
+      // First ostree's own reserve (min-free-space-percent) refuses the write, then, with the reserve off, the kernel.
+      for (const reserve of ['3', '0']) {
+        await execa('ostree', ['config', `--repo=${s.repo}`, 'set', 'core.min-free-space-percent', reserve]);
+        const r = await cli(args);
+        expect(r.exitCode, `reserve ${reserve}%: ${r.stderr}`).toBe(11);
+        expect(r.stderr).toMatch(/no space left on the disk holding/);
+        expect(r.stderr).toContain(s.sysroot);
+        expect(r.stderr).not.toMatch(/internal error|Premature close/);
+        expect(await systemSnapshot(s.sysroot)).toBe(before);
+      }
+
+      await execa('mount', ['-o', 'remount,size=1g', mountPoint]);
+      const again = await cli(args);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
+    } finally {
+      await s?.dispose();
+      await execa('umount', ['-l', mountPoint], { reject: false });
+      await rm(mountPoint, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
+
+describe("paths ostree-layer owns", () => {
+  const usrLib: RawTarEntry[] = [{ name: './', type: 'directory' }, { name: './usr/', type: 'directory' }, { name: './usr/lib/', type: 'directory' }];
+  it.each([
+    ['its state file', [...usrLib, { name: './usr/lib/ostree-layer/', type: 'directory' }, { name: './usr/lib/ostree-layer/state.json', content: '{}' }], '/usr/lib/ostree-layer'],
+    ['a generated tmpfiles.d file', [...usrLib, { name: './usr/lib/tmpfiles.d/', type: 'directory' }, { name: './usr/lib/tmpfiles.d/ostree-layer-other.conf', content: 'L+ /etc/x - - - - /tmp/y\n' }], '/usr/lib/tmpfiles.d/ostree-layer-other.conf'],
+    ['a sysusers.d name of the tool', [...usrLib, { name: './usr/lib/sysusers.d/', type: 'directory' }, { name: './usr/lib/sysusers.d/ostree-layer-x.conf', content: 'u evil 0\n' }], '/usr/lib/sysusers.d/ostree-layer-x.conf'],
+  ] as Array<[string, RawTarEntry[], string]>)('refuses a package shipping %s as a conflict (exit 4)', async (what, entries, path) => {
+    const before = await systemSnapshot(shared.sysroot);
+    const deb = await buildRawDataTarDeb(join(work, `owned-${what.replace(/\W+/g, '-')}`), { name: 'owned', version: '1.0', entries });
+    const r = await cli(['install', ...target, deb]);
+    expect(r.exitCode, r.stderr).toBe(4);
+    expect(r.stderr).toContain(path);
+    expect(r.stderr).toContain('ostree-layer itself writes');
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  });
+
+  it('refuses a file name that is not UTF-8 instead of rewriting it (two names must not become one)', async () => {
+    const before = await systemSnapshot(shared.sysroot);
+    // tar-stream writes names as UTF-8, so the header is patched afterwards: "caf\xe9" in ISO-8859-1.
+    const deb = await buildRawDataTarDeb(join(work, 'latin1'), { name: 'latin1', version: '1.0', entries: [{ name: './', type: 'directory' }, { name: './usr/', type: 'directory' }, { name: './usr/share/', type: 'directory' }, { name: './usr/share/cafX', content: 'x' }] });
+    const bytes = readFileSync(deb);
+    const at = bytes.indexOf('./usr/share/cafX');
+    bytes[at + './usr/share/caf'.length] = 0xe9;
+    writeFileSync(deb, fixTarChecksum(bytes, at));
+    const r = await cli(['install', ...target, deb]);
+    expect(r.exitCode, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/not valid UTF-8/);
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  });
+});
+
+/** Recomputes the checksum of the tar header that starts at `headerAt` (the name field is the header's start). */
+function fixTarChecksum(bytes: Buffer, headerAt: number): Buffer {
+  const header = bytes.subarray(headerAt, headerAt + 512);
+  header.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+  return bytes;
+}
+
+describe('concurrent transactions', () => {
+  it('5 install pairs at once, half through a bind mount or another network namespace: one waits its turn (exit 6), none is lost, nothing crashes', async () => {
+    const s = await makeSysroot({ base: await ensureDebianMinbase() });
+    const alias = mkdtempSync(join(tmpdir(), 'ostree-layer-alias-'));
+    await execa('mount', ['--bind', s.sysroot, alias]);
+    try {
+      const succeeded: string[] = [];
+      for (let round = 0; round < 5; round++) {
+        const debs = await Promise.all(['a', 'b'].map((side) =>
+          buildDeb(join(work, `pair-${round}-${side}`), { name: `pair${round}${side}`, version: '1.0', files: [{ path: `/usr/share/pair/${round}${side}`, content: `${round}${side}\n` }] })));
+        const first = cliProcess(['install', '--sysroot', s.sysroot, '--os', s.osName, debs[0]!]);
+        // The second reaches the same sysroot another way: a bind mount, or from another network namespace.
+        const second = round % 2 === 0
+          ? cliProcess(['install', '--sysroot', alias, '--os', s.osName, debs[1]!])
+          : execa('unshare', ['-n', 'node', CLI, 'install', '--sysroot', s.sysroot, '--os', s.osName, debs[1]!], { reject: false });
+        const results = await Promise.all([first, second]);
+        results.forEach((r, i) => {
+          const stderr = String(r.stderr);
+          expect(stderr).not.toMatch(/EPIPE|internal error|Unhandled/);
+          expect([0, 6], stderr).toContain(r.exitCode);
+          if (r.exitCode === 0) succeeded.push(`pair${round}${i === 0 ? 'a' : 'b'}`);
+        });
+        expect(results.some((r) => r.exitCode === 0)).toBe(true);
+      }
+      // Every install that said it deployed is in the deployment that boots next.
+      const status = (await execa('dpkg-query', [`--admindir=${join(s.deploymentDir(), 'usr/lib/sysimage/dpkg')}`, '-W', '-f', '${Package}\\n'])).stdout.split('\n');
+      for (const name of succeeded) expect(status).toContain(name);
+      expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
+    } finally {
+      await execa('umount', [alias], { reject: false });
+      await s.dispose();
+    }
+  }, 600_000);
 });

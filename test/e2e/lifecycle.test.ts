@@ -5,7 +5,7 @@
  * commit survived the deploys). Judged by dpkg-query, dpkg --audit, rpm, chroot, ostree refs and ostree fsck.
  */
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -141,7 +141,7 @@ describe('lifecycle on a Debian deployment', () => {
     await expectNoOrphans(s);
   }, 600_000);
 
-  it('a deployment made by a plain ostree admin upgrade gets its requests back', async () => {
+  it('a deployment made by a plain ostree admin upgrade gets its requests back; upgrade on the same base takes newer versions', async () => {
     const s = await makeSysroot({ base: await ensureDebianMinbase() });
     sysroots.push(s);
     const mirror = await buildMirror(join(work, 'mirror-plain'), { debs: [LIB, app('1.0-1')], key });
@@ -166,6 +166,14 @@ describe('lifecycle on a Debian deployment', () => {
     expect(readFileSync(join(dir, 'usr/share/vendor-marker'), 'utf8')).toBe('new base\n');
     expect((await execa('chroot', [dir, '/usr/bin/hello-app'])).stdout).toBe('hello-app 1.0-1');
     expect((await dpkgQuery(dir, '-W', 'hello-lib')).stdout).toBe('hello-lib:amd64\t1.0-1');
+
+    // No new base, a newer version in the repository: upgrade still brings it in.
+    await buildDeb(join(mirror, 'pool/main'), app('1.1-1'));
+    await indexMirror(mirror, { key });
+    const same = await cliJson(['upgrade', ...target(s), ...repo]);
+    expect(same.newBase).toBe(same.oldBase);
+    expect(same.layered.upgraded).toEqual([{ name: 'hello-app', arch: 'amd64', from: '1.0-1', to: '1.1-1' }]);
+    expect((await execa('chroot', [s.deploymentDir(), '/usr/bin/hello-app'])).stdout).toBe('hello-app 1.1-1');
     await expectNoOrphans(s);
   }, 300_000);
 });
@@ -212,6 +220,14 @@ describe('lifecycle on an rpm deployment', () => {
     expect((await rpmQ(newDir, '-q', 'greetlib')).stdout).toBe('greetlib-1.0-1.x86_64');
     expect((await execa('chroot', [newDir, '/usr/bin/greet'])).stdout).toBe('greet 2.0');
 
+    // A request the repositories can no longer satisfy stops the upgrade with the reason; nothing changes.
+    repoFile = publishRpmRepo(repoDir, 'greet', [lib], rpmKey);
+    const unchanged = await systemSnapshot(s.sysroot);
+    const stuck = await cli(['upgrade', ...target(s), ...repo()]);
+    expect(stuck.exitCode).toBe(7);
+    expect(stuck.stderr).toMatch(/greet/);
+    expect(await systemSnapshot(s.sysroot)).toBe(unchanged);
+
     const rolled = await cliJson(['rollback', ...target(s)]);
     expect(rolled.bootsNext.commit).toBe(installed.commit);
     const status = await cliJson(['status', ...target(s)]);
@@ -225,5 +241,60 @@ describe('lifecycle on an rpm deployment', () => {
     expect((await rpmQ(after, '-q', 'greet')).exitCode).not.toBe(0);
     expect((await rpmQ(after, '-qa')).stdout).not.toMatch(/greetlib/);
     await expectNoOrphans(s);
+
+    // cleanup: the upgraded deployment is gone, so are its base ref and the download only it was made from.
+    const cleaned = await cliJson(['cleanup', '--sysroot', s.sysroot, '--cache-dir', join(work, 'rpm-cache')]);
+    expect(cleaned.archivesRemoved.map((f: string) => f.split('/').pop())).toEqual(['greet-2.0-1.noarch.rpm']);
+    const archives = readdirSync(join(work, 'rpm-cache/archives')).filter((f) => f.endsWith('.rpm')).sort();
+    expect(archives).toEqual(['greet-1.0-1.noarch.rpm', 'greetlib-1.0-1.x86_64.rpm']);
+    const baseRefs = (await execa('ostree', [`--repo=${s.repo}`, 'refs', '--list', 'ostree-layer/base'])).stdout.split('\n');
+    expect(baseRefs).toEqual([`ostree-layer/base/${s.commit}`]);
+    await expectNoOrphans(s);
+  }, 300_000);
+
+  it('upgrade pulls the new base from the origin remote', async () => {
+    const s = await makeSysroot({ base: await ensureRpmBase() });
+    sysroots.push(s);
+    // The vendor's repository, served as a file:// remote of the sysroot's repo; the deployment follows vendor:REF.
+    const vendor = join(work, 'vendor-repo');
+    await execa('ostree', ['init', `--repo=${vendor}`, '--mode=archive']);
+    await execa('ostree', ['pull-local', `--repo=${vendor}`, s.repo, s.ref]);
+    await execa('ostree', ['remote', 'add', `--repo=${s.repo}`, '--no-gpg-verify', 'vendor', `file://${vendor}`]);
+    await execa('ostree', ['pull', `--repo=${s.repo}`, 'vendor', s.ref]);
+    await execa('ostree', ['admin', 'deploy', `--sysroot=${s.sysroot}`, `--os=${s.osName}`, `vendor:${s.ref}`]);
+    const pkg = await buildRpm(join(work, 'remote-rpms'), { name: 'remote-tool', version: '1', files: [{ path: '/usr/share/remote-tool', content: 'r\n' }] });
+    expect((await cli(['install', ...target(s), pkg])).exitCode).toBe(0);
+
+    const extra = join(work, 'remote-marker');
+    await mkdir(join(extra, 'usr/share'), { recursive: true });
+    await writeFile(join(extra, 'usr/share/vendor-marker'), 'pulled\n');
+    await execa('ostree', [`--repo=${vendor}`, 'commit', `--branch=${s.ref}`, `--tree=ref=${s.ref}`, `--tree=dir=${extra}`, '--subject=vendor update']);
+    const published = (await execa('ostree', [`--repo=${vendor}`, 'rev-parse', s.ref])).stdout.trim();
+
+    const r = await cliJson(['upgrade', ...target(s)]);
+    expect(r.refspec).toBe(`vendor:${s.ref}`);
+    expect(r.newBase).toBe(published);
+    const dir = s.deploymentDir();
+    expect(readFileSync(join(dir, 'usr/share/vendor-marker'), 'utf8')).toBe('pulled\n');
+    expect(readFileSync(join(dir, 'usr/share/remote-tool'), 'utf8')).toBe('r\n');
+    expect((await execa('rpm', ['--root', dir, '--dbpath', RPM_DB, '-q', 'remote-tool'])).stdout).toBe('remote-tool-1-1.noarch');
+    await expectNoOrphans(s);
+  }, 300_000);
+
+  it('install of a package a request pulled in makes it a request of its own, so it outlives what pulled it in', async () => {
+    const s = await makeSysroot({ base: await ensureRpmBase() });
+    sysroots.push(s);
+    const rpmKey = makeRpmKey(work, 'rpm-mark');
+    const built = join(work, 'rpms-mark');
+    const repoFile = publishRpmRepo(join(work, 'mark-repo'), 'mark', [await buildRpm(built, GREET_LIB), await buildRpm(built, greet('1.0'))], rpmKey);
+    const repo = ['--source', repoFile, '--cache-dir', join(work, 'mark-cache')];
+    expect((await cli(['install', ...target(s), ...repo, 'greet'])).exitCode).toBe(0);
+    const marked = await cliJson(['install', ...target(s), ...repo, 'greetlib']);
+    expect(marked.notes).toContain('greetlib set to manually installed');
+    expect(marked.deployed).toBe(true);
+    expect((await cliJson(['status', ...target(s)])).deployments[0].requested).toEqual(['greet', 'greetlib']);
+    const removed = await cliJson(['uninstall', ...target(s), 'greet']);
+    expect(names(removed.remove)).toEqual(['greet']);
+    expect((await execa('rpm', ['--root', s.deploymentDir(), '--dbpath', RPM_DB, '-q', 'greetlib'])).stdout).toBe('greetlib-1.0-1.x86_64');
   }, 300_000);
 });

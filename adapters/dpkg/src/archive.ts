@@ -2,6 +2,7 @@
  * Opening a .deb: the ar wrapper, `debian-binary`, control.tar (metadata and maintainer scripts, held in memory: they
  * are small) and data.tar (the payload, streamed on demand).
  */
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
@@ -222,6 +223,29 @@ async function readControlTar(input: Readable, file: string, member: string): Pr
   return out;
 }
 
+/**
+ * The header with its name and link target as UTF-8 text, or a refusal: a name that is not valid UTF-8 read any
+ * other way could turn two different byte strings into one path. Ustar and GNU long names arrive as latin1 (the raw
+ * bytes); pax names were decoded as UTF-8 by the parser, where a U+FFFD is all that is left of a bad byte.
+ */
+function exactNames(h: tar.Header, file: string): tar.Header {
+  const pax = (h.pax ?? {}) as Record<string, string>;
+  const decode = (value: string, fromPax: boolean): string => {
+    if (fromPax) {
+      if (value.includes('\uFFFD')) throw new PackageFormatError(file, `data.tar entry ${JSON.stringify(value)} has a name that is not valid UTF-8 (or holds U+FFFD); rebuild the package with UTF-8 names`);
+      return value;
+    }
+    const bytes = Buffer.from(value, 'latin1');
+    if (!isUtf8(bytes)) throw new PackageFormatError(file, `data.tar entry ${JSON.stringify(value)} (as ISO-8859-1) has a name that is not valid UTF-8; ostree-layer keeps names byte for byte or refuses them, so rebuild the package with UTF-8 names`);
+    return bytes.toString('utf8');
+  };
+  return {
+    ...h,
+    name: decode(h.name, pax.path !== undefined),
+    linkname: h.linkname == null ? h.linkname : decode(h.linkname, pax.linkpath !== undefined),
+  };
+}
+
 const TYPES: Record<string, EntryType> = {
   file: 'file', 'contiguous-file': 'file', directory: 'directory', symlink: 'symlink', link: 'hardlink',
   'character-device': 'char-device', 'block-device': 'block-device', fifo: 'fifo',
@@ -285,6 +309,10 @@ function nodeBody(source: Readable, onError: (err: unknown) => Error): { body: R
       cb(err);
     },
   });
+  // The consumer may be between receiving the body and piping it (awaiting something else) when the archive turns
+  // out truncated: the error must not be an unhandled 'error' event. It still reaches the consumer, through the
+  // stream's errored state (pipeline, for-await) and through the payload iterator (`ended`).
+  body.on('error', () => undefined);
   const ended = new Promise<void>((resolve, reject) => {
     source.on('data', (c: Buffer) => {
       if (!body.destroyed && !body.push(c)) source.pause();
@@ -318,14 +346,15 @@ async function* readPayload(pkg: DebPackage): AsyncGenerator<PayloadItem> {
       }
     }
     if (!data) throw new PackageFormatError(file, `${pkg.dataMember} disappeared: the file changed since it was opened`);
-    const extract = tar.extract();
+    // Names are read as bytes (latin1 is byte-for-byte) and then checked to be UTF-8, never replaced by U+FFFD.
+    const extract = tar.extract({ filenameEncoding: 'latin1' } as Parameters<typeof tar.extract>[0]);
     input = decompress(data.body, pkg.dataCompression, file, data.name);
     input.on('error', (err) => extract.destroy(err));
     input.pipe(extract as unknown as NodeJS.WritableStream);
     const seen = new Map<string, EntryType>();
     const conffiles = new Set(pkg.conffiles);
     for await (const source of extract) {
-      const h = source.header;
+      const h = exactNames(source.header, file);
       const path = normalizeArchivePath(h.name, file);
       if (path === '/') {
         source.resume();

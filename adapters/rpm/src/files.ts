@@ -38,12 +38,17 @@ export function typeOfMode(mode: number): EntryType | 'socket' | undefined {
   }
 }
 
-export function headerFiles(h: RpmHeader, file: string): HeaderFile[] {
+/**
+ * The header's file list. `exactNames` (a package being installed) refuses names that are not valid UTF-8; a base
+ * database is read as it is, its names as rpm shows them.
+ */
+export function headerFiles(h: RpmHeader, file: string, exactNames = false): HeaderFile[] {
+  const names = (tag: number) => (exactNames ? h.names(tag) : h.strings(tag));
   let raw: string[];
-  const basenames = h.strings(Tag.BaseNames);
+  const basenames = names(Tag.BaseNames);
   if (basenames.length) {
     const dirIndexes = h.numbers(Tag.DirIndexes);
-    const dirnames = h.strings(Tag.DirNames);
+    const dirnames = names(Tag.DirNames);
     if (dirIndexes.length !== basenames.length) throw new PackageFormatError(file, `header lists ${basenames.length} file names but ${dirIndexes.length} directory indexes; it is corrupt`);
     raw = basenames.map((b, i) => {
       const d = dirnames[dirIndexes[i]];
@@ -51,7 +56,7 @@ export function headerFiles(h: RpmHeader, file: string): HeaderFile[] {
       return d + b;
     });
   } else {
-    raw = h.strings(Tag.OldFileNames);
+    raw = names(Tag.OldFileNames);
   }
   const n = raw.length;
   const modes = h.numbers(Tag.FileModes);
@@ -60,10 +65,10 @@ export function headerFiles(h: RpmHeader, file: string): HeaderFile[] {
   for (const [name, arr] of arrays) {
     if (n && arr.length !== n) throw new PackageFormatError(file, `header lists ${n} files but ${arr.length} ${name}; it is corrupt`);
   }
-  const users = h.strings(Tag.FileUserName);
-  const groups = h.strings(Tag.FileGroupName);
+  const users = names(Tag.FileUserName);
+  const groups = names(Tag.FileGroupName);
   const mtimes = h.numbers(Tag.FileMtimes);
-  const links = h.strings(Tag.FileLinkTos);
+  const links = names(Tag.FileLinkTos);
   const flags = h.numbers(Tag.FileFlags);
   const rdevs = h.numbers(Tag.FileRdevs);
   const inodes = h.numbers(Tag.FileInodes);

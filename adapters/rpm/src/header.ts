@@ -3,6 +3,7 @@
  * rpmdb row. Parsed into an {@link RpmHeader} once at the edge; every bound is checked before it is trusted, because
  * a header is attacker-controlled input (a downloaded package, a base image's database).
  */
+import { isUtf8 } from 'node:buffer';
 import { PackageFormatError } from '@ostree-layer/core';
 
 export const HEADER_MAGIC = Buffer.from([0x8e, 0xad, 0xe8, 0x01]);
@@ -108,6 +109,23 @@ export class RpmHeader {
     throw this.typeError(tag, 'a string array');
   }
 
+  /**
+   * Strings that name files, users or link targets. They must be valid UTF-8: read any other way, two different
+   * byte strings could become one name (and the commit would hold other bytes than the package).
+   */
+  names(tag: number): string[] {
+    const e = this.byTag.get(tag);
+    if (!e) return [];
+    if (e.type !== TagType.StringArray && e.type !== TagType.String) throw this.typeError(tag, 'a string array');
+    const slices = e.type === TagType.String ? [this.blob.subarray(this.storeOffset + e.offset, this.storeOffset + e.offset + e.length - 1)] : stringSlices(this.blob, this.storeOffset + e.offset, e.count);
+    return slices.map((bytes) => {
+      if (!isUtf8(bytes)) {
+        throw new PackageFormatError(this.file, `header tag ${tag} holds the name ${JSON.stringify(bytes.toString('latin1'))}, which is not valid UTF-8; ostree-layer keeps names byte for byte or refuses them, so rebuild the package with UTF-8 names`);
+      }
+      return bytes.toString('utf8');
+    });
+  }
+
   /** Integer array; INT64 values are converted to numbers (file sizes stay below 2^53). */
   numbers(tag: number): number[] {
     const v = this.get(tag);
@@ -199,6 +217,26 @@ export function checkCounts(il: number, dl: number, file: string, what: string):
   }
 }
 
+/** The NUL-terminated strings of an array entry, as bytes. */
+function stringSlices(blob: Buffer, at: number, count: number): Buffer[] {
+  const out: Buffer[] = [];
+  let pos = at;
+  for (let i = 0; i < count; i++) {
+    const nul = blob.indexOf(0, pos);
+    out.push(blob.subarray(pos, nul));
+    pos = nul + 1;
+  }
+  return out;
+}
+
+/**
+ * Header text as rpm shows it: rpm keeps the bytes, so older packages carry ISO-8859 summaries and descriptions.
+ * Valid UTF-8 is read as such, anything else byte for byte as ISO-8859-1, never replaced by U+FFFD.
+ */
+function headerText(bytes: Buffer): string {
+  return isUtf8(bytes) ? bytes.toString('utf8') : bytes.toString('latin1');
+}
+
 function decodeEntry(blob: Buffer, store: number, e: HeaderEntry): TagValue {
   const at = store + e.offset;
   switch (e.type) {
@@ -209,18 +247,9 @@ function decodeEntry(blob: Buffer, store: number, e: HeaderEntry): TagValue {
     case TagType.Int32: return Array.from({ length: e.count }, (_, i) => blob.readUInt32BE(at + 4 * i));
     case TagType.Int64: return Array.from({ length: e.count }, (_, i) => blob.readBigUInt64BE(at + 8 * i));
     case TagType.Bin: return Buffer.from(blob.subarray(at, at + e.count));
-    case TagType.String: return blob.toString('utf8', at, at + e.length - 1);
+    case TagType.String: return headerText(blob.subarray(at, at + e.length - 1));
     case TagType.StringArray:
-    case TagType.I18nString: {
-      const out: string[] = [];
-      let pos = at;
-      for (let i = 0; i < e.count; i++) {
-        const nul = blob.indexOf(0, pos);
-        out.push(blob.toString('utf8', pos, nul));
-        pos = nul + 1;
-      }
-      return out;
-    }
+    case TagType.I18nString: return stringSlices(blob, at, e.count).map(headerText);
   }
 }
 

@@ -58,9 +58,10 @@ export function hasScripts(h: RpmHeader): boolean {
 
 export type RpmFileJson = InspectedFile;
 
-export function filesJson(files: HeaderFile[]): RpmFileJson[] {
+/** Files as `inspect --json` lists them; a source package's are named as rpm -qlp names them (no leading "/"). */
+export function filesJson(files: HeaderFile[], source = false): RpmFileJson[] {
   return files.map((f) => ({
-    path: f.path, type: f.type, mode: f.mode, user: f.user, group: f.group, size: f.type === 'file' ? f.size : 0,
+    path: source ? f.rawPath : f.path, type: f.type, mode: f.mode, user: f.user, group: f.group, size: f.type === 'file' ? f.size : 0,
     ...(f.type === 'symlink' ? { linkTarget: f.linkTo } : {}),
     ...(f.flags & FileFlag.Config ? { config: true } : {}),
     ...(f.flags & FileFlag.Ghost ? { ghost: true } : {}),
@@ -88,7 +89,7 @@ export class RpmPackage implements PackageFile {
     const h = archive.header;
     this.identity = identityOf(h, archive.file, archive.source);
     this.id = { name: this.identity.name, version: formatEvr(this.identity.evr), arch: this.identity.arch };
-    this.files = headerFiles(h, archive.file);
+    this.files = headerFiles(h, archive.file, true);
     this.dependencies = readDependencies(h, archive.file);
     if (!h.has(Tag.HeaderImmutable) && this.identity.arch !== 'src') retrofitSelfProvide(this.dependencies, this.identity);
     this.hasScripts = hasScripts(h);
@@ -118,7 +119,7 @@ export class RpmPackage implements PackageFile {
       sourceRpm: h.string(Tag.SourceRpm) ?? null,
       hasScripts: this.hasScripts,
       dependencies: this.dependencies,
-      files: filesJson(this.files),
+      files: filesJson(this.files, this.identity.arch === 'src'),
     };
   }
 

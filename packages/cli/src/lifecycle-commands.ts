@@ -1,5 +1,5 @@
 /** The lifecycle verbs: upgrade, rollback, cleanup. */
-import { cleanup, rollback, upgrade, type PackageDiff, type UpgradeResult } from '@ostree-layer/core';
+import { cleanup, formatBytes, rollback, upgrade, type PackageDiff, type UpgradeResult } from '@ostree-layer/core';
 import { BACKENDS, REPOSITORY_BACKENDS } from './backends.js';
 import { printJson, progress } from './output.js';
 import { renderer } from './progress.js';
@@ -56,8 +56,9 @@ export async function runRollback(opts: { sysroot?: string; os?: string; dryRun?
   console.log(`Rollback: ${name(result.previousDefault)}`);
 }
 
-export async function runCleanup(opts: { sysroot?: string; json?: boolean }): Promise<void> {
-  const result = await cleanup({ sysroot: opts.sysroot });
+export async function runCleanup(opts: { sysroot?: string; cacheDir?: string; json?: boolean }): Promise<void> {
+  const result = await cleanup({ sysroot: opts.sysroot, cacheDir: opts.cacheDir });
   if (opts.json) return printJson(result);
   console.log(`Kept ${result.bases.length} base commit(s) and ${result.layers.length} layer(s) that deployments use; deleted ${result.deleted.length} ref(s).`);
+  console.log(`Removed ${result.archivesRemoved.length} downloaded package file(s) no deployment was made from (${formatBytes(result.bytesFreed)}).`);
 }

@@ -99,8 +99,9 @@ program
 
 program
   .command('cleanup')
-  .description('delete cached layers and base commits that no deployment uses, and prune the repo')
+  .description('delete cached layers, base commits and downloaded package files that no deployment uses, and prune the repo')
   .option('--sysroot <dir>', 'sysroot on disk instead of the booted system')
+  .option('--cache-dir <dir>', 'the download cache to clean', '/var/cache/ostree-layer')
   .option('--json', 'print one JSON document on stdout')
   .action(async (opts) => (await import('./lifecycle-commands.js')).runCleanup(opts));
 

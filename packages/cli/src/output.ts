@@ -1,5 +1,5 @@
 /** Human output goes to stdout, progress to stderr; with --json stdout holds exactly one JSON document. */
-import { LayerError } from '@ostree-layer/core/errors';
+import { classifySystemError, LayerError } from '@ostree-layer/core/errors';
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
@@ -10,7 +10,8 @@ export function progress(json: boolean): (line: string) => void {
 }
 
 /** Maps an error to the process exit status, printing it as a sentence or as a JSON object. */
-export function reportError(err: unknown, json: boolean, prefix = 'ostree-layer: '): number {
+export function reportError(thrown: unknown, json: boolean, prefix = 'ostree-layer: '): number {
+  const err = classifySystemError(thrown);
   const known = err instanceof LayerError;
   const kind = known ? err.kind : 'internal';
   const message = err instanceof Error ? err.message : String(err);

@@ -248,8 +248,9 @@ export interface Backend {
   mayOverwrite(incoming: PackageFile, owner: PackageId, path: string): boolean;
 
   /**
-   * The full updated database (base entries plus `added`) as files to place in the new tree. Only files that change
-   * need to be returned: the base layer already holds the rest.
+   * The full updated database (base entries plus `added`) as files to place in the new tree, and any file that points
+   * the tree's own tools at it (a tmpfiles.d link, a macro): all under /usr, where a deployment reads them. Only files
+   * that change need to be returned: the base layer already holds the rest.
    */
   writeDatabase(options: WriteDatabaseOptions): Promise<LayerFile[]>;
 

@@ -72,3 +72,22 @@ export class ScriptError extends LayerError {
     super(message, options);
   }
 }
+
+/** The disk holding the repo, the cache or the scratch space ran out of space (or quota) mid-transaction. */
+export class DiskFullError extends LayerError {
+  override readonly exitCode = 11;
+  override readonly kind = 'disk-full';
+}
+
+/**
+ * Faults of the machine rather than of the program, reported as what they are: a full disk (ENOSPC, EDQUOT) names
+ * the path it happened on. Anything else comes back unchanged.
+ */
+export function classifySystemError(err: unknown): unknown {
+  if (err instanceof LayerError || !(err instanceof Error)) return err;
+  const { code, path } = err as NodeJS.ErrnoException;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new DiskFullError(`no space left${path ? ` on the disk holding ${path}` : ' on a disk'} (${err.message}); free some space (ostree admin cleanup, ostree prune) and run it again`, { cause: err });
+  }
+  return err;
+}

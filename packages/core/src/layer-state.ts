@@ -22,10 +22,10 @@ export interface InstallStateInput {
   files: PackageFile[];
   /** Everything layered by this transaction, in layer order. */
   imported: LayeredImport[];
-  /** Packages the solver added only as dependencies or recommendations (by name). */
+  /** Packages the solver added only as dependencies or recommendations (by name); every other one was asked for. */
   pulledIn: Set<string>;
-  /** Requests the tree already satisfies with a layered package: they become requests of their own. */
-  alreadyLayered?: PackageId[];
+  /** Packages the tree already had for a request; a request the base alone satisfies is not kept. */
+  alreadyInstalled?: PackageId[];
 }
 
 /** The state after an install on top of `previous` (null: a plain base). */
@@ -39,16 +39,19 @@ export function installState(previous: LayerState | null, input: InstallStateInp
   for (const text of input.names) add({ name: requestName(text), text });
   for (const pkg of input.files) add({ name: pkg.id.name, text: pkg.id.name, file: pkg.file });
   const wanted = new Set(requested.map((r) => r.name));
+  // A virtual request ("awk") is met by a package of another name: the solver's reason says it was asked for.
   const packages: LayeredRecord[] = [
     ...(previous?.packages ?? []).map((p) => ({ ...p, requested: p.requested || wanted.has(p.name) })),
-    ...input.imported.map((p) => ({ ...p.package.id, ref: p.ref, commit: p.commit, requested: !input.pulledIn.has(p.package.id.name) && wanted.has(p.package.id.name) })),
+    ...input.imported.map((p) => ({ ...p.package.id, ref: p.ref, commit: p.commit, requested: !input.pulledIn.has(p.package.id.name), file: p.package.file })),
   ];
+  const layered = (name: string) => packages.some((p) => p.name === name);
+  const inBaseOnly = (name: string) => !layered(name) && (input.alreadyInstalled ?? []).some((p) => p.name === name);
   return {
     baseCommit: input.baseCommit,
     backend: input.backend,
     // History, as the user made it: names as typed, files by their package name.
     requests: [...(previous?.requests ?? []), ['install', ...input.names, ...input.files.map((p) => p.id.name)]],
-    requested: requested.filter((r) => packages.some((p) => p.name === r.name)),
+    requested: requested.filter((r) => !inBaseOnly(r.name)),
     packages,
     scriptLayers: [...(previous?.scriptLayers ?? [])],
   };

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LockedError } from './errors.js';
-import { TransactionLock } from './lock.js';
+import { TransactionLock, yieldOstreeLock } from './lock.js';
 
 describe('TransactionLock', () => {
   it('excludes a second holder of the same directory, not of another one', async () => {
@@ -31,6 +31,88 @@ describe('TransactionLock', () => {
     await new Promise<void>((resolve) => holder.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && resolve()));
     await expect(TransactionLock.acquire(dir)).rejects.toThrow(LockedError);
     holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.on('exit', resolve));
+    await (await TransactionLock.acquire(dir)).release();
+  });
+});
+
+/** A holder in another process (optionally wrapped, e.g. in `unshare -n`), running the built module. */
+async function holdInAnotherProcess(dir: string, wrapper: string[] = []) {
+  const lockModule = new URL('../dist/lock.js', import.meta.url).pathname;
+  const script = `import(${JSON.stringify(lockModule)}).then(async ({ TransactionLock }) => {
+    await TransactionLock.acquire(${JSON.stringify(dir)});
+    console.log('held');
+    setInterval(() => {}, 1000);
+  });`;
+  const [cmd, ...args] = [...wrapper, process.execPath, '--input-type=module', '-e', script];
+  const holder = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout!.on('data', (d: Buffer) => d.toString().includes('held') && resolve());
+    holder.on('exit', (code) => reject(new Error(`holder exited with ${code}`)));
+  });
+  return {
+    kill: async () => {
+      holder.kill('SIGKILL');
+      await new Promise((resolve) => holder.on('exit', resolve));
+    },
+  };
+}
+
+function sysrootDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lock-sysroot-'));
+  execFileSync('ostree', ['admin', 'init-fs', dir], { stdio: 'ignore' });
+  return dir;
+}
+
+describe('TransactionLock on a sysroot', () => {
+  it('is the same lock through a bind mount (the inode, not the path)', async () => {
+    const dir = sysrootDir();
+    const alias = mkdtempSync(join(tmpdir(), 'lock-alias-'));
+    execFileSync('mount', ['--bind', dir, alias]);
+    try {
+      const first = await TransactionLock.acquire(dir);
+      await expect(TransactionLock.acquire(alias)).rejects.toThrow(LockedError);
+      await first.release();
+      await (await TransactionLock.acquire(alias)).release();
+    } finally {
+      execFileSync('umount', [alias]);
+    }
+  });
+
+  it('holds across network namespaces (a holder under unshare -n excludes us)', async () => {
+    const dir = sysrootDir();
+    const holder = await holdInAnotherProcess(dir, ['unshare', '-n']);
+    await expect(TransactionLock.acquire(dir)).rejects.toThrow(/another ostree-layer transaction \(pid \d+\)/);
+    await holder.kill();
+    await (await TransactionLock.acquire(dir)).release();
+  });
+
+  it("takes OSTree's own sysroot lock: ostree admin cleanup waits until it is released or yielded", async () => {
+    const dir = sysrootDir();
+    const lock = await TransactionLock.acquire(dir);
+    const blocked = spawnSync('timeout', ['3', 'ostree', 'admin', 'cleanup', `--sysroot=${dir}`], { encoding: 'utf8' });
+    expect(blocked.status).toBe(124);
+    expect(blocked.stdout + blocked.stderr).toMatch(/Waiting for sysroot lock/);
+    await yieldOstreeLock(dir);
+    const free = spawnSync('timeout', ['10', 'ostree', 'admin', 'cleanup', `--sysroot=${dir}`], { encoding: 'utf8' });
+    expect(free.status, free.stderr).toBe(0);
+    // Our own lock is still held after yielding OSTree's.
+    await expect(TransactionLock.acquire(dir)).rejects.toThrow(LockedError);
+    await lock.release();
+  });
+
+  it('refuses while an ostree admin operation holds the sysroot lock', async () => {
+    const dir = sysrootDir();
+    const ours = await TransactionLock.acquire(dir);
+    await ours.release();
+    // A process holding only OSTree's lock, the way ostree admin does (an OFD lock on ostree/lock).
+    const holder = spawn('perl', ['-e', 'use Fcntl; sysopen(my $f, $ARGV[0], O_RDWR|O_CREAT) or die; my $l = pack("s s x4 q q i x4", 1, 0, 0, 0, 0); fcntl($f, 37, $l) or die; $|=1; print "held\\n"; <STDIN>;', join(dir, 'ostree/lock')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      holder.stdout!.on('data', () => resolve());
+      holder.on('exit', (code) => reject(new Error(`lock holder exited with ${code}`)));
+    });
+    await expect(TransactionLock.acquire(dir)).rejects.toThrow(/an ostree admin operation .* holds OSTree's sysroot lock/);
+    holder.stdin!.end();
     await new Promise((resolve) => holder.on('exit', resolve));
     await (await TransactionLock.acquire(dir)).release();
   });

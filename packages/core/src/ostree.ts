@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ToolError } from './errors.js';
+import { DiskFullError, ToolError } from './errors.js';
 
 export interface CommitOptions {
   /** Trees overlaid in order; later ones win. `ref:` a commit or ref, `tar:` a stream fed on stdin. */
@@ -28,6 +28,10 @@ export class OstreeRepo {
       const sub = execa('ostree', [...args], { input, cancelSignal: signal, maxBuffer: 256 * 1024 * 1024 });
       return (await sub).stdout;
     } catch (err) {
+      const stderr = err instanceof ExecaError ? String(err.stderr ?? '') : '';
+      if (/No space left on device|Disk quota exceeded|min-free-space-(percent|size) .* would be exceeded/.test(stderr)) {
+        throw new DiskFullError(`no space left on the disk holding ${this.path} (ostree ${args[1] ?? args[0]}: ${stderr.trim()}); free some space (ostree admin cleanup, ostree prune) and run it again`, { cause: err });
+      }
       throw toolError(`ostree ${args[0]}`, err);
     }
   }

@@ -19,10 +19,21 @@ export function normalizeArchivePath(raw: string, file: string, allowAbsolute = 
     if (segment === '..') {
       throw new PackageFormatError(file, `entry "${raw}" contains "..": it would write outside the package's tree`);
     }
+    if (Buffer.byteLength(segment) > NAME_MAX) {
+      throw new PackageFormatError(file, `entry "${raw.slice(0, 200)}…" has a name of ${Buffer.byteLength(segment)} bytes; Linux file names hold at most ${NAME_MAX}`);
+    }
     parts.push(segment);
   }
-  return '/' + parts.join('/');
+  const path = '/' + parts.join('/');
+  if (Buffer.byteLength(path) >= PATH_MAX) {
+    throw new PackageFormatError(file, `entry "${raw.slice(0, 200)}…" is a path of ${Buffer.byteLength(path)} bytes; Linux paths hold at most ${PATH_MAX - 1}`);
+  }
+  return path;
 }
+
+/** Linux's limits on one file name and on a whole path (with its terminating NUL): longer ones fail with ENAMETOOLONG. */
+const NAME_MAX = 255;
+const PATH_MAX = 4096;
 
 /** Parent directory of a normalised absolute path ("/" for top-level entries). */
 export function parentPath(path: string): string {

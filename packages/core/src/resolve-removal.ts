@@ -30,13 +30,17 @@ export interface RemovalInput {
   layered: LayeredRecord[];
   /** The layered packages to remove. */
   remove: PackageId[];
-  /** Names the user still asks for once the removal is done (their packages are never autoremoved). */
+  /** Packages the user asked for that stay (name, version, arch joined by NUL): never autoremoved. */
   requested: Set<string>;
   /** Also count packages that depend on the removed ones as removed (and look further), as `apt remove` does. */
   cascade: boolean;
 }
 
-const key = (p: PackageId) => `${p.name}\0${p.version}\0${p.arch}`;
+/** The identity the removal plan keys packages by (also what `requested` holds). */
+export function packageKey(p: PackageId): string {
+  return `${p.name}\0${p.version}\0${p.arch}`;
+}
+const key = packageKey;
 
 export async function planRemoval(input: RemovalInput): Promise<RemovalPlan> {
   const rb = input.repositoryBackend;
@@ -80,7 +84,7 @@ export async function planRemoval(input: RemovalInput): Promise<RemovalPlan> {
     queue.push(id);
   };
   for (let id = 1; id <= pool.size; id++) {
-    if (!layeredIds.has(id) || input.requested.has(pool.get(id).name)) visit(id);
+    if (!layeredIds.has(id) || input.requested.has(key(pool.get(id)))) visit(id);
   }
   while (queue.length > 0) {
     const pkg = pool.get(queue.pop()!);

@@ -19,12 +19,14 @@ import { faultPoint } from './fault.js';
 import { fetchAll } from './fetch/index.js';
 import { readAccounts } from './import/accounts.js';
 import { importPackage } from './import/importer.js';
+import { openPackageFor } from './import/open-package.js';
 import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
 import { lineReport, type Phase, type Report } from './report.js';
 import { planByName } from './resolve-request.js';
 import { droppedRequests, installState } from './layer-state.js';
+import { markRequested } from './mark-requested.js';
 import { runScriptPhase } from './scripts/phase.js';
 
 export interface InstallOptions extends Target {
@@ -157,7 +159,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       lap('fetch');
     }
     const packages: PackageFile[] = [];
-    for (const file of [...files, ...downloaded]) packages.push(await backend.openPackage(file));
+    for (const file of [...files, ...downloaded]) packages.push(await openPackageFor(backend, options.backends, file));
     if (options.keys?.length) await verifyFileSignatures(backend, files, options.keys);
     const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages, previous);
 
@@ -167,7 +169,15 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     result.install = fresh.map((p) => ({ ...p.id, file: p.file, note: noteFor(p) }));
     result.alreadyInstalled.push(...alreadyInstalled);
     lap('open');
-    if (options.dryRun || fresh.length === 0) return result;
+    if (options.dryRun || fresh.length === 0) {
+      // Asked for by name but already layered as a dependency: it becomes a request of its own.
+      const mark = options.dryRun ? null : await markRequested(opened, [...names, ...packages.slice(0, files.length).map((p) => p.id.name)], result.alreadyInstalled, options.commitOnly?.ref);
+      if (mark?.commit) {
+        Object.assign(result, { commit: mark.commit, deployed: mark.deployed, notes: [...result.notes, ...mark.marked.map((n) => `${n} set to manually installed`)] });
+        for (const name of mark.marked) say(`${name} set to manually installed`);
+      }
+      return result;
+    }
     // Package files named on the command line are part of the plan only once opened.
     if (files.length > 0 && !(await confirmed(options, result))) return result;
 
@@ -198,6 +208,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       files: packages.slice(0, files.length),
       imported,
       pulledIn: new Set(byName?.plan.install.filter((p) => p.reason !== 'request').map((p) => p.name)),
+      alreadyInstalled: result.alreadyInstalled,
     });
     const added = imported.map((p) => ({
       package: p.package,
@@ -325,7 +336,7 @@ async function checkAgainstInstalled(backend: Backend, database: InstalledDataba
     }
     if (have && layered.has(`${have.name}:${have.arch}`)) {
       throw new ResolutionError(
-        `${pkg.id.name} ${pkg.id.version} (${pkg.file}) would replace ${have.name} ${have.version}, which an earlier ostree-layer install layered; replacing a layered package is not supported yet: deploy the base again and layer the new version`,
+        `${pkg.id.name} ${pkg.id.version} (${pkg.file}) would replace ${have.name} ${have.version}, which an earlier ostree-layer install layered; replacing a layered package is not supported yet: uninstall ${have.name} first, or run ostree-layer upgrade to take newer versions from the repositories`,
       );
     }
     if (have) {

@@ -48,7 +48,11 @@ export class DirectoryTree implements TreeReader {
       const type: TreeEntryType = st.isFile() ? 'file' : st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
       return { type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+      // The tree's own prefix can push a path that is fine inside the tree past PATH_MAX; the common case, a missing
+      // parent, is still answered.
+      if (code === 'ENAMETOOLONG' && path.lastIndexOf('/') > 0 && (await this.lstat(path.slice(0, path.lastIndexOf('/')))) === null) return null;
       throw err;
     }
   }

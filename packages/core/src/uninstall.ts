@@ -19,7 +19,7 @@ import { PathPlacer } from './import/placement.js';
 import type { OstreeRepo } from './ostree.js';
 import { lineReport, type Phase, type Report } from './report.js';
 import type { RepositoryBackend } from './repository.js';
-import { planRemoval, type Dependent } from './resolve-removal.js';
+import { packageKey as key, planRemoval, type Dependent } from './resolve-removal.js';
 
 export interface UninstallOptions extends Target {
   backends: Backend[];
@@ -76,7 +76,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
     const state: LayerState = previous ?? { baseCommit: opened.fromCommit, backend: backend.name, requests: [], requested: [], packages: [] };
     const named = pickLayered(options.names, state, await database.packages());
     const namedKeys = new Set(named.map(key));
-    const requested = new Set((state.requested ?? []).map((r) => r.name).filter((n) => !named.some((p) => p.name === n)));
+    const requested = new Set(state.packages.filter((p) => p.requested && !namedKeys.has(key(p))).map(key));
     const repositoryBackend = options.repositoryBackends?.[backend.name];
     const plan = repositoryBackend
       ? await planRemoval({ repositoryBackend, database, layered: state.packages, remove: named, requested, cascade: Boolean(options.withDependents) })
@@ -177,8 +177,6 @@ function dependentsError(dependents: Dependent[]): ResolutionError {
   const names = [...new Set(dependents.map((d) => d.package.name))].join(' ');
   return new ResolutionError(`removing this would break layered packages:\n  ${lines.join('\n  ')}\nremove ${names} too (name them, or pass --with-dependents), or keep what they need`);
 }
-
-const key = (p: PackageId) => `${p.name}\0${p.version}\0${p.arch}`;
 
 function identity(p: PackageId): PackageId {
   return { name: p.name, version: p.version, arch: p.arch };

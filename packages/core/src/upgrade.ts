@@ -7,6 +7,8 @@
  * again. Layers are reused only when the package file and the base inputs are the same (the importer compares the
  * placed manifest), so a layer made on another base is never taken by its ref.
  */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Backend, InstalledDatabase, PackageFile, PackageId } from './backend.js';
 import { checkConflicts } from './compose/conflicts.js';
 import { importedDirectories } from './compose/final-layer.js';
@@ -23,6 +25,8 @@ import { readAccounts } from './import/accounts.js';
 import { importPackage } from './import/importer.js';
 import { PathPlacer } from './import/placement.js';
 import type { RepositoryBackend } from './repository.js';
+import { scratchDir } from './scratch.js';
+import { DirectoryTree, type TreeReader } from './tree.js';
 import { runScriptPhase } from './scripts/phase.js';
 import { DEFAULT_CACHE_DIR } from './transaction.js';
 import { diffPackages, isEmptyDiff, layeredIds, resolveLayers, type DroppedRequest, type PackageDiff, type ResolvedLayers } from './upgrade-plan.js';
@@ -90,25 +94,25 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeResult> {
     clock = now;
   };
   const opened = await beginTransaction({ sysroot: options.sysroot, osName: options.osName }, options.backends, !options.dryRun);
-  let base: RepoTree | undefined;
+  let base: BaseTree | undefined;
   try {
     const deployment = opened.deployment!;
     const dropped = opened.previous ? null : originLayerState(deployment.origin);
     const previous = opened.previous ?? dropped;
     const oldBase = previous?.baseCommit ?? opened.fromCommit;
     const refspec = deployment.origin.origin?.refspec;
-    const newBase = await newestBase(opened, refspec, oldBase, Boolean(options.dryRun), say);
+    const newBase = await newestBase(opened, refspec, oldBase, say);
     lap('pull');
 
-    base = new RepoTree(opened.repo, newBase);
-    const { backend, location } = await detectBackend([opened.backend], base);
-    await base.prefetch(location);
-    const baseDatabase = await backend.openDatabase(base, location);
+    base = await openBase(opened, newBase, Boolean(options.dryRun));
+    const { backend, location } = await detectBackend([opened.backend], base.tree);
+    await base.tree.prefetch?.(location);
+    const baseDatabase = await backend.openDatabase(base.tree, location);
     const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
     const resolved = await resolveLayers({
       backend,
       repositoryBackend: options.repositoryBackends?.[backend.name],
-      tree: base,
+      tree: base.tree,
       database: baseDatabase,
       requested: previous?.requested ?? [],
       cacheDir,
@@ -160,17 +164,47 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeResult> {
   }
 }
 
+/** The new base as the upgrade reads it; `dir` is its checkout on disk, when there is one. */
+interface BaseTree {
+  commit: string;
+  tree: TreeReader;
+  dir?: string;
+  dispose(): Promise<void>;
+}
+
+/**
+ * A dry run only reads the database, so the commit is read from the repo; a real upgrade checks the base out
+ * (hardlinks, as a deployment is): the path policy, the conflict check and the database writer stat hundreds of paths,
+ * one `ostree ls` each on a repo tree, and the script phase needs the tree on disk anyway.
+ */
+async function openBase(opened: TransactionContext, commit: string, dryRun: boolean): Promise<BaseTree> {
+  if (dryRun) {
+    const tree = new RepoTree(opened.repo, commit);
+    return { commit, tree, dispose: () => tree.dispose() };
+  }
+  const scratch = await scratchDir(opened.repo.path, 'upgrade');
+  const dir = join(scratch, 'base');
+  try {
+    await opened.repo.checkout(commit, dir);
+  } catch (err) {
+    await rm(scratch, { recursive: true, force: true });
+    throw err;
+  }
+  return { commit, tree: new DirectoryTree(dir), dir, dispose: () => rm(scratch, { recursive: true, force: true }) };
+}
+
 /** The origin's newest base: pulled when the refspec names a remote, else the local ref as it is now. */
-async function newestBase(opened: TransactionContext, refspec: string | undefined, oldBase: string, dryRun: boolean, say: (line: string) => void): Promise<string> {
+async function newestBase(opened: TransactionContext, refspec: string | undefined, oldBase: string, say: (line: string) => void): Promise<string> {
   if (!refspec || /^[0-9a-f]{64}$/.test(refspec)) return oldBase;
   const colon = refspec.indexOf(':');
-  if (colon > 0 && !dryRun) {
+  // A check pulls too: what would change is only known from the new base's own package database.
+  if (colon > 0) {
     say(`pulling ${refspec}`);
     await opened.repo.pull(refspec.slice(0, colon), refspec.slice(colon + 1));
   }
   const commit = await opened.repo.resolve(refspec);
   if (!commit || !opened.repo.hasCommit(commit)) {
-    throw new SystemStateError(`the origin refspec ${refspec} does not resolve to a commit in ${opened.repo.path}${colon > 0 && dryRun ? ' (a dry run does not pull)' : ''}`);
+    throw new SystemStateError(`the origin refspec ${refspec} does not resolve to a commit in ${opened.repo.path}; check the origin (ostree admin status)`);
   }
   return commit;
 }
@@ -185,7 +219,7 @@ async function baseDiff(opened: TransactionContext, newDatabase: InstalledDataba
 interface LayerOntoBase {
   opened: TransactionContext;
   options: UpgradeOptions;
-  base: RepoTree;
+  base: BaseTree;
   baseDatabase: InstalledDatabase;
   resolved: ResolvedLayers;
   previous: LayerState | null;
@@ -196,7 +230,9 @@ interface LayerOntoBase {
 /** Fetches, imports (reusing layers whose manifest matches), checks conflicts, writes the database and composes. */
 async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; state: LayerState; notes: string[] }> {
   const notes: string[] = [];
-  const { opened, base, baseDatabase, resolved, lap } = input;
+  const { opened, baseDatabase, resolved, lap } = input;
+  const base = input.base.tree;
+  const baseCommit = input.base.commit;
   const { repo, backend } = opened;
   const report = reportOf(input.options);
   const say = (text: string) => report.emit({ type: 'message', text });
@@ -231,21 +267,21 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
   const pulledIn = new Set(resolved.downloads.filter((d) => d.reason !== 'request').map((d) => d.name));
   const wanted = new Set(resolved.requested.map((r) => r.name));
   const state: LayerState = {
-    baseCommit: base.commit,
+    baseCommit,
     backend: backend.name,
     requests: [...(input.previous?.requests ?? []), ['upgrade']],
     requested: resolved.requested,
-    packages: imported.map((p) => ({ ...p.package.id, ref: p.ref, commit: p.commit, requested: wanted.has(p.package.id.name) && !pulledIn.has(p.package.id.name) })),
+    packages: imported.map((p) => ({ ...p.package.id, ref: p.ref, commit: p.commit, requested: wanted.has(p.package.id.name) && !pulledIn.has(p.package.id.name), file: p.package.file })),
   };
   const commit = await composeLayered({
     repo,
-    onto: base.commit,
+    onto: baseCommit,
     placer,
     layers: imported.map((p) => p.commit),
     directories: importedDirectories(imported),
     databaseFiles,
     state,
-    subject: `ostree-layer: upgrade onto ${base.commit.slice(0, 10)}`,
+    subject: `ostree-layer: upgrade onto ${baseCommit.slice(0, 10)}`,
     // On a new base every package is configured again, as a fresh install there would be.
     afterDatabase: async (layers) => {
       if (!scripts) return null;
@@ -253,7 +289,8 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
       const phase = await runScriptPhase({
         repo,
         plan: scripts,
-        fromCommit: base.commit,
+        fromCommit: baseCommit,
+        fromDir: input.base.dir,
         layers,
         runtimeLines: imported.flatMap((p) => p.tmpfiles),
         accounts,

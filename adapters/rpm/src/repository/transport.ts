@@ -3,53 +3,46 @@
  * on the way. Package files are the engine's downloader's job; this is only for what the backend itself reads.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
-import { SystemStateError, UnreachableError, VerificationError } from '@ostree-layer/core';
+import { NotFoundError, openUrl as openUrlWithLimits, SystemStateError, VerificationError } from '@ostree-layer/core';
 
 export function isFileUrl(url: string): boolean {
   return url.startsWith('file:');
 }
 
-/** A readable stream of the resource; throws SystemStateError when it does not exist or the server refuses. */
+/**
+ * A readable stream of the resource, through the engine's one HTTP client (core's openUrl: idle timeout, HTTP status
+ * checks); throws SystemStateError when it does not exist or the server refuses.
+ */
 export async function openUrl(url: string): Promise<Readable> {
-  if (isFileUrl(url)) {
-    const path = fileURLToPath(url);
-    const stream = createReadStream(path, { highWaterMark: 1 << 20 });
-    await new Promise<void>((resolve, reject) => {
-      stream.once('open', () => resolve());
-      stream.once('error', (err) => reject(new SystemStateError(`cannot read ${url} (${err.message}); check the repository's baseurl`, { cause: err })));
-    });
-    return stream;
-  }
-  let response: Response;
   try {
-    response = await fetch(url, { redirect: 'follow' });
+    return (await openUrlWithLimits(url)).stream;
   } catch (err) {
-    const why = (err as Error).cause ? String((err as Error).cause) : (err as Error).message;
-    throw new UnreachableError(`cannot fetch ${url} (${why}); check the network and the baseurl`, { cause: err });
+    if (err instanceof NotFoundError) throw new SystemStateError(`cannot fetch ${url}: ${err.message}; check the repository's baseurl`, { cause: err });
+    throw err;
   }
-  if (!response.ok || !response.body) throw new SystemStateError(`cannot fetch ${url}: HTTP ${response.status}; check the baseurl`);
-  return Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
 }
 
 /** The whole (small) resource, or undefined when it does not exist (for optional files like repomd.xml.asc). */
 export async function fetchOptional(url: string): Promise<Buffer | undefined> {
-  if (isFileUrl(url)) return readFile(fileURLToPath(url)).catch(() => undefined);
-  const response = await fetch(url, { redirect: 'follow' }).catch((err: Error) => {
-    throw new UnreachableError(`cannot fetch ${url} (${err.cause ? String(err.cause) : err.message}); check the network and the baseurl`, { cause: err });
-  });
-  if (response.status === 404) return undefined;
-  if (!response.ok) throw new SystemStateError(`cannot fetch ${url}: HTTP ${response.status}; check the baseurl`);
-  return Buffer.from(await response.arrayBuffer());
+  try {
+    return await readAll((await openUrlWithLimits(url)).stream);
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
 }
 
 export async function fetchBuffer(url: string): Promise<Buffer> {
+  return readAll(await openUrl(url));
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of await openUrl(url)) chunks.push(chunk as Buffer);
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }
 

@@ -9,6 +9,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withRequests, type Deployment, type LayerState, type Sysroot } from '../discover/sysroot.js';
 import { formatIni, type Ini } from '../discover/ini.js';
+import { yieldOstreeLock } from '../lock.js';
 import { toolError } from '../ostree.js';
 import { scratchDir } from '../scratch.js';
 import { cleanupSysroot, holdState } from './retention.js';
@@ -101,6 +102,8 @@ export async function adminCleanup(sysroot: Sysroot): Promise<void> {
 
 async function admin(sysroot: Sysroot, args: string[]): Promise<void> {
   const [verb, ...rest] = args;
+  // Every `ostree admin` verb takes OSTree's sysroot lock itself, and would wait for us forever while we hold it.
+  await yieldOstreeLock(sysroot.path);
   try {
     await execa('ostree', ['admin', verb, ...(sysroot.booted ? [] : [`--sysroot=${sysroot.path}`]), ...rest]);
   } catch (err) {

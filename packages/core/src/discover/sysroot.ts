@@ -25,6 +25,8 @@ export interface LayeredRecord extends PackageId {
   commit?: string;
   /** True when the user asked for it; false when the solver pulled it in (apt's "automatically installed"). */
   requested?: boolean;
+  /** The package file it was layered from (a download in the cache, or the file given); `cleanup` keeps these. */
+  file?: string;
 }
 
 /** What the user asked for: re-resolved by `upgrade`, dropped by `uninstall`. */

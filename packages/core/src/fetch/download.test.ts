@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { VerificationError } from '../errors.js';
+import { downloadFile } from './download.js';
 import { fetchAll } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fetch-'));
@@ -33,5 +36,47 @@ describe('fetchAll', () => {
     await expect(fetchAll([dl({ size: body.length - 10 })], { cacheDir: cache })).rejects.toThrow(/larger than the 299990 bytes/);
     expect(existsSync(join(cache, 'archives/pkg_1_all.deb'))).toBe(false);
     expect(readdirSync(join(cache, 'archives/partial'))).toEqual([]);
+  });
+});
+
+describe('a stalling mirror', () => {
+  /** A server on 127.0.0.1 that answers `stallAfter` bytes of `body` (or not even the headers) and then goes silent. */
+  async function stallingServer(stallAfter: number | 'headers') {
+    const sockets = new Set<import('node:net').Socket>();
+    const server = createServer((req, res) => {
+      if (stallAfter === 'headers') return;
+      res.writeHead(200, { 'content-length': String(body.length) });
+      res.write(body.subarray(0, stallAfter));
+    });
+    server.on('connection', (s) => sockets.add(s));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}/pool/pkg.deb`,
+      close: () => {
+        for (const s of sockets) s.destroy();
+        server.close();
+      },
+    };
+  }
+
+  it.each([['before the headers', 'headers' as const], ['in the middle of the body', 100_000]])('fails %s with a VerificationError naming the URL, instead of hanging', async (_what, stallAfter) => {
+    const server = await stallingServer(stallAfter);
+    const saved = process.env.OSTREE_LAYER_DOWNLOAD_TIMEOUT;
+    process.env.OSTREE_LAYER_DOWNLOAD_TIMEOUT = '1';
+    try {
+      const dest = join(dir, `stall-${stallAfter}`, 'pkg.deb');
+      const started = Date.now();
+      const run = downloadFile({ url: server.url, dest, expected: { size: body.length, sha256 }, what: 'pkg 1' });
+      await expect(run).rejects.toThrow(VerificationError);
+      await expect(run).rejects.toThrow(new RegExp(`${server.url}: the server sent no data for 1 s`));
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(existsSync(dest)).toBe(false);
+      expect(readdirSync(join(dir, `stall-${stallAfter}`, 'partial'))).toEqual([]);
+    } finally {
+      if (saved === undefined) delete process.env.OSTREE_LAYER_DOWNLOAD_TIMEOUT;
+      else process.env.OSTREE_LAYER_DOWNLOAD_TIMEOUT = saved;
+      server.close();
+    }
   });
 });

@@ -7,7 +7,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, pipeline as pipeStreams } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { SystemStateError, VerificationError } from '../errors.js';
@@ -28,8 +28,22 @@ export class NotFoundError extends SystemStateError {}
  */
 export class UnreachableError extends SystemStateError {}
 
-/** Opens a URL as a byte stream; `length` is the announced size when known. */
-export async function openUrl(url: string, signal?: AbortSignal): Promise<{ stream: Readable; length?: number }> {
+/** Seconds without a single byte after which a download counts as stalled: OSTREE_LAYER_DOWNLOAD_TIMEOUT, default 60. */
+export function downloadIdleTimeoutMs(): number {
+  const seconds = Number(process.env.OSTREE_LAYER_DOWNLOAD_TIMEOUT);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 60) * 1000;
+}
+
+function stalled(url: string, ms: number, phase: string): VerificationError {
+  return new VerificationError(`${url}: the server sent no data for ${ms / 1000} s ${phase}; the mirror is stalling (try again later or use another mirror; OSTREE_LAYER_DOWNLOAD_TIMEOUT sets the limit in seconds)`);
+}
+
+/**
+ * Opens a URL as a byte stream; `length` is the announced size when known. An http(s) server that sends nothing for
+ * `idleTimeoutMs` (before the headers or between two chunks of the body) fails the stream with a
+ * {@link VerificationError} naming the URL, instead of hanging the transaction forever.
+ */
+export async function openUrl(url: string, signal?: AbortSignal, idleTimeoutMs = downloadIdleTimeoutMs()): Promise<{ stream: Readable; length?: number }> {
   if (url.startsWith('file:')) {
     const path = fileURLToPath(url);
     try {
@@ -41,12 +55,20 @@ export async function openUrl(url: string, signal?: AbortSignal): Promise<{ stre
     }
   }
   if (!/^https?:/.test(url)) throw new SystemStateError(`${url}: only file://, http:// and https:// URLs are supported`);
+  const abort = new AbortController();
+  const onCallerAbort = () => abort.abort(signal?.reason);
+  signal?.addEventListener('abort', onCallerAbort, { once: true });
+  let timer = setTimeout(() => abort.abort(stalled(url, idleTimeoutMs, 'before answering')), idleTimeoutMs);
   let res: Response;
   try {
-    res = await fetch(url, { signal, redirect: 'follow' });
+    res = await fetch(url, { signal: abort.signal, redirect: 'follow' });
   } catch (err) {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onCallerAbort);
+    if (abort.signal.reason instanceof VerificationError) throw abort.signal.reason;
     throw new UnreachableError(`${url}: ${(err as Error).cause ? String((err as Error).cause) : (err as Error).message}`, { cause: err });
   }
+  clearTimeout(timer);
   if (res.status === 404 || res.status === 410) {
     await res.body?.cancel();
     throw new NotFoundError(`${url}: HTTP ${res.status}`);
@@ -56,7 +78,25 @@ export async function openUrl(url: string, signal?: AbortSignal): Promise<{ stre
     throw new SystemStateError(`${url}: HTTP ${res.status} ${res.statusText}`);
   }
   const length = Number(res.headers.get('content-length') ?? NaN);
-  return { stream: Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), length: Number.isFinite(length) ? length : undefined };
+  // A watchdog between the socket and the consumer: every chunk re-arms it; silence fails the stream.
+  const watchdog = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      timer.refresh();
+      done(null, chunk);
+    },
+  });
+  const stop = () => {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', onCallerAbort);
+  };
+  timer = setTimeout(() => {
+    const err = stalled(url, idleTimeoutMs, 'in the middle of the file');
+    abort.abort(err);
+    watchdog.destroy(err);
+  }, idleTimeoutMs);
+  watchdog.on('close', stop);
+  pipeStreams(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), watchdog, () => undefined);
+  return { stream: watchdog, length: Number.isFinite(length) ? length : undefined };
 }
 
 export interface DownloadFileOptions {

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { Transform, pipeline as pipeStreams } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Backend, PackageEntry, PackageFile } from '../backend.js';
-import { FileConflictError, PackageFormatError } from '../errors.js';
+import { classifySystemError, FileConflictError, LayerError, PackageFormatError } from '../errors.js';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { OstreeRepo } from '../ostree.js';
 import { ancestors } from '../paths.js';
 import type { Accounts } from './accounts.js';
@@ -99,9 +100,15 @@ export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promi
     await layer.file(recordPath, { mode: 0o644, uid: 0, gid: 0 }, Buffer.byteLength(record), record);
     layer.finalize();
   } catch (err) {
+    // When ostree itself failed (a full disk), the tar side only sees its pipe close ("Premature close", EPIPE):
+    // ostree's own error is the one that says what happened, so it wins when it comes promptly.
+    if (!(err instanceof LayerError)) {
+      const ostreeFailure = await Promise.race([committing.then(() => undefined, (e: unknown) => e), delay(2000)]);
+      if (ostreeFailure instanceof LayerError) err = ostreeFailure;
+    }
     abort.abort();
     layer.destroy(err as Error);
-    throw err;
+    throw classifySystemError(err);
   }
   return { ...walked.result, ref, commit: await committing, cached: false };
 }
@@ -154,6 +161,7 @@ async function walkPayload(ctx: ImportContext, pkg: PackageFile, layer: LayerTar
       continue;
     }
     await checkBaseShape(ctx.placer, pkg, entry, finalPath);
+    refuseToolOwnedPath(pkg, entry, finalPath);
 
     const ids = mapOwner(ctx.accounts, entry, pkg);
     let item: PlacedEntry;
@@ -240,6 +248,25 @@ async function checkBaseShape(placer: PathPlacer, pkg: PackageFile, entry: Packa
   if (st.type !== 'directory' && entry.type === 'directory') {
     throw new FileConflictError(`file conflict: ${who} ships ${entry.path} as a directory (placed at ${path}), where the base has a ${describeType(st.type)}; the package cannot be layered onto this base`);
   }
+}
+
+/**
+ * Paths ostree-layer writes itself: its state and layer records, and the tmpfiles.d and sysusers.d files it generates
+ * per package. A package shipping one would replace the tool's own records, so it is a conflict with the tool.
+ */
+export function isToolOwnedPath(path: string): boolean {
+  return (
+    path === TOOL_DIR ||
+    path.startsWith(`${TOOL_DIR}/`) ||
+    /^\/usr\/lib\/(tmpfiles|sysusers)\.d\/ostree-layer-[^/]*$/.test(path)
+  );
+}
+
+const TOOL_DIR = '/usr/lib/ostree-layer';
+
+function refuseToolOwnedPath(pkg: PackageFile, entry: PackageEntry, path: string): void {
+  if (!isToolOwnedPath(path)) return;
+  throw new FileConflictError(`file conflict: ${pkg.id.name} ${pkg.id.version} (${pkg.id.arch}, ${pkg.file}) ships ${entry.path} (placed at ${path}), which ostree-layer itself writes (its records and generated tmpfiles.d/sysusers.d files); the package cannot be layered`);
 }
 
 function describeType(type: string): string {
