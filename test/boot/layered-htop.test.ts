@@ -17,6 +17,14 @@ const BOOT_COMMANDS = {
   bootedCheckout: 'realpath "/sysroot$(sed -n "s/.*ostree=\\([^ ]*\\).*/\\1/p" /proc/cmdline)"',
   usrOptions: 'findmnt --noheadings --output OPTIONS --target /usr',
   writeUsr: 'touch /usr/ostree-layer-write-test',
+  // The unmodified dpkg and apt, with no options: /var/lib/dpkg links to the database at boot (tmpfiles.d).
+  varLibDpkg: 'readlink /var/lib/dpkg',
+  dpkgList: 'dpkg -l htop',
+  dpkgSearch: 'dpkg -S /usr/bin/htop',
+  aptInstalled: 'apt list --installed htop',
+  aptPolicy: 'apt-cache policy htop',
+  aptAuto: 'apt-mark showauto',
+  dpkgRemove: 'dpkg -r htop',
   // openssh-server is configured by its maintainer scripts in the sandbox: its user, its enabled unit, its keys.
   sshActive: 'systemctl is-active ssh.service',
   sshdUser: 'getent passwd sshd',
@@ -80,6 +88,21 @@ describe('a deployment with htop layered, booted in qemu', () => {
     const query = report.commands.dpkgHtop;
     expect(query.exitCode, `${query.stderr}\n${report.summary}`).toBe(0);
     expect(query.stdout.trim()).toBe(`htop ${version} ii`);
+  });
+
+  it('lets the unmodified dpkg and apt see htop, with its dependencies marked automatic; dpkg -r fails on /usr', () => {
+    const version = layered.install.find((p) => p.name === 'htop')!.version;
+    const c = report.commands;
+    expect(c.varLibDpkg.stdout.trim(), report.summary).toBe('/usr/lib/sysimage/dpkg');
+    expect(c.dpkgList.stdout, c.dpkgList.stderr).toMatch(new RegExp(`^ii {2}htop +${version.replace(/[.+]/g, '\\$&')} +amd64`, 'm'));
+    expect(c.dpkgSearch.stdout.trim()).toBe('htop: /usr/bin/htop');
+    expect(c.aptInstalled.stdout).toMatch(new RegExp(`^htop/\\S+ ${version.replace(/[.+]/g, '\\$&')} amd64 \\[installed`, 'm'));
+    expect(c.aptPolicy.stdout).toMatch(new RegExp(`Installed: ${version.replace(/[.+]/g, '\\$&')}`));
+    const requested = ['htop', 'openssh-server'];
+    const pulledIn = layered.install.map((p) => p.name).filter((n) => !requested.includes(n)).sort();
+    expect(c.aptAuto.stdout.split('\n').filter(Boolean).sort()).toEqual(pulledIn);
+    expect(c.dpkgRemove.exitCode).not.toBe(0);
+    expect(c.dpkgRemove.stderr).toMatch(/Read-only file system/);
   });
 
   it('mounts /usr read-only', () => {

@@ -2,6 +2,7 @@
 import { cleanup, formatBytes, rollback, upgrade, type PackageDiff, type UpgradeResult } from '@ostree-layer/core';
 import { BACKENDS, REPOSITORY_BACKENDS } from './backends.js';
 import { printJson, progress } from './output.js';
+import { renderer } from './progress.js';
 import type { RepoOpts } from './repo-commands.js';
 
 export async function runUpgrade(opts: RepoOpts & { dryRun?: boolean; check?: boolean; scripts?: boolean }): Promise<void> {
@@ -16,7 +17,7 @@ export async function runUpgrade(opts: RepoOpts & { dryRun?: boolean; check?: bo
     noInstallRecommends: opts.installRecommends === false,
     noScripts: opts.scripts === false,
     dryRun: opts.dryRun || opts.check,
-    progress: progress(Boolean(opts.json)),
+    report: renderer({ json: Boolean(opts.json) }),
   });
   if (opts.json) return printJson(result);
   printUpgrade(result);

@@ -6,7 +6,7 @@
 import { formatBytes, type Phase, type Report, type ReportEvent } from '@ostree-layer/core';
 
 const LABELS: Record<Phase, string> = {
-  discover: 'Discover', resolve: 'Resolve', fetch: 'Download', open: 'Open', import: 'Import', scripts: 'Scripts',
+  discover: 'Discover', pull: 'Pull', resolve: 'Resolve', fetch: 'Download', open: 'Open', import: 'Import', scripts: 'Scripts',
   conflicts: 'Conflicts', database: 'Database', compose: 'Compose', deploy: 'Deploy',
 };
 const TTY_INTERVAL_MS = 100;

@@ -4,7 +4,7 @@
  */
 
 /** Phases of a transaction, in the order they run (a transaction skips those it does not need). */
-export type Phase = 'discover' | 'resolve' | 'fetch' | 'open' | 'import' | 'scripts' | 'conflicts' | 'database' | 'compose' | 'deploy';
+export type Phase = 'discover' | 'pull' | 'resolve' | 'fetch' | 'open' | 'import' | 'scripts' | 'conflicts' | 'database' | 'compose' | 'deploy';
 
 export type ReportEvent =
   /** A phase starts (its end is the matching `phase-end`). */

@@ -30,7 +30,7 @@ import { DirectoryTree, type TreeReader } from './tree.js';
 import { runScriptPhase } from './scripts/phase.js';
 import { DEFAULT_CACHE_DIR } from './transaction.js';
 import { diffPackages, isEmptyDiff, layeredIds, resolveLayers, type DroppedRequest, type PackageDiff, type ResolvedLayers } from './upgrade-plan.js';
-import { lineReport } from './report.js';
+import { lineReport, type Phase, type Report } from './report.js';
 
 export interface UpgradeOptions {
   backends: Backend[];
@@ -47,7 +47,10 @@ export interface UpgradeOptions {
   scriptTimeoutSeconds?: number;
   /** Say what would change; change nothing (`--check`, `--dry-run`). */
   dryRun?: boolean;
+  /** Progress lines for a human. Ignored when `report` is given. */
   progress?: (line: string) => void;
+  /** Where phases, download progress and messages go as events (the CLI renders them). */
+  report?: Report;
 }
 
 export interface UpgradeResult {
@@ -75,13 +78,19 @@ export interface UpgradeResult {
   timings: Record<string, number>;
 }
 
+function reportOf(options: UpgradeOptions): Report {
+  return options.report ?? lineReport(options.progress);
+}
+
 export async function upgrade(options: UpgradeOptions): Promise<UpgradeResult> {
-  const say = options.progress ?? (() => undefined);
+  const report = reportOf(options);
+  const say = (text: string) => report.emit({ type: 'message', text });
   const timings: Record<string, number> = {};
   let clock = performance.now();
-  const lap = (phase: string) => {
+  const lap = (phase: Phase) => {
     const now = performance.now();
     timings[phase] = Math.round((now - clock) * 10) / 10;
+    report.emit({ type: 'phase-end', phase, ms: timings[phase]! });
     clock = now;
   };
   const opened = await beginTransaction({ sysroot: options.sysroot, osName: options.osName }, options.backends, !options.dryRun);
@@ -215,7 +224,7 @@ interface LayerOntoBase {
   resolved: ResolvedLayers;
   previous: LayerState | null;
   cacheDir: string;
-  lap: (phase: string) => void;
+  lap: (phase: Phase) => void;
 }
 
 /** Fetches, imports (reusing layers whose manifest matches), checks conflicts, writes the database and composes. */
@@ -225,10 +234,11 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
   const base = input.base.tree;
   const baseCommit = input.base.commit;
   const { repo, backend } = opened;
-  const say = input.options.progress ?? (() => undefined);
+  const report = reportOf(input.options);
+  const say = (text: string) => report.emit({ type: 'message', text });
   const fetched = await fetchAll(resolved.downloads.map((d) => d.download), {
     cacheDir: input.cacheDir,
-    report: lineReport(input.options.progress),
+    report,
     label: (d) => resolved.downloads.find((p) => p.download === d)?.name ?? d.fileName,
   });
   const repositoryBackend = input.options.repositoryBackends?.[backend.name];

@@ -31,8 +31,8 @@ export async function lifecycle(session: Session, verb: string, style: Lifecycle
 
 /** Shows what the upgrade would change, asks (unless -y), then upgrades. */
 async function upgradeVerb(session: Session, style: LifecycleStyle): Promise<void> {
-  const [{ upgrade }, { printUpgrade }, { BACKENDS, REPOSITORY_BACKENDS }, { confirm }] = await Promise.all([
-    import('@ostree-layer/core'), import('../lifecycle-commands.js'), import('../backends.js'), import('./session.js'),
+  const [{ upgrade }, { printUpgrade }, { BACKENDS, REPOSITORY_BACKENDS }, { confirm }, { renderer }] = await Promise.all([
+    import('@ostree-layer/core'), import('../lifecycle-commands.js'), import('../backends.js'), import('./session.js'), import('../progress.js'),
   ]);
   const options = {
     backends: BACKENDS,
@@ -43,7 +43,7 @@ async function upgradeVerb(session: Session, style: LifecycleStyle): Promise<voi
     extraSources: session.sources,
     allowUnauthenticated: session.allowUnauthenticated,
     noInstallRecommends: session.noRecommends,
-    progress: (line: string) => process.stderr.write(`${line}\n`),
+    report: renderer({ json: false }),
   };
   if (session.assume !== 'yes' || session.simulate) {
     const check = await upgrade({ ...options, dryRun: true });
