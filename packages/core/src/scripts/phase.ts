@@ -69,7 +69,10 @@ export async function runScriptPhase(input: ScriptPhaseInput): Promise<ScriptPha
       fromDir = dir('from');
       await input.repo.checkout(input.fromCommit, fromDir);
     }
-    for (const layer of input.layers) await input.repo.checkout(layer, dir('layers'), { union: true });
+    // One checkout of the layers stacked into one commit (metadata only, later layers win as in the compose) instead
+    // of one `ostree checkout --union` per layer: with 65 packages the per-layer checkouts were a third of the phase.
+    const stacked = input.layers.length === 1 ? input.layers[0]! : await input.repo.commit({ trees: input.layers.map((ref) => ({ ref })), subject: 'ostree-layer: layers seen by maintainer scripts' });
+    await input.repo.checkout(stacked, dir('layers'), { union: true });
     for (const f of input.plan.files) await writeFile(join(dir('files'), f.name), f.content, { mode: f.mode });
     const binds: SandboxBind[] = [{ treePath: '/usr/etc', sandboxPath: '/etc' }, ...input.plan.binds];
     await seedSandbox(dir('seed'), dir('layers'), input, binds);
