@@ -65,10 +65,10 @@ export const rpmBackend: Backend = {
       throw err;
     }
   },
-  mayOverwrite(incoming: PackageFile, owner: PackageId): boolean {
+  mayOverwrite(incoming: PackageFile, owner: PackageId, path: string): boolean {
     // A package's own files are its to replace (rpm -U, rpm --reinstall); only another package needs the multilib rule.
     if (incoming.id.name === owner.name && incoming.id.arch === owner.arch) return true;
-    return multilibMayOverwrite(incoming, owner);
+    return multilibMayOverwrite(incoming, owner, path);
   },
   writeDatabase: (options) => writeRpmDatabase(options),
   databaseWithout: (options) => rpmDatabaseWithout(options),
