@@ -134,6 +134,27 @@ describe('SIGINT and SIGTERM', () => {
     }
   }, 300_000);
 
+  it('at the start of the script phase, SIGTERM stops cleanly: exit 143, nothing changed, no mount left behind', async () => {
+    const s = await makeSysroot({ base: await ensureDebianMinbase() });
+    try {
+      const before = await systemSnapshot(s.sysroot);
+      const deb = await buildDeb(join(work, 'signal-scripts'), { name: 'sig-scripts', version: '1.0', scripts: { postinst: 'echo configured > /usr/share/sig-scripts-ran' }, files: [{ path: '/usr/share/sig-scripts/x', content: 'x\n' }] });
+      const child = cliProcess(['install', '--sysroot', s.sysroot, '--os', s.osName, deb], { OSTREE_LAYER_FAULT_PAUSE: 'scripts' });
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', (d: Buffer) => d.toString().includes('paused at scripts') && resolve());
+        child.on('exit', (code) => reject(new Error(`exited with ${code} before pausing at scripts`)));
+      });
+      child.kill('SIGTERM');
+      const r = await child;
+      expect(r.exitCode, String(r.stderr)).toBe(143);
+      expect(String(r.stderr)).toMatch(/nothing changed/);
+      expect(await systemSnapshot(s.sysroot)).toBe(before);
+      expect((await execa('findmnt', ['-rn', '-o', 'TARGET'])).stdout).not.toContain(s.sysroot);
+    } finally {
+      await s.dispose();
+    }
+  }, 300_000);
+
   it('during ostree admin deploy, SIGTERM lets the deploy finish and the result says deployed (exit 0)', async () => {
     const s = await makeSysroot({ base: await ensureDebianMinbase() });
     try {
