@@ -33,3 +33,16 @@ export function lineReport(progress?: (line: string) => void): Report {
     },
   };
 }
+
+/** Times each phase from the end of the previous one and reports it: `lap(phase)` closes `phase`. */
+export function phaseClock(report: Report): { timings: Record<string, number>; lap: (phase: Phase) => void } {
+  const timings: Record<string, number> = {};
+  let clock = performance.now();
+  const lap = (phase: Phase) => {
+    const now = performance.now();
+    timings[phase] = Math.round((now - clock) * 10) / 10;
+    report.emit({ type: 'phase-end', phase, ms: timings[phase]! });
+    clock = now;
+  };
+  return { timings, lap };
+}

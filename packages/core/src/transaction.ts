@@ -12,7 +12,7 @@ import { checkConflicts } from './compose/conflicts.js';
 import { commitFinalLayer, importedDirectories } from './compose/final-layer.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit } from './deploy/deploy.js';
-import { SCRIPT_LAYER_REF_PREFIX, STATE_PATH, type LayerState } from './discover/sysroot.js';
+import { STATE_PATH, type LayerState } from './discover/sysroot.js';
 import { beginTransaction, type Target } from './discover/target.js';
 import { ResolutionError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
@@ -23,11 +23,11 @@ import { openPackageFor } from './import/open-package.js';
 import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
 import type { RepositoryBackend } from './repository.js';
-import { lineReport, type Phase, type Report } from './report.js';
+import { lineReport, type Phase, type Report, phaseClock } from './report.js';
 import { planByName } from './resolve-request.js';
 import { droppedRequests, installState } from './layer-state.js';
 import { markRequested } from './mark-requested.js';
-import { runScriptPhase } from './scripts/phase.js';
+import { keepScriptLayer, runScriptPhase } from './scripts/phase.js';
 
 export interface InstallOptions extends Target {
   backends: Backend[];
@@ -103,14 +103,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const files = options.files.map((f) => resolvePath(f));
   for (const file of files) if (!existsSync(file)) throw new UsageError(`${file}: no such package file`);
 
-  const timings: Record<string, number> = {};
-  let clock = performance.now();
-  const lap = (phase: Phase) => {
-    const now = performance.now();
-    timings[phase] = Math.round((now - clock) * 10) / 10;
-    report.emit({ type: 'phase-end', phase, ms: timings[phase]! });
-    clock = now;
-  };
+  const { timings, lap } = phaseClock(report);
   const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
   const opened = await beginTransaction(options, options.backends, !options.dryRun);
   const newRefs: string[] = [];
@@ -240,8 +233,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         progress: say,
       });
       if (phase.commit) {
-        await repo.setRef(SCRIPT_LAYER_REF_PREFIX + phase.commit, phase.commit);
-        state.scriptLayers = [...(state.scriptLayers ?? []), phase.commit];
+        await keepScriptLayer(repo, state, phase.commit);
         // The state in the database layer could not name the script layer made after it: one small layer on top does.
         const stateFile: LayerFile = { path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' };
         layers.push(phase.commit, await commitFinalLayer({ repo, placer, directories: [], files: [stateFile] }));

@@ -16,7 +16,7 @@ import { composeLayered } from './compose/layered.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit, originLayerState } from './deploy/deploy.js';
 import { RepoTree } from './discover/repo-tree.js';
-import { SCRIPT_LAYER_REF_PREFIX, type LayerState } from './discover/sysroot.js';
+import type { LayerState } from './discover/sysroot.js';
 import { beginTransaction, detectBackend, type TransactionContext } from './discover/target.js';
 import { SystemStateError } from './errors.js';
 import { faultPoint } from './fault.js';
@@ -27,10 +27,10 @@ import { PathPlacer } from './import/placement.js';
 import type { RepositoryBackend } from './repository.js';
 import { scratchDir } from './scratch.js';
 import { DirectoryTree, type TreeReader } from './tree.js';
-import { runScriptPhase } from './scripts/phase.js';
+import { keepScriptLayer, runScriptPhase } from './scripts/phase.js';
 import { DEFAULT_CACHE_DIR } from './transaction.js';
 import { diffPackages, isEmptyDiff, layeredIds, resolveLayers, type DroppedRequest, type PackageDiff, type ResolvedLayers } from './upgrade-plan.js';
-import { lineReport, type Phase, type Report } from './report.js';
+import { lineReport, type Phase, type Report, phaseClock } from './report.js';
 
 export interface UpgradeOptions {
   backends: Backend[];
@@ -85,14 +85,7 @@ function reportOf(options: UpgradeOptions): Report {
 export async function upgrade(options: UpgradeOptions): Promise<UpgradeResult> {
   const report = reportOf(options);
   const say = (text: string) => report.emit({ type: 'message', text });
-  const timings: Record<string, number> = {};
-  let clock = performance.now();
-  const lap = (phase: Phase) => {
-    const now = performance.now();
-    timings[phase] = Math.round((now - clock) * 10) / 10;
-    report.emit({ type: 'phase-end', phase, ms: timings[phase]! });
-    clock = now;
-  };
+  const { timings, lap } = phaseClock(report);
   const opened = await beginTransaction({ sysroot: options.sysroot, osName: options.osName }, options.backends, !options.dryRun);
   let base: BaseTree | undefined;
   try {
@@ -300,8 +293,7 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
       notes.push(...phase.notes);
       lap('scripts');
       if (phase.commit) {
-        await repo.setRef(SCRIPT_LAYER_REF_PREFIX + phase.commit, phase.commit);
-        state.scriptLayers = [phase.commit];
+        await keepScriptLayer(repo, state, phase.commit, true);
       }
       return phase.commit;
     },

@@ -63,6 +63,7 @@ export function describeDatabaseConformance(backend: Backend, fixtures: () => Co
       }
     });
 
+    // databaseWithout is optional in the contract: a backend without it does not offer that verb (the engine says so), so there is nothing to check.
     it.skipIf(!backend.databaseWithout)('drops a layered package from the database again, keeping the base and the other layered packages (databaseWithout)', async () => {
       const f = fixtures();
       const base = new DirectoryTree(f.treeWithDatabase);
