@@ -67,7 +67,7 @@ function keptText(cacheDir: string | undefined, label: string, warn: (line: stri
     });
     if (kept.stale && !warned) {
       warned = true;
-      warn(`warning: ${label}: unreachable (${kept.stale.reason}); using the Release verified ${describeAge(kept.stale.ageMs)} ago`);
+      warn(`${label}: unreachable (${kept.stale.reason}); using the Release verified ${describeAge(kept.stale.ageMs)} ago`);
     }
     return kept.data?.toString('utf8');
   };
