@@ -15,6 +15,8 @@ export * from './plugin.js';
 export * from './repository.js';
 export * from './resolve/index.js';
 export * from './report.js';
+export { mapBounded } from './concurrency.js';
+export { tempDir } from './scratch.js';
 export * from './rollback.js';
 export * from './cleanup.js';
 export { planRemoval, type Dependent, type RemovalPlan } from './resolve-removal.js';

@@ -112,6 +112,9 @@ export interface RepositoryBackend {
   verifyPackage?(file: string, download: Download): Promise<void>;
 }
 
-export { describeAge, fetchAll, fetchKeepingCopy, downloadFile, formatBytes, NotFoundError, openUrl, UnreachableError, verifyExisting } from './fetch/index.js';
+export {
+  byteLimit, describeAge, downloadFile, fetchAll, fetchKeepingCopy, formatBytes, INDEX_MAX_BYTES, METADATA_MAX_BYTES, NotFoundError, openUrl, readUrl,
+  UnreachableError, verifyExisting,
+} from './fetch/index.js';
 export type { DownloadFileOptions, Expected, FetchOptions, Fetched, KeptFetch } from './fetch/index.js';
 export { planByName, type NamePlan, type PlanByNameOptions, type PlannedDownload } from './resolve-request.js';

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
 import { join } from 'node:path';
-import { describeAge, fetchKeepingCopy, NotFoundError, openUrl, VerificationError, type TreeReader } from '@ostree-layer/core';
+import { describeAge, fetchKeepingCopy, NotFoundError, readUrl, VerificationError, type TreeReader } from '@ostree-layer/core';
 import { parseParagraphs } from '../control.js';
 import type { SourceEntry } from './sources.js';
 
@@ -41,10 +41,7 @@ export interface ReleaseOptions {
 }
 
 async function readUrlText(url: string): Promise<string> {
-  const { stream } = await openUrl(url);
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readUrl(url)).toString('utf8');
 }
 
 async function tryText(url: string): Promise<string | undefined> {

@@ -108,7 +108,7 @@ async function fetchKept(url: string, options: LoadOptions, fetchIt: () => Promi
 /** Downloads a metadata file named by repomd into the cache (digest-checked) unless it is there already. */
 async function fetchMetadata(baseurl: string, entry: RepomdEntry, dir: string): Promise<string> {
   const dest = join(dir, `${entry.checksum.value}-${basename(entry.href)}`);
-  if (!existsSync(dest)) await downloadVerified(`${baseurl}/${entry.href}`, dest, entry.checksum);
+  if (!existsSync(dest)) await downloadVerified(`${baseurl}/${entry.href}`, dest, entry.checksum, entry.size);
   return dest;
 }
 

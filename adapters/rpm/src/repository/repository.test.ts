@@ -62,7 +62,11 @@ function zstdPrimary(dir: string): void {
   rmSync(join(repodata, gz));
   const sum = createHash('sha256').update(readFileSync(zst)).digest('hex');
   const md = join(repodata, 'repomd.xml');
-  const text = readFileSync(md, 'utf8').replace(/(<data type="primary">\s*<checksum type="sha256">)[0-9a-f]+/, `$1${sum}`).replace(`repodata/${gz}`, 'repodata/primary.xml.zst');
+  const size = readFileSync(zst).length;
+  const text = readFileSync(md, 'utf8')
+    .replace(/(<data type="primary">\s*<checksum type="sha256">)[0-9a-f]+/, `$1${sum}`)
+    .replace(/(<data type="primary">[\s\S]*?<size>)\d+/, `$1${size}`)
+    .replace(`repodata/${gz}`, 'repodata/primary.xml.zst');
   writeFileSync(md, text);
 }
 
@@ -145,6 +149,17 @@ describe('rpm-md repositories', () => {
     bytes[bytes.length - 5] ^= 0xff;
     writeFileSync(join(repo, 'repodata', primary), bytes);
     await expect(open(repo, '')).rejects.toThrow(/repomd\.xml says/);
+  });
+
+  it('refuses a primary.xml longer than repomd.xml says, before reading it to the end', async () => {
+    const repo = makeRepo('repo-padded', 'gz');
+    const primary = readdirSync(join(repo, 'repodata')).find((n) => n.includes('primary.xml'))!;
+    const size = readFileSync(join(repo, 'repodata', primary)).length;
+    const md = join(repo, 'repodata/repomd.xml');
+    // The same file, but the metadata says it is shorter: a mirror sending more than promised is cut off.
+    writeFileSync(md, readFileSync(md, 'utf8').replace(new RegExp(`(<location href="repodata/${primary}"/>\\s*(?:<timestamp>\\d+</timestamp>\\s*)?<size>)${size}<`), `$1${size - 100}<`));
+    expect(readFileSync(md, 'utf8')).toContain(`<size>${size - 100}</size>`);
+    await expect(open(repo, '')).rejects.toThrow(`the server sends more than ${size - 100} bytes`);
   });
 
   it('checks package signatures against the repository key when gpgcheck=1', async () => {

@@ -11,7 +11,7 @@ import { OstreeRepo } from '../ostree.js';
 import { DirectoryTree, type TreeReader } from '../tree.js';
 import { RepoTree } from './repo-tree.js';
 import { TransactionLock } from '../lock.js';
-import { removeStaleScratch } from '../scratch.js';
+import { removeStaleScratch, setTransactionScratch } from '../scratch.js';
 import { readLayerState, Sysroot, type Deployment, type LayerState } from './sysroot.js';
 
 export interface Target {
@@ -78,7 +78,10 @@ export async function beginTransaction(target: Target, plugins: readonly FormatP
   let held: TransactionLock | undefined;
   try {
     held = lock ? await TransactionLock.acquire(opened.lockPath) : undefined;
-    if (held) await removeStaleScratch(opened.repo.path);
+    if (held) {
+      await removeStaleScratch(opened.repo.path);
+      setTransactionScratch(opened.repo.path);
+    }
     const { plugin, location } = await detectPlugin(plugins, opened.tree);
     const { backend } = plugin;
     await opened.tree.prefetch?.(location);
@@ -92,11 +95,13 @@ export async function beginTransaction(target: Target, plugins: readonly FormatP
       database,
       previous,
       close: async () => {
+        if (held) setTransactionScratch(undefined);
         await held?.release();
         await opened.cleanup();
       },
     };
   } catch (err) {
+    if (held) setTransactionScratch(undefined);
     await held?.release();
     await opened.cleanup();
     throw err;
