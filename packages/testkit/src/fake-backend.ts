@@ -7,7 +7,7 @@
 import { chmod, mkdir, open, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type {
-  Backend, DatabaseWithoutOptions, FormatPlugin, InspectedFile, InstalledDatabase, InstalledPackage, LayerFile, PackageFile, PackageId,
+  Backend, DatabaseWithoutOptions, InspectedFile, InstalledDatabase, InstalledPackage, LayerFile, PackageFile, PackageId,
   ScriptPlan, TreeReader, VersionRelation, WriteDatabaseOptions,
 } from '@ostree-layer/core';
 import { SCRIPT_DIR, SystemStateError, UsageError } from '@ostree-layer/core';
@@ -232,6 +232,3 @@ export async function makeFakeTree(dir: string, installed: FakePackageSpec[]): P
   await writeFile(join(dir, db.path), db.content!);
   return dir;
 }
-
-/** The fake format as a command registers it (package files only: no repositories). */
-export const fakePlugin: FormatPlugin = { backend: fakeBackend };
