@@ -28,7 +28,9 @@ function peakRss(argv) {
   if (run.error) throw new Error(`/usr/bin/time: ${run.error.message} (scripts/setup installs the time package)`);
   const kib = /peak-rss-kib=(\d+)/.exec(run.stderr);
   if (!kib) throw new Error(`no peak RSS from /usr/bin/time for ${argv.join(' ')}:\n${run.stderr}`);
-  const lastLine = run.stderr.replace(/peak-rss-kib=\d+\s*$/, '').trim().split('\n').pop() ?? '';
+  // The command's own last line of stderr (time adds "Command exited with non-zero status N" and the figure).
+  const lines = run.stderr.split('\n').filter((l) => l.trim() && !/^peak-rss-kib=|^Command exited with/.test(l));
+  const lastLine = lines.pop() ?? '';
   return { status: run.status, bytes: Number(kib[1]) * 1024, lastLine };
 }
 
