@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import {
   DirectoryTree,
   install,
@@ -116,6 +116,7 @@ export async function runInspect(files: string[], opts: { json?: boolean }): Pro
   const out: unknown[] = [];
   for (const file of files) {
     if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
+    if (statSync(file).isDirectory()) throw new UsageError(`${file} is a directory; name a package file`);
     const backend = (await pluginForFile(file))?.backend;
     if (!backend) throw new PackageFormatError(file, `not a package file any backend knows (${PLUGINS.map((p) => p.backend.extension).join(', ')}): its first bytes are no package magic (truncated or not a package)`);
     if (!backend.inspect) throw new UsageError(`the ${backend.name} backend cannot inspect files`);
