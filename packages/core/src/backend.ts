@@ -1,8 +1,9 @@
 /**
  * The backend contract: everything the engine needs from a package format, and nothing more.
  *
- * The core knows nothing of dpkg or rpm. A backend (an adapter package) implements {@link Backend}; the engine picks
- * it with {@link Backend.detect} on the deployment's tree, or with {@link Backend.supportsFile} for a package file.
+ * The core knows nothing of dpkg or rpm. A backend (an adapter package) implements {@link Backend} and registers it
+ * as the `backend` of its format's plugin (plugin.ts); the engine picks it with {@link Backend.detect} on the
+ * deployment's tree, or with {@link Backend.supportsFile} for a package file.
  * Paths handed across this contract are absolute, normalised ("/usr/bin/htop": no "." or ".." segments, no
  * trailing slash) and name the place *as the package or the database says*; the engine alone maps them onto the
  * OSTree tree (usrmerge symlinks, /etc → /usr/etc, /var → tmpfiles.d).
