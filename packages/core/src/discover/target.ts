@@ -8,7 +8,7 @@ import type { Backend, InstalledDatabase } from '../backend.js';
 import { SystemStateError } from '../errors.js';
 import { OstreeRepo } from '../ostree.js';
 import { DirectoryTree, type TreeReader } from '../tree.js';
-import { RepoTree } from './repo-tree.js';
+import { derivedCachePath, RepoTree } from './repo-tree.js';
 import { TransactionLock } from '../lock.js';
 import { removeStaleScratch } from '../scratch.js';
 import { readLayerState, Sysroot, type Deployment, type LayerState } from './sysroot.js';
@@ -45,7 +45,7 @@ export async function openTarget(target: Target): Promise<Opened> {
   const deployment = await sysroot.target(target.osName);
   return {
     repo: sysroot.repo,
-    tree: new DirectoryTree(deployment.dir),
+    tree: new DirectoryTree(deployment.dir, (dir, name) => derivedCachePath(sysroot.repo, deployment.commit, dir, name)),
     fromCommit: deployment.commit,
     deployment,
     sysroot,
@@ -87,7 +87,6 @@ export async function beginTransaction(target: Target, backends: Backend[], lock
     held = lock ? await TransactionLock.acquire(opened.lockPath) : undefined;
     if (held) await removeStaleScratch(opened.repo.path);
     const { backend, location } = await detectBackend(backends, opened.tree);
-    await opened.tree.prefetch?.(location);
     const database = await backend.openDatabase(opened.tree, location);
     const previous = await readLayerState(opened.tree);
     return {
