@@ -107,10 +107,13 @@ export interface InstalledDatabase {
   /** Every package the database records. */
   packages(): Promise<InstalledPackage[]>;
   /**
-   * Every path each installed package owns, as the database records it (before usrmerge canonicalisation).
-   * Directories included; the engine ignores them for file conflicts.
+   * The installed packages that own each of `paths` (absolute, normalised, spelled as the database records them: before
+   * usrmerge canonicalisation). A path no package owns is absent from the answer. Directories count; the engine ignores
+   * them for file conflicts. The engine asks only about the paths new packages ship, so the answer should come from
+   * the database's own index (rpm's Basenames) or one the backend keeps (see {@link TreeReader.derivedCachePath}):
+   * its cost follows `paths`, not the number of installed packages.
    */
-  fileOwners(): Promise<Map<string, PackageId[]>>;
+  owners(paths: string[]): Promise<Map<string, PackageId[]>>;
 }
 
 /** What the engine knows about a package it is layering, handed to {@link Backend.writeDatabase}. */

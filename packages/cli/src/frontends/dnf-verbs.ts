@@ -218,7 +218,7 @@ export async function dnfCheckUpdate(session: Session): Promise<void> {
 export async function dnfProvides(session: Session, what: string[]): Promise<void> {
   if (what.length === 0) throw new UsageError('provides: give a file path or a capability');
   const deployed = await openDeployment(session);
-  const owners = await deployed.database.fileOwners();
+  const owners = await deployed.database.owners(what.filter((w) => w.startsWith('/')).flatMap((w) => [w, w.startsWith('/usr/') ? w.slice(4) : `/usr${w}`]));
   const installedSpecs = deployed.plugin.repositories
     ? await (async () => {
       const { repositories, target } = await repositoryTarget(deployed);
