@@ -1,8 +1,9 @@
 /**
  * The backend contract: everything the engine needs from a package format, and nothing more.
  *
- * The core knows nothing of dpkg or rpm. A backend (an adapter package) implements {@link Backend}; the engine picks
- * it with {@link Backend.detect} on the deployment's tree, or with {@link Backend.supportsFile} for a package file.
+ * The core knows nothing of dpkg or rpm. A backend (an adapter package) implements {@link Backend} and registers it
+ * as the `backend` of its format's plugin (plugin.ts); the engine picks it with {@link Backend.detect} on the
+ * deployment's tree, or with {@link Backend.supportsFile} for a package file.
  * Paths handed across this contract are absolute, normalised ("/usr/bin/htop": no "." or ".." segments, no
  * trailing slash) and name the place *as the package or the database says*; the engine alone maps them onto the
  * OSTree tree (usrmerge symlinks, /etc → /usr/etc, /var → tmpfiles.d).
@@ -106,10 +107,13 @@ export interface InstalledDatabase {
   /** Every package the database records. */
   packages(): Promise<InstalledPackage[]>;
   /**
-   * Every path each installed package owns, as the database records it (before usrmerge canonicalisation).
-   * Directories included; the engine ignores them for file conflicts.
+   * The installed packages that own each of `paths` (absolute, normalised, spelled as the database records them: before
+   * usrmerge canonicalisation). A path no package owns is absent from the answer. Directories count; the engine ignores
+   * them for file conflicts. The engine asks only about the paths new packages ship, so the answer should come from
+   * the database's own index (rpm's Basenames) or one the backend keeps (see {@link TreeReader.derivedCachePath}):
+   * its cost follows `paths`, not the number of installed packages.
    */
-  fileOwners(): Promise<Map<string, PackageId[]>>;
+  owners(paths: string[]): Promise<Map<string, PackageId[]>>;
 }
 
 /** What the engine knows about a package it is layering, handed to {@link Backend.writeDatabase}. */
@@ -246,6 +250,20 @@ export interface Backend {
    * multilib colour rules are per file). The engine only asks when the contents differ.
    */
   mayOverwrite(incoming: PackageFile, owner: PackageId, path: string): boolean;
+
+  /**
+   * The wording of the fix when `incoming` ships a path `owner` (a base package) owns with other content: what the
+   * format's package would have to declare ("Replaces: owner" for dpkg). Without it the message says it in general
+   * words.
+   */
+  overwriteHint?(incoming: PackageId, owner: PackageId): string;
+
+  /**
+   * True when `incoming` and `installed`, of the same name but another architecture, are one package to the format
+   * (so installing `incoming` would replace `installed`): dpkg counts an `all` package as any architecture. Without
+   * it only the same name and architecture are the same package.
+   */
+  sameSlot?(incoming: PackageId, installed: PackageId): boolean;
 
   /**
    * The full updated database (base entries plus `added`) as files to place in the new tree, and any file that points
