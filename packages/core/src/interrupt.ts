@@ -6,7 +6,6 @@
  * the result then reports what really happened (deployed). After an `ostree admin` operation has run, "nothing changed"
  * would be a lie, so signals are noted and the rest (pruning what no deployment needs) finishes too.
  */
-import { execFile } from 'node:child_process';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -23,12 +22,13 @@ export function noteScratchRepo(repoPath: string): void {
   scratchRepos.add(repoPath);
 }
 
-/** Refs the running transaction created (cache and script-layer refs), by repo: a stop takes them back. */
-const createdRefs = new Map<string, readonly string[]>();
+/** What the running transactions undo when a signal stops them (their created refs, see RefLedger). */
+const undoers = new Set<() => Promise<void>>();
 
-/** `refs` is the transaction's own list, read when a signal stops it; an empty list once it is over. */
-export function noteCreatedRefs(repoPath: string, refs: readonly string[]): void {
-  createdRefs.set(repoPath, refs);
+/** Registers `undo` to run when a signal stops the transaction; returns what unregisters it. */
+export function undoOnStop(undo: () => Promise<void>): () => void {
+  undoers.add(undo);
+  return () => undoers.delete(undo);
 }
 
 /** The first `ostree admin` operation that has run to its end in this process, if any: from then on, signals wait. */
@@ -86,7 +86,7 @@ export function handleInterrupts(report: (event: InterruptReport) => void): void
 async function stop(signal: NodeJS.Signals, report: (event: InterruptReport) => void): Promise<void> {
   interrupted.abort(new Error(`interrupted by ${signal}`));
   await removeOwnScratch();
-  await takeBackCreatedRefs();
+  for (const undo of undoers) await undo().catch(() => undefined);
   report({ signal, deferred: false, message: `interrupted by ${signal} before the deploy: nothing changed (no deployment made, no ref moved); run the command again` });
   process.exit(signal === 'SIGINT' ? 130 : 143);
 }
@@ -96,13 +96,5 @@ async function removeOwnScratch(): Promise<void> {
   for (const repo of scratchRepos) {
     const names = await readdir(join(repo, 'tmp')).catch(() => [] as string[]);
     for (const name of names) if (mine.test(name)) await rm(join(repo, 'tmp', name), { recursive: true, force: true }).catch(() => undefined);
-  }
-}
-
-/** Deletes the refs this transaction created, so that "no ref moved" holds (exact names, never prefixes). */
-async function takeBackCreatedRefs(): Promise<void> {
-  for (const [repo, refs] of createdRefs) {
-    if (refs.length === 0) continue;
-    await new Promise<void>((done) => execFile('ostree', [`--repo=${repo}`, 'refs', '--delete', ...refs], () => done()));
   }
 }

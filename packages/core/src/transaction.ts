@@ -12,11 +12,10 @@ import { checkConflicts } from './compose/conflicts.js';
 import { commitFinalLayer, importedDirectories } from './compose/final-layer.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit } from './deploy/deploy.js';
-import { SCRIPT_LAYER_REF_PREFIX, STATE_PATH, type LayerState } from './discover/sysroot.js';
+import { STATE_PATH, type LayerState } from './discover/sysroot.js';
 import { beginTransaction, type Target } from './discover/target.js';
 import { ResolutionError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
-import { noteCreatedRefs } from './interrupt.js';
 import { fetchAll } from './fetch/index.js';
 import { readAccounts } from './import/accounts.js';
 import { importPackage } from './import/importer.js';
@@ -25,6 +24,7 @@ import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
 import type { FormatPlugin } from './plugin.js';
 import { lineReport, type Phase, type Report, phaseClock } from './report.js';
+import { RefLedger } from './ref-ledger.js';
 import { planByName } from './resolve-request.js';
 import { droppedRequests, installState } from './layer-state.js';
 import { markRequested } from './mark-requested.js';
@@ -109,9 +109,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const { timings, lap } = phaseClock(report);
   const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
   const opened = await beginTransaction(options, options.plugins, !options.dryRun);
-  const newRefs: string[] = [];
-  // A signal that stops the transaction takes them back as the failure path below does.
-  noteCreatedRefs(opened.repo.path, newRefs);
+  // The refs it creates or moves go back as they were if it fails or a signal stops it before the deploy.
+  const refs = new RefLedger(opened.repo);
   try {
     const { tree, repo, plugin, backend, location, database, previous } = opened;
     // Layers a plain `ostree admin upgrade` dropped come back with this install, as rpm-ostree would.
@@ -189,7 +188,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     // the request's order.
     const imported = await mapBounded(fresh, IMPORT_CONCURRENCY, async (pkg) => {
       const started = Date.now();
-      const one = await importPackage({ backend, repo, placer, accounts, newRefs }, pkg);
+      const one = await importPackage({ backend, repo, placer, accounts, refs }, pkg);
       say(`${one.cached ? 'cached ' : 'imported'} ${pkg.id.name} ${pkg.id.version} (${pkg.id.arch}), ${one.placed.length} entries, ${Date.now() - started} ms`);
       return one;
     });
@@ -241,9 +240,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         progress: say,
       });
       if (phase.commit) {
-        const scriptRef = SCRIPT_LAYER_REF_PREFIX + phase.commit;
-        if (!(await repo.refCommit(scriptRef))) newRefs.push(scriptRef);
-        await keepScriptLayer(repo, state, phase.commit);
+        await keepScriptLayer(refs, state, phase.commit);
         // The state in the database layer could not name the script layer made after it: one small layer on top does.
         const stateFile: LayerFile = { path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' };
         layers.push(phase.commit, await commitFinalLayer({ repo, placer, directories: [], files: [stateFile] }));
@@ -269,18 +266,18 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     if (opened.sysroot && opened.deployment) {
       begin('deploy');
       await faultPoint('deploy');
-      await deployCommit(opened.sysroot, opened.deployment, result.commit, state);
+      await deployCommit(opened.sysroot, opened.deployment, result.commit, state, refs);
       result.deployed = true;
       lap('deploy');
       say(`deployed ${result.commit.slice(0, 10)}; it boots next`);
     }
     return result;
   } catch (err) {
-    // A failed install leaves no cache refs of its own behind (those that existed before stay).
-    await opened.repo.deleteRefs(newRefs).catch(() => undefined);
+    // A failed install leaves the refs as they were (cache refs it made or moved, script and hold refs).
+    await refs.takeBack();
     throw err;
   } finally {
-    noteCreatedRefs(opened.repo.path, []);
+    refs.close();
     await opened.close();
   }
 }

@@ -25,6 +25,7 @@ import { readAccounts } from './import/accounts.js';
 import { importPackage } from './import/importer.js';
 import { PathPlacer } from './import/placement.js';
 import { detectPlugin, type FormatPlugin } from './plugin.js';
+import { RefLedger } from './ref-ledger.js';
 import { scratchDir } from './scratch.js';
 import { DirectoryTree, type TreeReader } from './tree.js';
 import { keepScriptLayer, runScriptPhase } from './scripts/phase.js';
@@ -88,6 +89,8 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeResult> {
   const { timings, lap } = phaseClock(report);
   const opened = await beginTransaction({ sysroot: options.sysroot, osName: options.osName }, options.plugins, !options.dryRun);
   let base: BaseTree | undefined;
+  // As install's: the refs it creates or moves go back as they were if it fails or is stopped before the deploy.
+  const refs = new RefLedger(opened.repo);
   try {
     const deployment = opened.deployment!;
     const dropped = opened.previous ? null : originLayerState(deployment.origin);
@@ -141,18 +144,22 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeResult> {
     let state: LayerState | null = null;
     if (planned.length === 0) result.commit = newBase;
     else {
-      const layeredResult = await layerOntoBase({ opened, options, base, baseDatabase, resolved, previous, cacheDir, lap });
+      const layeredResult = await layerOntoBase({ opened, options, base, baseDatabase, resolved, previous, cacheDir, refs, lap });
       ({ commit: result.commit, state } = layeredResult);
       result.notes.push(...layeredResult.notes);
     }
     say(`composed ${result.commit}`);
     await faultPoint('deploy');
-    await deployCommit(opened.sysroot!, deployment, result.commit, state);
+    await deployCommit(opened.sysroot!, deployment, result.commit, state, refs);
     result.deployed = true;
     lap('deploy');
     say(`deployed ${result.commit.slice(0, 10)}; it boots next`);
     return result;
+  } catch (err) {
+    await refs.takeBack();
+    throw err;
   } finally {
+    refs.close();
     await base?.dispose();
     await opened.close();
   }
@@ -219,6 +226,7 @@ interface LayerOntoBase {
   resolved: ResolvedLayers;
   previous: LayerState | null;
   cacheDir: string;
+  refs: RefLedger;
   lap: (phase: Phase) => void;
 }
 
@@ -244,7 +252,7 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
   const placer = new PathPlacer(base);
   const accounts = await readAccounts(base);
   const imported = await mapBounded(packages, 3, async (pkg) => {
-    const one = await importPackage({ backend, repo, placer, accounts }, pkg);
+    const one = await importPackage({ backend, repo, placer, accounts, refs: input.refs }, pkg);
     say(`${one.cached ? 'cached ' : 'imported'} ${pkg.id.name} ${pkg.id.version} (${pkg.id.arch})`);
     return one;
   });
@@ -293,9 +301,7 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
       });
       notes.push(...phase.notes);
       lap('scripts');
-      if (phase.commit) {
-        await keepScriptLayer(repo, state, phase.commit, true);
-      }
+      if (phase.commit) await keepScriptLayer(input.refs, state, phase.commit, true);
       return phase.commit;
     },
   });

@@ -13,18 +13,33 @@ import { faultPoint } from '../fault.js';
 import { whileDeploying } from '../interrupt.js';
 import { yieldOstreeLock } from '../lock.js';
 import { toolError } from '../ostree.js';
+import { RefLedger } from '../ref-ledger.js';
 import { scratchDir } from '../scratch.js';
 import { cleanupSysroot, holdState } from './retention.js';
 
 export const ORIGIN_GROUP = 'ostree-layer';
 
-/** Deploys `commit` with `from`'s origin; `state` null means the plain base again (our origin group dropped). */
-export async function deployCommit(sysroot: Sysroot, from: Deployment, commit: string, state: LayerState | null): Promise<void> {
+/**
+ * Deploys `commit` with `from`'s origin; `state` null means the plain base again (our origin group dropped). The hold
+ * refs go in `refs`, the transaction's ledger (without one, a ledger of the deploy's own, so uninstall's hold refs
+ * go back too when the deploy fails); once the deployment is made, what the ledger noted holds it and stays.
+ */
+export async function deployCommit(sysroot: Sysroot, from: Deployment, commit: string, state: LayerState | null, refs?: RefLedger): Promise<void> {
   const origin: Ini = { ...from.origin };
   delete origin[ORIGIN_GROUP];
   if (state) origin[ORIGIN_GROUP] = originGroup(state);
-  if (state) await holdState(sysroot.repo, state);
-  await adminDeploy(sysroot, from.osName, commit, origin);
+  const ledger = refs ?? new RefLedger(sysroot.repo);
+  try {
+    if (state) await holdState(sysroot.repo, state, ledger);
+    await adminDeploy(sysroot, from.osName, commit, origin);
+    ledger.settle();
+  } catch (err) {
+    // A ledger passed in is the transaction's: its own failure path takes everything back at once.
+    if (!refs) await ledger.takeBack();
+    throw err;
+  } finally {
+    if (!refs) ledger.close();
+  }
   await faultPoint('deployed');
   await cleanupSysroot(sysroot);
 }

@@ -13,6 +13,7 @@
 import { DirectoryTree } from '../tree.js';
 import { readLayerState, SCRIPT_LAYER_REF_PREFIX, type LayerState, type Sysroot } from '../discover/sysroot.js';
 import type { OstreeRepo } from '../ostree.js';
+import type { RefLedger } from '../ref-ledger.js';
 import { adminCleanup } from './deploy.js';
 
 export const OUR_REFS = 'ostree-layer';
@@ -29,14 +30,21 @@ export async function layerCommitOf(repo: OstreeRepo, p: LayerState['packages'][
   return p.commit ?? (await repo.refCommit(p.ref));
 }
 
-/** Puts refs on the base and layer commits `state` was composed from (before the deploy that would prune them). */
-export async function holdState(repo: OstreeRepo, state: LayerState): Promise<void> {
+/**
+ * Puts refs on the base and layer commits `state` was composed from (before the deploy that would prune them); those
+ * it creates are noted in `refs`, when given, so that a deploy that does not happen takes them back.
+ */
+export async function holdState(repo: OstreeRepo, state: LayerState, refs?: RefLedger): Promise<void> {
   const wanted = new Map<string, string>();
   if (repo.hasCommit(state.baseCommit)) wanted.set(baseRef(state.baseCommit), state.baseCommit);
   for (const p of state.packages) if (p.commit) wanted.set(`${LAYER_REFS}${p.commit}`, p.commit);
   for (const c of state.scriptLayers ?? []) if (repo.hasCommit(c)) wanted.set(`${SCRIPT_LAYER_REF_PREFIX}${c}`, c);
   const missing = [];
-  for (const [ref, commit] of wanted) if ((await repo.refCommit(ref)) === null) missing.push(repo.setRef(ref, commit));
+  for (const [ref, commit] of wanted) {
+    if ((await repo.refCommit(ref)) !== null) continue;
+    refs?.note(ref, null);
+    missing.push(repo.setRef(ref, commit));
+  }
   await Promise.all(missing);
 }
 

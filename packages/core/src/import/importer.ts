@@ -9,6 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Backend, PackageEntry, PackageFile } from '../backend.js';
 import { classifySystemError, LayerError } from '../errors.js';
 import type { OstreeRepo } from '../ostree.js';
+import type { RefLedger } from '../ref-ledger.js';
 import type { Accounts } from './accounts.js';
 import { fileSha256, layerRecordPath, makeRecord, reusableLayer } from './layer-record.js';
 import { LayerTar } from './layer-tar.js';
@@ -41,8 +42,8 @@ export interface ImportContext {
   repo: OstreeRepo;
   placer: PathPlacer;
   accounts: Accounts;
-  /** Refs this transaction created, so that a transaction that fails can take them back. */
-  newRefs?: string[];
+  /** The transaction's refs, so that one that fails can put back the cache ref it created or moved. */
+  refs?: RefLedger;
 }
 
 /** Imports one package, or reuses its cached layer when that was made from the same file onto an equivalent base. */
@@ -59,7 +60,8 @@ export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promi
   const placer = ctx.placer.recording(facts);
   const layer = new LayerTar((dir) => baseDirMeta(placer, dir));
   const abort = new AbortController();
-  // The ref moves only when the commit completes; from then on a failing transaction must take it back.
+  // The ref moves only when the commit completes; from then on a failing transaction must put it back.
+  ctx.refs?.note(ref, cachedCommit);
   const committing = ctx.repo.commit({
     trees: [{ tar: layer.stream }],
     branch: ref,
@@ -85,6 +87,5 @@ export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promi
     throw classifySystemError(err);
   }
   const commit = await committing;
-  if (!cachedCommit) ctx.newRefs?.push(ref);
   return { package: pkg, ref, commit, cached: false, entries: walked.entries, placed: walked.placed, tmpfiles: walked.tmpfiles };
 }

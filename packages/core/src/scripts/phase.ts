@@ -18,6 +18,7 @@ import type { Accounts } from '../import/accounts.js';
 import { DEFAULT_DIR, LayerTar, type DirMeta } from '../import/layer-tar.js';
 import { FACTORY_DIR } from '../import/placement.js';
 import type { OstreeRepo } from '../ostree.js';
+import type { RefLedger } from '../ref-ledger.js';
 import { SCRIPT_LAYER_REF_PREFIX, type LayerState } from '../discover/sysroot.js';
 import { scratchDir } from '../scratch.js';
 import { failedStep, runPass, type SandboxBind } from './sandbox.js';
@@ -322,7 +323,7 @@ async function commitScriptLayer(repo: OstreeRepo, changes: Changes, lowers: str
  * Holds a script layer by its ref (`ostree admin deploy` prunes what nothing holds) and records it in `state`, after
  * the layers `state` already lists (`replace`: on a new base, where the earlier ones no longer apply).
  */
-export async function keepScriptLayer(repo: OstreeRepo, state: LayerState, commit: string, replace = false): Promise<void> {
-  await repo.setRef(SCRIPT_LAYER_REF_PREFIX + commit, commit);
+export async function keepScriptLayer(refs: RefLedger, state: LayerState, commit: string, replace = false): Promise<void> {
+  await refs.setRef(SCRIPT_LAYER_REF_PREFIX + commit, commit);
   state.scriptLayers = [...(replace ? [] : (state.scriptLayers ?? [])), commit];
 }
