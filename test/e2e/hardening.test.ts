@@ -284,3 +284,29 @@ describe('inspect on broken files', () => {
     expect(await systemSnapshot(shared.sysroot)).toBe(before);
   });
 });
+
+describe('arguments written as paths', () => {
+  // As apt ("Unsupported file ./x given on commandline"): a path names a file, never a package to look up by name.
+  it('a directory is refused as a directory, a missing path as a missing file (exit 2), before any repository is read', async () => {
+    const before = await systemSnapshot(shared.sysroot);
+    const dir = join(work, 'just-a-directory');
+    mkdirSync(dir);
+    const cases: Array<[string, RegExp]> = [
+      [dir, /is a directory; name a package file/],
+      [`${dir}/`, /is a directory; name a package file/],
+      ['./no-such-dir/missing.deb', /no such package file/],
+      ['./no-such-dir/missing', /no such package file/],
+      // dnf reads an absolute path as "the package providing it"; on a dpkg deployment it can only be a file.
+      [join(work, 'no-such-file'), /no such file; name a package file that exists, or a package by name/],
+    ];
+    for (const [arg, message] of cases) {
+      // An unreachable source: were the argument looked up as a name, the install would fail otherwise (exit 7).
+      const r = await cli(['install', ...target, '--source', 'deb [trusted=yes] http://127.0.0.1:9/ stable main', arg]);
+      expect(r.exitCode, `${arg}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, arg).toMatch(message);
+      expect(r.stderr, arg).toContain(arg.replace(/^\.\//, '').replace(/\/$/, ''));
+      expect(r.stderr, arg).not.toMatch(/unable to locate/);
+    }
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
+  });
+});

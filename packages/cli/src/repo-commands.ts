@@ -1,5 +1,5 @@
 /** Install-by-name helpers and the repository verbs (`search`, `show`) over the deployment's configured sources. */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
 import { DEFAULT_CACHE_DIR, DirectoryTree, formatBytes, openRepositoryTarget, Sysroot, UsageError, type InstallResult, type TreeReader } from '@ostree-layer/core';
 import { detect, PLUGINS } from './backends.js';
 import { formatValue, printJson } from './output.js';
@@ -16,21 +16,33 @@ export interface RepoOpts {
   installRecommends?: boolean;
 }
 
-/** An argument that is an existing file or ends in a package extension is a file; anything else is a name. */
+/**
+ * Package files and package names among the arguments. Files: what ends in a package extension, an existing file, and
+ * (as apt reads them) arguments written as a path, so that a directory or a missing file is refused as a file ("is a
+ * directory", "no such package file") instead of looked up as a name. Two kinds of path stay requests: an absolute
+ * path that does not exist, which dnf reads as "the package providing /usr/bin/foo", and a provide with parentheses
+ * ("mimehandler(application/pdf)").
+ */
 export function splitArguments(args: string[]): { files: string[]; names: string[] } {
   const files: string[] = [];
   const names: string[] = [];
   const extensions = PLUGINS.map((p) => `.${p.backend.extension}`);
   for (const a of args) {
-    let isFile = extensions.some((e) => a.endsWith(e));
-    try {
-      isFile ||= statSync(a).isFile();
-    } catch {
-      // Not a path on disk: a name.
-    }
+    const onDisk = statOrNothing(a);
+    const writtenAsPath = a.includes('/') && !a.includes('(');
+    const isFile = extensions.some((e) => a.endsWith(e)) || Boolean(onDisk?.isFile()) || (writtenAsPath && (onDisk !== undefined || !a.startsWith('/')));
     (isFile ? files : names).push(a);
   }
   return { files, names };
+}
+
+/** What is at `path`, or undefined when nothing usable is (missing, a file as a parent directory, a name too long). */
+function statOrNothing(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
 }
 
 /** apt-get -s style: the new packages, the counts, download and installed size, then one Inst line each. */

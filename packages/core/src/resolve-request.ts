@@ -3,7 +3,7 @@
  * request is solved with the backend's policy, and the answer comes back as the downloads to fetch, in install order.
  */
 import type { InstalledDatabase, PackageId } from './backend.js';
-import { ResolutionError } from './errors.js';
+import { ResolutionError, UsageError } from './errors.js';
 import { openRepositoryTarget } from './plugin.js';
 import { lineReport, type Report } from './report.js';
 import type { Download, RepositoryBackend, RepositorySet } from './repository.js';
@@ -47,6 +47,8 @@ export interface NamePlan {
 export async function planByName(options: PlanByNameOptions): Promise<NamePlan> {
   const rb = options.repositories;
   const started = performance.now();
+  // Read every request before the repositories are opened (a download, often): a bad one is refused at once.
+  const parsedRequests = options.names.map((name) => ({ name, parsed: parseRequest(rb, name) }));
   const target = await openRepositoryTarget(rb, options.tree, options.database);
   const repositories =
     options.opened ??
@@ -70,13 +72,7 @@ export async function planByName(options: PlanByNameOptions): Promise<NamePlan> 
   const loadMs = performance.now() - started;
 
   const requests: Request[] = [];
-  for (const name of options.names) {
-    let parsed;
-    try {
-      parsed = rb.parseRequest(name);
-    } catch (err) {
-      throw new ResolutionError(`${(err as Error).message}`);
-    }
+  for (const { name, parsed } of parsedRequests) {
     const request: Request = { name: parsed.name };
     if (parsed.arch) request.arch = parsed.arch;
     if (parsed.op && parsed.version !== undefined) {
@@ -85,6 +81,7 @@ export async function planByName(options: PlanByNameOptions): Promise<NamePlan> 
     }
     if (pool.whatProvides(request).length === 0) {
       const any = pool.whatProvides({ name: parsed.name });
+      if (any.length === 0 && name.startsWith('/')) throw missingPath(name, ' and no package in the configured repositories provides it');
       throw new ResolutionError(
         any.length === 0
           ? `unable to locate package ${parsed.name}: no configured repository has it (check the name, or add a source with --source)`
@@ -129,4 +126,22 @@ export async function planByName(options: PlanByNameOptions): Promise<NamePlan> 
     repositories,
     stats: { ...transaction.stats, poolSize: pool.size, loadMs, solveMs },
   };
+}
+
+/** One request as the format reads it; a path the format cannot read as a request is a missing file. */
+function parseRequest(rb: RepositoryBackend, name: string): ReturnType<RepositoryBackend['parseRequest']> {
+  try {
+    return rb.parseRequest(name);
+  } catch (err) {
+    if (name.startsWith('/')) throw missingPath(name);
+    throw new ResolutionError(`${(err as Error).message}`);
+  }
+}
+
+/**
+ * An absolute path that is no file (the command line keeps it as a request: rpm formats read it as a file provide,
+ * as dnf does) and that no package provides: a usage error about the path, as apt's "Unsupported file".
+ */
+function missingPath(path: string, why = ''): UsageError {
+  return new UsageError(`${path}: no such file${why}; name a package file that exists, or a package by name`);
 }
