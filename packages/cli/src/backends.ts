@@ -1,12 +1,13 @@
 import type { Backend, RepositoryBackend } from '@ostree-layer/core';
 import { dpkgBackend, dpkgRepositories } from '@ostree-layer/dpkg';
+import { pacmanBackend, pacmanRepositories } from '@ostree-layer/pacman';
 import { rpmBackend, rpmRepositories } from '@ostree-layer/rpm';
 
 /** Every backend the command knows, in detection order. A new format is one more entry here. */
-export const BACKENDS: Backend[] = [dpkgBackend, rpmBackend];
+export const BACKENDS: Backend[] = [dpkgBackend, rpmBackend, pacmanBackend];
 
 /** Install by name, per backend name (a backend without repository support installs files only). */
-export const REPOSITORY_BACKENDS: Record<string, RepositoryBackend> = { dpkg: dpkgRepositories, rpm: rpmRepositories };
+export const REPOSITORY_BACKENDS: Record<string, RepositoryBackend> = { dpkg: dpkgRepositories, rpm: rpmRepositories, pacman: pacmanRepositories };
 
 export function backendByName(name: string): Backend | undefined {
   return BACKENDS.find((b) => b.name === name);

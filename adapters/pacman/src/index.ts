@@ -1,0 +1,71 @@
+/** @ostree-layer/pacman: the pacman backend (.pkg.tar.zst/.xz/.gz files, the local database, pacman's version order). */
+import { UsageError, type Backend, type PackageFile, type PackageId } from '@ostree-layer/core';
+import { PacmanPackage, openPacmanPackage, sniffCompression } from './archive.js';
+import { databaseWithout } from './database-remove.js';
+import { findDatabase, openDatabase, writeDatabase } from './database.js';
+import { inspectPacman } from './inspect.js';
+import { planScripts } from './scripts.js';
+import { comparePacmanVersions, pacmanCompareVersions, PacmanVersionError } from './version.js';
+
+export * from './archive.js';
+export * from './database.js';
+export * from './database-remove.js';
+export * from './dependencies.js';
+export * from './inspect.js';
+export * from './mtree.js';
+export * from './native-tools.js';
+export * from './pkginfo.js';
+export * from './resolve-model.js';
+export * from './scripts.js';
+export * from './version.js';
+
+export const pacmanBackend: Backend = {
+  name: 'pacman',
+  extension: 'pkg.tar.zst',
+
+  /** A compressed tar (by magic) whose first member is pacman metadata (.PKGINFO, .MTREE, .BUILDINFO…). */
+  async supportsFile(file) {
+    try {
+      if (!(await sniffCompression(file))) return false;
+      await openPacmanPackage(file);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+
+  detect: findDatabase,
+  openDatabase,
+  openPackage: openPacmanPackage,
+  compareVersions: comparePacmanVersions,
+
+  versionRelation(a, op, b) {
+    try {
+      return pacmanCompareVersions(a, op, b);
+    } catch (err) {
+      if (err instanceof PacmanVersionError) throw new UsageError(`vercmp: ${err.message}`);
+      throw err;
+    }
+  },
+
+  /**
+   * pacman has no Replaces for files: a path another package owns is a conflict ("exists in filesystem") unless the
+   * user passes --overwrite, which a layered install does not offer. A package's own paths are its own.
+   */
+  mayOverwrite(incoming: PackageFile, owner: PackageId): boolean {
+    return incoming.id.name === owner.name;
+  },
+
+  writeDatabase,
+  databaseWithout,
+  planScripts,
+
+  async inspect(file: string) {
+    return inspectPacman(await openPacmanPackage(file));
+  },
+
+  stateNote(pkg: PackageFile): string | undefined {
+    if (!(pkg instanceof PacmanPackage) || !pkg.hasScripts) return undefined;
+    return `${pkg.id.name}: its .INSTALL scriptlet (post_install) was not run (--no-scripts)`;
+  },
+};
