@@ -1,0 +1,162 @@
+/**
+ * Hand-made pacman packages (built with the real makepkg) layered with the `ostree-layer` command onto the testkit's
+ * pacman mini-distro, a deployment whose base the real `pacman -U` installed. The result is judged on a checkout of
+ * the new commit by the real pacman 6.0.2 with no options but `--root` (so the tmpfiles.d link the backend ships must
+ * lead it to the database in /usr), by running the layered program in a chroot, and by `ostree fsck`.
+ */
+import { execa } from 'execa';
+import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { buildPacmanPackage, ensurePacmanBase, makeSysroot, removeTree, type PacmanBase, type Sysroot } from '@ostree-layer/testkit';
+import { cli, cliJson, systemSnapshot } from '../support/cli.js';
+
+const BASE_PACKAGES = ['busybox 1.35.0-2', 'filesystem 2023.09.18-1', 'libgreet 1:2.1-1'];
+let base: PacmanBase;
+let work: string;
+let greet: string;
+let words: string;
+const sysroots: Sysroot[] = [];
+const checkouts: string[] = [];
+
+beforeAll(async () => {
+  base = await ensurePacmanBase();
+  work = mkdtempSync(join(tmpdir(), 'ostree-layer-pacman-e2e-'));
+  words = await buildPacmanPackage(work, {
+    name: 'greet-words',
+    version: '3',
+    provides: ['words=3'],
+    files: [{ path: '/usr/share/greet-words/words', content: 'and good morning\n' }],
+  });
+  greet = await buildPacmanPackage(work, {
+    name: 'greet',
+    version: '1.0',
+    release: '2',
+    arch: 'x86_64',
+    depends: ['sh', 'libgreet>=1:2.0', 'greet-data=2.1', 'words>=2'],
+    backup: ['/etc/greet.conf'],
+    install: 'post_install() {\n  echo "greet $1 configured" > /etc/greet.installed\n}\n',
+    files: [
+      { path: '/usr/bin/greet', content: '#!/bin/sh\n. /etc/greet.conf\necho "$GREETING"\ncat /usr/share/libgreet/greeting /usr/share/greet-words/words\n', mode: 0o755 },
+      { path: '/etc/greet.conf', content: 'GREETING=hi\n' },
+    ],
+  });
+}, 300_000);
+
+afterEach(async () => {
+  while (sysroots.length) await sysroots.pop()!.dispose();
+  while (checkouts.length) await removeTree(checkouts.pop()!);
+});
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+async function sysroot(): Promise<Sysroot> {
+  const s = await makeSysroot({ base });
+  sysroots.push(s);
+  return s;
+}
+
+const target = (s: Sysroot) => ['--sysroot', s.sysroot, '--os', s.osName];
+
+/**
+ * The commit checked out as a booted system would see it: /usr/etc copied to /etc (what ostree's deploy does) and
+ * the tree's own tmpfiles.d lines applied by the real systemd-tmpfiles (what the first boot does).
+ */
+async function bootedView(s: Sysroot, commit: string): Promise<string> {
+  const dir = join(mkdtempSync(join(tmpdir(), 'pacman-checkout-')), 'root');
+  checkouts.push(dir);
+  await execa('ostree', ['checkout', `--repo=${s.repo}`, '--force-copy', commit, dir]);
+  cpSync(join(dir, 'usr/etc'), join(dir, 'etc'), { recursive: true, verbatimSymlinks: true });
+  await execa('systemd-tmpfiles', [`--root=${dir}`, '--create', '--prefix=/var/lib/pacman']);
+  return dir;
+}
+
+/** The real pacman with nothing but `--root`: it must find the database by itself. */
+async function pacman(root: string, ...args: string[]) {
+  return execa('pacman', ['--root', root, ...args], { reject: false, env: { LC_ALL: 'C' } });
+}
+
+async function installedList(root: string): Promise<string[]> {
+  const q = await pacman(root, '-Q');
+  expect(q.exitCode, q.stderr).toBe(0);
+  return q.stdout.split('\n').filter(Boolean);
+}
+
+describe('pacman: layering package files onto a pacman-based deployment', () => {
+  it('layers two packages; pacman -Q, -Qk and -Qo agree, the program runs in a chroot, the old deployment is unchanged', async () => {
+    const s = await sysroot();
+    const oldDir = s.deploymentDir();
+    const oldCommit = s.commit;
+    const result = await cliJson(['install', ...target(s), greet, words]);
+    expect(result.backend).toBe('pacman');
+    expect(result.deployed).toBe(true);
+    expect(result.install.map((p: { name: string }) => p.name).sort()).toEqual(['greet', 'greet-words']);
+    // The .INSTALL scriptlet ran in the sandbox as pacman runs it: post_install with the new version.
+    expect(result.scripts.map((step: { package?: string; label: string }) => `${step.package} ${step.label}`)).toEqual(['greet pre_install', 'greet post_install']);
+    expect(s.deploymentDir()).not.toBe(oldDir);
+
+    const view = await bootedView(s, result.commit);
+    expect(existsSync(join(view, 'var/lib/pacman/local/ALPM_DB_VERSION')), 'the tmpfiles.d link leads /var/lib/pacman/local to the database').toBe(true);
+    expect(await installedList(view)).toEqual([...BASE_PACKAGES, 'greet 1.0-2', 'greet-words 3-1'].sort());
+    const check = await pacman(view, '-Qk');
+    expect(check.exitCode, check.stdout + check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/^greet: \d+ total files, 0 missing files$/m);
+    expect(check.stdout.split('\n').filter(Boolean)).toHaveLength(5);
+    for (const [path, owner] of [['usr/bin/greet', 'greet 1.0-2'], ['etc/greet.conf', 'greet 1.0-2'], ['usr/bin/busybox', 'busybox 1.35.0-2']]) {
+      const qo = await pacman(view, '-Qo', join(view, path));
+      expect(qo.stdout, qo.stderr).toBe(`${join(view, path)} is owned by ${owner}`);
+    }
+    // The dependencies pacman would check are met by the base and the new packages together.
+    const deps = await pacman(view, '-Dk');
+    expect(deps.exitCode, deps.stdout + deps.stderr).toBe(0);
+    const run = await execa('chroot', [view, '/usr/bin/greet'], { reject: false });
+    expect(run.stdout, run.stderr).toBe('hi\nhello from libgreet\nand good morning');
+    expect(readFileSync(join(view, 'etc/greet.installed'), 'utf8')).toBe('greet 1.0-2 configured\n');
+
+    // The old deployment still boots the base: same commit, no new file, its database untouched.
+    expect(s.deployments()).toContain(oldDir);
+    expect(existsSync(join(oldDir, 'usr/bin/greet'))).toBe(false);
+    // The base itself ships no link to its database (that is what the layer adds), so pacman is told where it is.
+    const oldView = await bootedView(s, oldCommit);
+    expect(existsSync(join(oldView, 'var/lib/pacman/local'))).toBe(false);
+    const oldList = await pacman(oldView, '--dbpath', join(oldView, 'usr/lib/sysimage/pacman'), '-Q');
+    expect(oldList.stdout.split('\n')).toEqual(BASE_PACKAGES);
+    const fsck = await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false });
+    expect(fsck.exitCode, fsck.stderr).toBe(0);
+  });
+
+  it('uninstalls a layered package: the database and the tree lose it, the rest stays checked', async () => {
+    const s = await sysroot();
+    const installed = await cliJson(['install', ...target(s), '--no-scripts', greet, words]);
+    expect(installed.deployed).toBe(true);
+    // greet needs words>=2, which only greet-words provides: taking it alone away is refused, naming greet.
+    const refused = await cli(['uninstall', ...target(s), 'greet-words']);
+    expect(refused.exitCode, refused.stderr).not.toBe(0);
+    expect(refused.stderr + refused.stdout).toContain('greet');
+    const removed = await cliJson(['uninstall', ...target(s), 'greet']);
+    expect(removed.deployed).toBe(true);
+    const view = await bootedView(s, removed.commit);
+    expect(await installedList(view)).toEqual([...BASE_PACKAGES, 'greet-words 3-1'].sort());
+    expect(existsSync(join(view, 'usr/bin/greet'))).toBe(false);
+    const check = await pacman(view, '-Qk');
+    expect(check.exitCode, check.stdout + check.stderr).toBe(0);
+    expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
+  });
+
+  it('refuses a package that ships a file the base owns with other content, with exit 4 and nothing changed', async () => {
+    const s = await sysroot();
+    const before = await systemSnapshot(s.sysroot);
+    const impostor = await buildPacmanPackage(join(work, 'impostor'), {
+      name: 'impostor',
+      version: '1',
+      files: [{ path: '/usr/share/libgreet/greeting', content: 'not the greeting\n' }],
+    });
+    const r = await cli(['install', ...target(s), impostor]);
+    expect(r.exitCode, r.stderr).toBe(4);
+    expect(r.stderr).toMatch(/impostor.*\/usr\/share\/libgreet\/greeting.*libgreet|libgreet.*\/usr\/share\/libgreet\/greeting.*impostor/s);
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
+  });
+});
