@@ -146,6 +146,16 @@ describe('pacman: layering package files onto a pacman-based deployment', () => 
     expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
   });
 
+  it('refuses, as pacman -U does, a package whose depends nothing meets (exit 7), with nothing changed', async () => {
+    const s = await sysroot();
+    const before = await systemSnapshot(s.sysroot);
+    const r = await cli(['install', ...target(s), greet]);
+    expect(r.exitCode, r.stderr).toBe(7);
+    expect(r.stderr).toContain('greet 1.0-2');
+    expect(r.stderr).toContain('depends on words>=2');
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
+  });
+
   it('refuses a package that ships a file the base owns with other content, with exit 4 and nothing changed', async () => {
     const s = await sysroot();
     const before = await systemSnapshot(s.sysroot);

@@ -4,9 +4,9 @@
  * (its .INSTALL). An OSTree deployment keeps the read-only copy at /usr/lib/sysimage/pacman; /var/lib/pacman is the
  * legacy place of a mutable system.
  */
-import type { InstalledDatabase, InstalledPackage, LayerFile, PackageId, TreeReader, WriteDatabaseOptions } from '@ostree-layer/core';
+import { ResolutionError, type InstalledDatabase, type InstalledPackage, type LayerFile, type PackageId, type TreeReader, type WriteDatabaseOptions } from '@ostree-layer/core';
 import { PacmanPackage } from './archive.js';
-import { parseDep, type PacmanDep } from './dependencies.js';
+import { parseDep, transactionProblems, type PacmanDep, type TransactionPackage } from './dependencies.js';
 import { nativeToolFiles } from './native-tools.js';
 
 export const SYSIMAGE_DBPATH = '/usr/lib/sysimage/pacman';
@@ -182,11 +182,27 @@ export function packageEntryFiles(localDir: string, added: WriteDatabaseOptions[
   return files;
 }
 
-/** The new packages' database entries (the base's stay in the base layer) and what points pacman at them. */
+/** A package file as the transaction checks see it. */
+export function fileTransactionPackage(pkg: PacmanPackage): TransactionPackage {
+  const deps = (list: string[]) => list.map(parseDep);
+  return { ...pkg.id, provides: deps(pkg.info.lists.provides), depends: deps(pkg.info.lists.depend), conflicts: deps(pkg.info.lists.conflict), origin: pkg.file };
+}
+
+/**
+ * The new packages' database entries (the base's stay in the base layer) and what points pacman at them. Refuses,
+ * as `pacman -U` does, a transaction whose depends are unmet or whose packages conflict: the database would describe
+ * a system pacman itself calls broken (`pacman -Dk`).
+ */
 export async function writeDatabase({ database, added }: WriteDatabaseOptions): Promise<LayerFile[]> {
   for (const a of added) {
     if (!(a.package instanceof PacmanPackage)) throw new TypeError(`${a.package.file} was not opened by the pacman backend`);
   }
+  const installed = database instanceof PacmanDatabase ? await database.packages() : [];
+  const problems = transactionProblems(
+    installed.map((p) => ({ ...p, origin: 'the deployment' })),
+    added.map((a) => fileTransactionPackage(a.package as PacmanPackage)),
+  );
+  if (problems.length > 0) throw new ResolutionError(`pacman would refuse this transaction:\n  ${problems.join('\n  ')}`);
   const localDir = `${database.location}/local`;
   const installDate = Math.floor(Date.now() / 1000);
   return [...added.flatMap((a) => packageEntryFiles(localDir, a, installDate)), ...nativeToolFiles(database.location)];

@@ -72,3 +72,39 @@ export function satisfiesDep(pkg: Provider, dep: PacmanDep): boolean {
 export function unmetDependencies(depends: PacmanDep[], available: Provider[]): PacmanDep[] {
   return depends.filter((dep) => !available.some((p) => satisfiesDep(p, dep)));
 }
+
+/** A package of a transaction as the checks below see it. */
+export interface TransactionPackage extends Provider {
+  depends: PacmanDep[];
+  conflicts: PacmanDep[];
+  /** Where it comes from, for messages (a package file, or "the deployment"). */
+  origin: string;
+}
+
+const label = (p: PackageId) => `${p.name} ${p.version}`;
+
+/**
+ * What `pacman -U` checks before it changes anything, on the installed packages plus the new ones: every depend of a
+ * new package is met by some package of the result, and no package of the result declares a conflict with another
+ * (pacman would offer to remove the installed one; base packages cannot go, so it is a refusal). Returns the problems
+ * as sentences; empty when the transaction is sound.
+ */
+export function transactionProblems(installed: TransactionPackage[], added: TransactionPackage[]): string[] {
+  const result = [...installed.filter((i) => !added.some((a) => a.name === i.name)), ...added];
+  const problems: string[] = [];
+  for (const pkg of added) {
+    for (const dep of unmetDependencies(pkg.depends, result)) {
+      problems.push(`${label(pkg)} (${pkg.origin}) depends on ${formatDep(dep)}, which neither the deployment nor the other package files provide; add a package file that provides it`);
+    }
+  }
+  for (const pkg of result) {
+    for (const dep of pkg.conflicts) {
+      for (const other of result) {
+        if (other.name === pkg.name || !satisfiesDep(other, dep)) continue;
+        if (!added.includes(pkg) && !added.includes(other)) continue;
+        problems.push(`${label(pkg)} (${pkg.origin}) conflicts with ${label(other)} (${other.origin}): it declares "${formatDep(dep)}"`);
+      }
+    }
+  }
+  return problems;
+}
