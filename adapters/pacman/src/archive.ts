@@ -104,8 +104,14 @@ async function* members(file: string, compression: Compression): AsyncGenerator<
   }
 }
 
-/** A member that libalpm treats as metadata: its first path component starts with a dot. */
-const isMetadataMember = (name: string) => name.replace(/^(\.\/)+/, '').startsWith('.');
+/**
+ * A member that libalpm treats as metadata (it skips every name starting with a dot). A ".." component is not
+ * metadata but a path that leaves the package, refused as such by the path check.
+ */
+function isMetadataMember(name: string): boolean {
+  const first = name.replace(/^(\.\/)+/, '').split('/')[0]!;
+  return first.startsWith('.') && first !== '..';
+}
 
 async function readAll(stream: AsyncIterable<unknown>, limit: number, what: string): Promise<Buffer> {
   const parts: Buffer[] = [];
