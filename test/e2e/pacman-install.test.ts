@@ -85,6 +85,42 @@ async function installedList(root: string): Promise<string[]> {
   return q.stdout.split('\n').filter(Boolean);
 }
 
+/** A sync repository made by the real repo-add from `packages`, as "NAME URL" for --source. */
+async function syncRepo(name: string, packages: string[]): Promise<string> {
+  const dir = join(work, `repo-${name}`);
+  await execa('mkdir', ['-p', dir]);
+  for (const file of packages) cpSync(file, join(dir, file.slice(file.lastIndexOf('/') + 1)));
+  await execa('repo-add', ['-q', join(dir, `${name}.db.tar.gz`), ...packages.map((f) => join(dir, f.slice(f.lastIndexOf('/') + 1)))]);
+  return `${name} file://${dir}`;
+}
+
+describe('pacman: install by name from a sync repository made by repo-add', () => {
+  it('resolves greet and what it needs, marks the pulled-in package as a dependency, and pacman agrees', async () => {
+    const s = await sysroot();
+    const source = await syncRepo('greet', [greet, words]);
+    const cache = join(work, 'cache-by-name');
+    const result = await cliJson(['install', ...target(s), '--source', source, '--allow-unauthenticated', '--cache-dir', cache, 'greet']);
+    expect(result.deployed).toBe(true);
+    expect(result.install.map((p: { name: string }) => p.name).sort()).toEqual(['greet', 'greet-words']);
+    const view = await bootedView(s, result.commit);
+    expect(await installedList(view)).toEqual([...BASE_PACKAGES, 'greet 1.0-2', 'greet-words 3-1'].sort());
+    const reason = async (name: string) => /^Install Reason\s*: (.*)$/m.exec((await pacman(view, '-Qi', name)).stdout)?.[1];
+    expect(await reason('greet')).toBe('Explicitly installed');
+    expect(await reason('greet-words')).toBe('Installed as a dependency for another package');
+    expect((await pacman(view, '-Dk')).exitCode).toBe(0);
+  });
+
+  it('refuses a repository that asks for signatures it cannot check, unless told (exit 8), with nothing changed', async () => {
+    const s = await sysroot();
+    const before = await systemSnapshot(s.sysroot);
+    const source = await syncRepo('signed', [words]);
+    const r = await cli(['install', ...target(s), '--source', source, '--cache-dir', join(work, 'cache-signed'), 'greet-words']);
+    expect(r.exitCode, r.stderr).toBe(8);
+    expect(r.stderr).toContain('SigLevel');
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
+  });
+});
+
 describe('pacman: layering package files onto a pacman-based deployment', () => {
   it('layers two packages; pacman -Q, -Qk and -Qo agree, the program runs in a chroot, the old deployment is unchanged', async () => {
     const s = await sysroot();

@@ -2,7 +2,7 @@
  * pacman's dependency strings ("libfoo>=2.0", "sh", "greeter=1.0" in provides, "python: for the scripts" in
  * optdepends) parsed into typed values, and libalpm's rule for when a package or one of its provisions satisfies one.
  */
-import type { PackageId } from '@ostree-layer/core';
+import type { Alternative, PackageId, PackageSpec } from '@ostree-layer/core';
 import { comparePacmanVersions } from './version.js';
 
 export type DepOp = '<' | '<=' | '=' | '>=' | '>';
@@ -107,4 +107,18 @@ export function transactionProblems(installed: TransactionPackage[], added: Tran
     }
   }
   return problems;
+}
+
+const alternative = (dep: PacmanDep): Alternative => (dep.op ? { name: dep.name, op: dep.op, version: dep.version } : { name: dep.name });
+
+/** A package in the solver's terms: its depends as requirements, its versioned provisions with their version. */
+export function packageSpec(pkg: Provider & { depends: PacmanDep[]; conflicts: PacmanDep[] }): PackageSpec {
+  return {
+    name: pkg.name,
+    version: pkg.version,
+    arch: pkg.arch,
+    provides: pkg.provides.map((p) => (p.op === '=' ? { name: p.name, version: p.version } : { name: p.name })),
+    requires: pkg.depends.map((d) => [alternative(d)]),
+    conflicts: pkg.conflicts.map((d) => [alternative(d)]),
+  };
 }

@@ -69,3 +69,5 @@ export const pacmanBackend: Backend = {
     return `${pkg.id.name}: its .INSTALL scriptlet (post_install) was not run (--no-scripts)`;
   },
 };
+export { openPacmanRepositories } from './repository/index.js';
+export { readSyncConfig, type SyncRepoConfig } from './repository/config.js';

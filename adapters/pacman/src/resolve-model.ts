@@ -1,38 +1,20 @@
 /**
  * pacman's dependency model in the solver's terms: an installed package's depends, provides and conflicts from the
  * local database, libalpm's version order, and an unversioned provision that meets only unversioned dependencies.
- * It serves `uninstall` (which layered packages need what is removed, what is left unneeded). Sync repositories
- * (`<repo>.db`) are not read yet: install by name finds no candidates and says so.
+ * It serves install by name from sync repositories (repository/), and `uninstall` (which layered packages need what
+ * is removed, what is left unneeded).
  */
-import type { Alternative, InstalledDatabase, PackageSpec, PoolOptions, RepositoryBackend, RepositorySet } from '@ostree-layer/core';
-import { PacmanDatabase, type LocalPackage } from './database.js';
-import { formatDep, parseDep, type PacmanDep } from './dependencies.js';
+import type { InstalledDatabase, PoolOptions, RepositoryBackend } from '@ostree-layer/core';
+import { PacmanDatabase } from './database.js';
+import { formatDep, packageSpec, parseDep } from './dependencies.js';
 import { comparePacmanVersions } from './version.js';
-
-const alternative = (dep: PacmanDep): Alternative => (dep.op ? { name: dep.name, op: dep.op, version: dep.version } : { name: dep.name });
-
-export function localPackageSpec(pkg: LocalPackage): PackageSpec {
-  return {
-    name: pkg.name,
-    version: pkg.version,
-    arch: pkg.arch,
-    provides: pkg.provides.map((p) => (p.op === '=' ? { name: p.name, version: p.version } : { name: p.name })),
-    requires: pkg.depends.map((d) => [alternative(d)]),
-    conflicts: pkg.conflicts.map((d) => [alternative(d)]),
-  };
-}
+import { hostArch } from './repository/config.js';
+import { openPacmanRepositories } from './repository/index.js';
 
 export const pacmanPoolOptions: PoolOptions = {
   compareVersions: comparePacmanVersions,
   unversionedProvidesMatchAny: false,
   formatAlternative: (alt) => formatDep({ name: alt.name, op: alt.op === '!=' ? undefined : alt.op, version: alt.version }),
-};
-
-const NO_REPOSITORIES: RepositorySet = {
-  specs: () => [],
-  search: () => [],
-  show: () => [],
-  repositories: () => [],
 };
 
 function asPacman(database: InstalledDatabase): PacmanDatabase {
@@ -41,15 +23,14 @@ function asPacman(database: InstalledDatabase): PacmanDatabase {
 }
 
 export const pacmanRepositories: RepositoryBackend = {
-  async openRepositories(options) {
-    options.progress?.('pacman: sync repositories are not read yet; install package files instead');
-    return NO_REPOSITORIES;
-  },
+  openRepositories: (options) => openPacmanRepositories(options),
   async installedSpecs(database) {
-    return (await asPacman(database).packages()).map(localPackageSpec);
+    return (await asPacman(database).packages()).map(packageSpec);
   },
-  async poolOptions() {
-    return pacmanPoolOptions;
+  async poolOptions(database) {
+    // A tree runs packages of its own architecture and "any"; the base's packages say which that is.
+    const native = (await asPacman(database).packages()).find((p) => p.arch !== 'any')?.arch ?? hostArch();
+    return { ...pacmanPoolOptions, installable: (pkg) => pkg.arch === 'any' || pkg.arch === native };
   },
   solverPolicy: () => ({}),
   parseRequest(text) {

@@ -1,0 +1,38 @@
+// pacman.conf as the deployment's pacman reads it: sections, Include, $repo/$arch, SigLevel.
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DirectoryTree, UsageError } from '@ostree-layer/core';
+import { describe, expect, it } from 'vitest';
+import { checksNoSignatures, readSyncConfig } from './config.js';
+
+function treeWith(files: Record<string, string>): DirectoryTree {
+  const root = mkdtempSync(join(tmpdir(), 'pacman-conf-'));
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    writeFileSync(join(root, path), content);
+  }
+  return new DirectoryTree(root);
+}
+
+describe('pacman.conf', () => {
+  it('reads the repositories from /usr/etc, following Include and expanding $repo and $arch', async () => {
+    const tree = treeWith({
+      '/usr/etc/pacman.conf': '[options]\nArchitecture = x86_64\nSigLevel = Required DatabaseOptional\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n\n[extra]\nSigLevel = Never # trusted mirror\nServer = https://mirror.example/$repo/os/$arch/\n',
+      '/usr/etc/pacman.d/mirrorlist': '# the mirrors\nServer = https://one.example/$repo/os/$arch\nServer = file:///srv/$repo\n',
+    });
+    const repos = await readSyncConfig(tree, ['local file:///srv/local']);
+    expect(repos.map((r) => [r.name, r.servers, r.sigLevel, r.configuredIn])).toEqual([
+      ['core', ['https://one.example/core/os/x86_64', 'file:///srv/core'], ['Required', 'DatabaseOptional'], '/usr/etc/pacman.conf'],
+      ['extra', ['https://mirror.example/extra/os/x86_64'], ['Never'], '/usr/etc/pacman.conf'],
+      ['local', ['file:///srv/local'], ['Required', 'DatabaseOptional'], '--source'],
+    ]);
+    expect(checksNoSignatures(repos[1]!.sigLevel)).toBe(true);
+    expect(checksNoSignatures(repos[0]!.sigLevel)).toBe(false);
+  });
+
+  it('says what is wrong with a missing Include or a malformed --source', async () => {
+    await expect(readSyncConfig(treeWith({ '/usr/etc/pacman.conf': '[core]\nInclude = /etc/pacman.d/gone\n' }))).rejects.toThrow(/Include = \/etc\/pacman.d\/gone/);
+    await expect(readSyncConfig(treeWith({}), ['just-a-name'])).rejects.toThrow(UsageError);
+  });
+});

@@ -1,0 +1,98 @@
+/**
+ * The sync repositories a deployment's pacman would use: `pacman.conf` from the tree (`/usr/etc`, where an OSTree
+ * commit keeps /etc), its `[repo]` sections with `Server` lines (`$repo` and `$arch` expanded) and `Include`d mirror
+ * lists, and `SigLevel`. Extra repositories from the command line are "NAME URL" (`--source "extra
+ * https://mirror/extra/os/x86_64"`).
+ */
+import { UsageError, type TreeReader } from '@ostree-layer/core';
+
+export interface SyncRepoConfig {
+  name: string;
+  /** Server URLs in order, expanded. */
+  servers: string[];
+  /** The effective SigLevel words (the repo's, else [options]'s, else pacman's default). */
+  sigLevel: string[];
+  /** Where it was configured ("/usr/etc/pacman.conf", "--source"). */
+  configuredIn: string;
+}
+
+/** pacman's built-in default when pacman.conf sets none. */
+const DEFAULT_SIGLEVEL = ['Required', 'DatabaseOptional'];
+
+/** What `Architecture = auto` means on this machine, in pacman's names. */
+export function hostArch(): string {
+  return ({ x64: 'x86_64', arm64: 'aarch64', ia32: 'i686', arm: 'armv7h' } as Record<string, string>)[process.arch] ?? process.arch;
+}
+
+async function readConfigFile(tree: TreeReader, path: string): Promise<string | undefined> {
+  // /etc of a commit is /usr/etc; a tree that still has /etc (not OSTree-ready) keeps it there.
+  for (const candidate of path.startsWith('/etc/') ? [`/usr${path}`, path] : [path]) {
+    if ((await tree.lstat(candidate))?.type === 'file') return (await tree.readFile(candidate)).toString('utf8');
+  }
+  return undefined;
+}
+
+interface Section {
+  name: string;
+  entries: Array<[string, string]>;
+}
+
+async function parseIni(tree: TreeReader, path: string, text: string, into: Section[], depth = 0): Promise<void> {
+  if (depth > 8) throw new UsageError(`${path}: Include nested too deep`);
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) continue;
+    const section = /^\[(.+)\]$/.exec(line);
+    if (section) {
+      into.push({ name: section[1]!.trim(), entries: [] });
+      continue;
+    }
+    const eq = line.indexOf('=');
+    const key = (eq < 0 ? line : line.slice(0, eq)).trim();
+    const value = eq < 0 ? '' : line.slice(eq + 1).trim();
+    const current = into.at(-1);
+    if (!current) continue;
+    if (key === 'Include') {
+      const included = await readConfigFile(tree, value);
+      if (included === undefined) throw new UsageError(`${path}: Include = ${value}, which the deployment does not have`);
+      const inner: Section[] = [{ name: current.name, entries: [] }];
+      await parseIni(tree, value, included, inner, depth + 1);
+      current.entries.push(...inner[0]!.entries);
+      continue;
+    }
+    current.entries.push([key, value]);
+  }
+}
+
+/** The enabled sync repositories, in pacman.conf order, then the extra ones. */
+export async function readSyncConfig(tree: TreeReader, extraSources: string[] = []): Promise<SyncRepoConfig[]> {
+  const sections: Section[] = [];
+  const confPath = '/etc/pacman.conf';
+  const text = await readConfigFile(tree, confPath);
+  if (text !== undefined) await parseIni(tree, confPath, text, sections);
+  const options = sections.find((s) => s.name === 'options');
+  const get = (s: Section | undefined, key: string) => s?.entries.filter(([k]) => k === key).map(([, v]) => v) ?? [];
+  const archSetting = get(options, 'Architecture')[0]?.split(/\s+/)[0];
+  const arch = !archSetting || archSetting === 'auto' ? hostArch() : archSetting;
+  const globalSig = get(options, 'SigLevel').flatMap((v) => v.split(/\s+/));
+  const expand = (url: string, repo: string) => url.replace(/\$repo/g, repo).replace(/\$arch/g, arch).replace(/\/+$/, '');
+  const repos: SyncRepoConfig[] = sections
+    .filter((s) => s.name !== 'options')
+    .map((s) => {
+      const sig = get(s, 'SigLevel').flatMap((v) => v.split(/\s+/));
+      return { name: s.name, servers: get(s, 'Server').map((u) => expand(u, s.name)), sigLevel: sig.length ? sig : globalSig.length ? globalSig : DEFAULT_SIGLEVEL, configuredIn: `/usr${confPath}` };
+    });
+  for (const line of extraSources) {
+    const [name, url, ...rest] = line.trim().split(/\s+/);
+    if (!name || !url || rest.length > 0 || !/^(file|https?):/.test(url)) {
+      throw new UsageError(`--source ${JSON.stringify(line)}: a pacman repository is "NAME URL" (the directory holding NAME.db)`);
+    }
+    repos.push({ name, servers: [expand(url, name)], sigLevel: globalSig.length ? globalSig : DEFAULT_SIGLEVEL, configuredIn: '--source' });
+  }
+  return repos;
+}
+
+/** True when the SigLevel asks for no signature check at all (pacman's "Never"). */
+export function checksNoSignatures(sigLevel: string[]): boolean {
+  return sigLevel.includes('Never');
+}
