@@ -141,6 +141,12 @@ describe('pacman: layering package files onto a pacman-based deployment', () => 
     expect(check.exitCode, check.stdout + check.stderr).toBe(0);
     expect(check.stdout).toMatch(/^greet: \d+ total files, 0 missing files$/m);
     expect(check.stdout.split('\n').filter(Boolean)).toHaveLength(5);
+    // -Qkk compares every file with the package's mtree (mode, owner, size, sha256, link target): only the
+    // modification times differ, as OSTree stores none. The backup file's md5 in the database is the shipped one.
+    const deep = await pacman(view, '-Qkk', 'greet', 'greet-words');
+    const complaints = `${deep.stdout}\n${deep.stderr}`.split('\n').filter((l) => /^(warning|backup file|error):/.test(l));
+    expect(complaints.filter((l) => !l.endsWith('(Modification time mismatch)'))).toEqual([]);
+    expect((await pacman(view, '-Qii', 'greet')).stdout).toMatch(/^UNMODIFIED\t.*\/etc\/greet\.conf$/m);
     for (const [path, owner] of [['usr/bin/greet', 'greet 1.0-2'], ['etc/greet.conf', 'greet 1.0-2'], ['usr/bin/busybox', 'busybox 1.35.0-2']]) {
       const qo = await pacman(view, '-Qo', join(view, path));
       expect(qo.stdout, qo.stderr).toBe(`${join(view, path)} is owned by ${owner}`);
