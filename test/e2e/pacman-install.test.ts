@@ -85,21 +85,56 @@ async function installedList(root: string): Promise<string[]> {
   return q.stdout.split('\n').filter(Boolean);
 }
 
-/** A sync repository made by the real repo-add from `packages`, as "NAME URL" for --source. */
-async function syncRepo(name: string, packages: string[]): Promise<string> {
+/** A throwaway GnuPG key, as a repository owner has one. */
+async function makeKey(name: string): Promise<{ home: string; fingerprint: string; exported: Buffer }> {
+  const home = join(work, `gnupg-${name}`);
+  await execa('mkdir', ['-m', '700', '-p', home]);
+  const gpg = (...args: string[]) => execa('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { encoding: 'buffer' });
+  await gpg('--quick-gen-key', `${name} <${name}@example.org>`, 'ed25519', 'sign', 'never');
+  const colons = Buffer.from((await gpg('--with-colons', '--list-keys')).stdout).toString('utf8');
+  return { home, fingerprint: /^fpr:+([0-9A-F]+):/m.exec(colons)![1]!, exported: Buffer.from((await gpg('--export')).stdout) };
+}
+
+async function detachSign(key: { home: string }, file: string): Promise<void> {
+  await execa('gpg', ['--homedir', key.home, '--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--detach-sign', '--output', `${file}.sig`, file]);
+}
+
+/**
+ * A sync repository made by the real repo-add from `packages`, as "NAME URL" for --source. With `signer`, the packages
+ * are signed before repo-add (which embeds their signatures as %PGPSIG%) and the database after, as Arch's are.
+ */
+async function syncRepo(name: string, packages: string[], signer?: { home: string }): Promise<string> {
   const dir = join(work, `repo-${name}`);
   await execa('mkdir', ['-p', dir]);
-  for (const file of packages) cpSync(file, join(dir, file.slice(file.lastIndexOf('/') + 1)));
-  await execa('repo-add', ['-q', join(dir, `${name}.db.tar.gz`), ...packages.map((f) => join(dir, f.slice(f.lastIndexOf('/') + 1)))]);
+  const copies = packages.map((file) => join(dir, file.slice(file.lastIndexOf('/') + 1)));
+  packages.forEach((file, i) => cpSync(file, copies[i]!));
+  if (signer) for (const copy of copies) await detachSign(signer, copy);
+  await execa('repo-add', ['-q', join(dir, `${name}.db.tar.gz`), ...copies]);
+  if (signer) {
+    await detachSign(signer, join(dir, `${name}.db.tar.gz`));
+    await execa('ln', ['-sf', `${name}.db.tar.gz.sig`, join(dir, `${name}.db.sig`)]);
+  }
   return `${name} file://${dir}`;
 }
 
+/** The package a repository owner ships so that pacman trusts its key (like archlinux-keyring). */
+async function keyringPackage(key: { fingerprint: string; exported: Buffer }, name: string): Promise<string> {
+  return buildPacmanPackage(join(work, `keyring-${name}`), {
+    name: `${name}-keyring`,
+    version: '1',
+    files: [
+      { path: `/usr/share/pacman/keyrings/${name}.gpg`, content: key.exported },
+      { path: `/usr/share/pacman/keyrings/${name}-trusted`, content: `${key.fingerprint}:4:\n` },
+    ],
+  });
+}
+
 describe('pacman: install by name from a sync repository made by repo-add', () => {
-  it('resolves greet and what it needs, marks the pulled-in package as a dependency, and pacman agrees', async () => {
+  it('resolves greet and what it needs from an unsigned repository (pacman\'s default SigLevel is Optional), marks the pulled-in package as a dependency, and pacman agrees', async () => {
     const s = await sysroot();
     const source = await syncRepo('greet', [greet, words]);
     const cache = join(work, 'cache-by-name');
-    const result = await cliJson(['install', ...target(s), '--source', source, '--allow-unauthenticated', '--cache-dir', cache, 'greet']);
+    const result = await cliJson(['install', ...target(s), '--source', source, '--cache-dir', cache, 'greet']);
     expect(result.deployed).toBe(true);
     expect(result.install.map((p: { name: string }) => p.name).sort()).toEqual(['greet', 'greet-words']);
     const view = await bootedView(s, result.commit);
@@ -110,13 +145,38 @@ describe('pacman: install by name from a sync repository made by repo-add', () =
     expect((await pacman(view, '-Dk')).exitCode).toBe(0);
   });
 
-  it('refuses a repository that asks for signatures it cannot check, unless told (exit 8), with nothing changed', async () => {
+  it('checks a signed repository against the keyring the deployment trusts: refused before its keyring package, taken after', async () => {
+    const owner = await makeKey('greet-owner');
+    const source = await syncRepo('signed', [greet, words], owner);
     const s = await sysroot();
     const before = await systemSnapshot(s.sysroot);
-    const source = await syncRepo('signed', [words]);
-    const r = await cli(['install', ...target(s), '--source', source, '--cache-dir', join(work, 'cache-signed'), 'greet-words']);
+    const refused = await cli(['install', ...target(s), '--source', source, '--cache-dir', join(work, 'cache-signed-1'), 'greet']);
+    expect(refused.exitCode, refused.stderr).toBe(8);
+    expect(refused.stderr).toContain('trusts no pacman key');
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
+
+    expect((await cliJson(['install', ...target(s), await keyringPackage(owner, 'greet')])).deployed).toBe(true);
+    const result = await cliJson(['install', ...target(s), '--source', source, '--cache-dir', join(work, 'cache-signed-2'), 'greet']);
+    expect(result.install.map((p: { name: string }) => p.name).sort()).toEqual(['greet', 'greet-words']);
+    expect(await installedList(await bootedView(s, result.commit))).toContain('greet-words 3-1');
+  });
+
+  it('refuses a repository signed by a key the deployment does not trust, and a package whose signature is not the owner\'s (exit 8)', async () => {
+    const owner = await makeKey('owner-2');
+    const stranger = await makeKey('stranger');
+    const s = await sysroot();
+    expect((await cliJson(['install', ...target(s), await keyringPackage(owner, 'owner')])).deployed).toBe(true);
+    const before = await systemSnapshot(s.sysroot);
+    const foreign = await syncRepo('foreign', [words], stranger);
+    const r = await cli(['install', ...target(s), '--source', foreign, '--cache-dir', join(work, 'cache-foreign'), 'greet-words']);
     expect(r.exitCode, r.stderr).toBe(8);
-    expect(r.stderr).toContain('SigLevel');
+    expect(r.stderr).toContain('does not verify');
+    // The database is the owner's, but a package inside was signed by someone else.
+    const mixed = await syncRepo('mixed', [words], stranger);
+    await detachSign(owner, join(work, 'repo-mixed', 'mixed.db.tar.gz'));
+    const p = await cli(['install', ...target(s), '--source', mixed, '--cache-dir', join(work, 'cache-mixed'), 'greet-words']);
+    expect(p.exitCode, p.stderr).toBe(8);
+    expect(p.stderr).toMatch(/greet-words.*signature does not verify/);
     expect(await systemSnapshot(s.sysroot)).toBe(before);
   });
 });

@@ -9,7 +9,7 @@ import { PacmanDatabase } from './database.js';
 import { formatDep, packageSpec, parseDep } from './dependencies.js';
 import { comparePacmanVersions } from './version.js';
 import { hostArch } from './repository/config.js';
-import { openPacmanRepositories } from './repository/index.js';
+import { openPacmanRepositories, verifyPacmanDownload } from './repository/index.js';
 
 export const pacmanPoolOptions: PoolOptions = {
   compareVersions: comparePacmanVersions,
@@ -33,6 +33,7 @@ export const pacmanRepositories: RepositoryBackend = {
     return { ...pacmanPoolOptions, installable: (pkg) => pkg.arch === 'any' || pkg.arch === native };
   },
   solverPolicy: () => ({}),
+  verifyPackage: (file, download) => verifyPacmanDownload(file, download),
   parseRequest(text) {
     const dep = parseDep(text);
     return dep.op ? { name: dep.name, op: dep.op, version: dep.version } : { name: dep.name };

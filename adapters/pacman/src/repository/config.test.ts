@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectoryTree, UsageError } from '@ostree-layer/core';
 import { describe, expect, it } from 'vitest';
-import { checksNoSignatures, readSyncConfig } from './config.js';
+import { readSyncConfig } from './config.js';
+import { sigPolicy } from './signature.js';
 
 function treeWith(files: Record<string, string>): DirectoryTree {
   const root = mkdtempSync(join(tmpdir(), 'pacman-conf-'));
@@ -24,11 +25,14 @@ describe('pacman.conf', () => {
     const repos = await readSyncConfig(tree, ['local file:///srv/local']);
     expect(repos.map((r) => [r.name, r.servers, r.sigLevel, r.configuredIn])).toEqual([
       ['core', ['https://one.example/core/os/x86_64', 'file:///srv/core'], ['Required', 'DatabaseOptional'], '/usr/etc/pacman.conf'],
-      ['extra', ['https://mirror.example/extra/os/x86_64'], ['Never'], '/usr/etc/pacman.conf'],
+      ['extra', ['https://mirror.example/extra/os/x86_64'], ['Required', 'DatabaseOptional', 'Never'], '/usr/etc/pacman.conf'],
       ['local', ['file:///srv/local'], ['Required', 'DatabaseOptional'], '--source'],
     ]);
-    expect(checksNoSignatures(repos[1]!.sigLevel)).toBe(true);
-    expect(checksNoSignatures(repos[0]!.sigLevel)).toBe(false);
+    expect(sigPolicy(repos[0]!.sigLevel)).toMatchObject({ database: 'optional', package: 'required' });
+    expect(sigPolicy(repos[1]!.sigLevel)).toMatchObject({ database: 'never', package: 'never' });
+    // pacman's built-in default, when pacman.conf says nothing: Optional TrustedOnly.
+    expect(sigPolicy([])).toEqual({ database: 'optional', package: 'optional', trustAll: { database: false, package: false } });
+    expect(sigPolicy(['PackageTrustAll', 'DatabaseRequired']).trustAll).toEqual({ database: false, package: true });
   });
 
   it('says what is wrong with a missing Include or a malformed --source', async () => {

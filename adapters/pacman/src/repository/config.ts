@@ -1,7 +1,7 @@
 /**
  * The sync repositories a deployment's pacman would use: `pacman.conf` from the tree (`/usr/etc`, where an OSTree
  * commit keeps /etc), its `[repo]` sections with `Server` lines (`$repo` and `$arch` expanded) and `Include`d mirror
- * lists, and `SigLevel`. Extra repositories from the command line are "NAME URL" (`--source "extra
+ * lists, and `SigLevel` (judged in signature.ts). Extra repositories from the command line are "NAME URL" (`--source "extra
  * https://mirror/extra/os/x86_64"`).
  */
 import { UsageError, type TreeReader } from '@ostree-layer/core';
@@ -10,14 +10,11 @@ export interface SyncRepoConfig {
   name: string;
   /** Server URLs in order, expanded. */
   servers: string[];
-  /** The effective SigLevel words (the repo's, else [options]'s, else pacman's default). */
+  /** The SigLevel words in the order pacman applies them: [options]'s, then the repository's own. */
   sigLevel: string[];
   /** Where it was configured ("/usr/etc/pacman.conf", "--source"). */
   configuredIn: string;
 }
-
-/** pacman's built-in default when pacman.conf sets none. */
-const DEFAULT_SIGLEVEL = ['Required', 'DatabaseOptional'];
 
 /** What `Architecture = auto` means on this machine, in pacman's names. */
 export function hostArch(): string {
@@ -80,19 +77,14 @@ export async function readSyncConfig(tree: TreeReader, extraSources: string[] = 
     .filter((s) => s.name !== 'options')
     .map((s) => {
       const sig = get(s, 'SigLevel').flatMap((v) => v.split(/\s+/));
-      return { name: s.name, servers: get(s, 'Server').map((u) => expand(u, s.name)), sigLevel: sig.length ? sig : globalSig.length ? globalSig : DEFAULT_SIGLEVEL, configuredIn: `/usr${confPath}` };
+      return { name: s.name, servers: get(s, 'Server').map((u) => expand(u, s.name)), sigLevel: [...globalSig, ...sig], configuredIn: `/usr${confPath}` };
     });
   for (const line of extraSources) {
     const [name, url, ...rest] = line.trim().split(/\s+/);
     if (!name || !url || rest.length > 0 || !/^(file|https?):/.test(url)) {
       throw new UsageError(`--source ${JSON.stringify(line)}: a pacman repository is "NAME URL" (the directory holding NAME.db)`);
     }
-    repos.push({ name, servers: [expand(url, name)], sigLevel: globalSig.length ? globalSig : DEFAULT_SIGLEVEL, configuredIn: '--source' });
+    repos.push({ name, servers: [expand(url, name)], sigLevel: globalSig, configuredIn: '--source' });
   }
   return repos;
-}
-
-/** True when the SigLevel asks for no signature check at all (pacman's "Never"). */
-export function checksNoSignatures(sigLevel: string[]): boolean {
-  return sigLevel.includes('Never');
 }

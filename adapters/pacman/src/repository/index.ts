@@ -1,19 +1,35 @@
 /** pacman sync repositories as a {@link RepositorySet}: what `pacman -S NAME` would choose from. */
-import { VerificationError, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { VerificationError, type Download, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
 import { packageSpec } from '../dependencies.js';
-import { checksNoSignatures, readSyncConfig } from './config.js';
-import { loadSyncRepo, type SyncPackage } from './sync-db.js';
+import { readSyncConfig } from './config.js';
+import { readKeyring, sigPolicy } from './signature.js';
+import { fetchAllBytes, loadSyncRepo, type SyncPackage } from './sync-db.js';
+import * as openpgp from 'openpgp';
+
+/** %PGPSIG% of the packages the last loaded databases offer, by download URL, for {@link verifyPacmanDownload}. */
+const embeddedSignatures = new Map<string, Buffer>();
 
 export async function openPacmanRepositories(options: RepositoryOptions): Promise<RepositorySet> {
   const configs = await readSyncConfig(options.tree, options.extraSources);
   const loaded: Array<{ config: (typeof configs)[number]; server: string; packages: SyncPackage[] }> = [];
+  const keyring = await readKeyring(options.tree);
   for (const config of configs) {
-    // Signature checks (the keyring in /etc/pacman.d/gnupg, .sig files) are not implemented: only an explicit
-    // SigLevel = Never, or the user's --allow-unauthenticated, lets a repository in.
-    if (!checksNoSignatures(config.sigLevel) && !options.allowUnauthenticated) {
-      throw new VerificationError(`pacman repository [${config.name}] (${config.configuredIn}) asks for signature checks (SigLevel = ${config.sigLevel.join(' ')}), which ostree-layer does not implement for pacman yet; set SigLevel = Never for it, or pass --allow-unauthenticated`);
+    const policy = sigPolicy(config.sigLevel);
+    // --allow-unauthenticated is pacman's SigLevel = Never for this run.
+    if (options.allowUnauthenticated) policy.database = policy.package = 'never';
+    const keys = (all: boolean) => (all ? keyring.all : keyring.trusted);
+    const repo = await loadSyncRepo(config, options.cacheDir, { level: policy.database, keys: keys(policy.trustAll.database) }, options.progress);
+    if (policy.package !== 'never') {
+      const armored = keys(policy.trustAll.package).map((k) => k.armor());
+      for (const p of repo.packages) {
+        if (p.signature) embeddedSignatures.set(p.download.url, p.signature);
+        // Optional: checked when the database embeds a signature; Required: always (a missing one is an error).
+        if (p.signature || policy.package === 'required') p.download.verify = { keys: armored };
+      }
     }
-    loaded.push({ config, ...(await loadSyncRepo(config, options.cacheDir, options.progress)) });
+    loaded.push({ config, ...repo });
   }
   const all = loaded.flatMap((r) => r.packages);
   // pacman takes a name from the first repository that has it: later repositories' priority is lower.
@@ -34,4 +50,28 @@ export async function openPacmanRepositories(options: RepositoryOptions): Promis
     },
     repositories: () => loaded.map((r) => ({ id: r.config.name, name: r.config.name, url: r.server, packages: r.packages.length, configuredIn: r.config.configuredIn })),
   };
+}
+
+/**
+ * The package file's detached signature — embedded in the database (%PGPSIG%) or `<file>.sig` beside it on the
+ * server — checked against the keys `download.verify` names. The file is streamed into the check, never read whole.
+ */
+export async function verifyPacmanDownload(file: string, download: Download): Promise<void> {
+  const sig = embeddedSignatures.get(download.url) ?? (await fetchAllBytes(`${download.url}.sig`));
+  if (!sig) throw new VerificationError(`${download.fileName} from [${download.origin}] has no signature (neither in the database nor ${download.url}.sig) and the repository's SigLevel requires one`);
+  const keys = (await Promise.all((download.verify?.keys ?? []).map((armoredKey) => openpgp.readKey({ armoredKey })))).filter(Boolean);
+  const signature = await openpgp.readSignature({ binarySignature: sig }).catch((err: Error) => {
+    throw new VerificationError(`${download.fileName}: its signature cannot be parsed (${err.message})`, { cause: err });
+  });
+  const message = await openpgp.createMessage({ binary: Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array> });
+  const result = await openpgp.verify({ message, signature, verificationKeys: keys, format: 'binary' });
+  // The streamed data must be read through for the signature to be decided.
+  const reader = (result.data as unknown as ReadableStream<Uint8Array>).getReader();
+  while (!(await reader.read()).done);
+  try {
+    if (!result.signatures[0]) throw new Error('no signature packet');
+    await result.signatures[0].verified;
+  } catch (err) {
+    throw new VerificationError(`${download.fileName} from [${download.origin}]: its signature does not verify against the trusted pacman keys (${(err as Error).message}); the package is not the one the repository's owner signed`, { cause: err });
+  }
 }

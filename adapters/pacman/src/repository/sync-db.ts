@@ -7,11 +7,13 @@
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import * as tar from 'tar-stream';
-import { fetchKeepingCopy, NotFoundError, openUrl, SystemStateError, type Download } from '@ostree-layer/core';
+import { fetchKeepingCopy, NotFoundError, openUrl, SystemStateError, VerificationError, type Download } from '@ostree-layer/core';
 import { decompress, type Compression } from '@ostree-layer/dpkg/decompress';
 import { parseDbFile } from '../database.js';
 import { parseDep, type PacmanDep } from '../dependencies.js';
 import type { SyncRepoConfig } from './config.js';
+import { verifyDetached, type CheckLevel } from './signature.js';
+import type * as openpgp from 'openpgp';
 
 /** One package of a sync database. */
 export interface SyncPackage {
@@ -24,6 +26,8 @@ export interface SyncPackage {
   conflicts: PacmanDep[];
   replaces: PacmanDep[];
   download: Download;
+  /** %PGPSIG%: the package file's detached signature, as repo-add embeds it. */
+  signature?: Buffer;
   /** Every field as the database gives it, for `show`. */
   fields: Map<string, string[]>;
 }
@@ -50,7 +54,7 @@ export async function parseSyncDb(data: Buffer, what: string): Promise<Array<Map
   return out;
 }
 
-async function fetchAllBytes(url: string): Promise<Buffer | undefined> {
+export async function fetchAllBytes(url: string): Promise<Buffer | undefined> {
   try {
     const chunks: Buffer[] = [];
     for await (const chunk of (await openUrl(url)).stream) chunks.push(chunk as Buffer);
@@ -61,16 +65,36 @@ async function fetchAllBytes(url: string): Promise<Buffer | undefined> {
   }
 }
 
-/** Loads `repo` from its first server that has it. `progress` hears about a stale copy used offline. */
-export async function loadSyncRepo(repo: SyncRepoConfig, cacheDir: string, progress?: (line: string) => void): Promise<{ server: string; packages: SyncPackage[] }> {
+/** How the database's own signature (`<repo>.db.sig`) is checked. */
+export interface DatabaseCheck {
+  level: CheckLevel;
+  keys: openpgp.PublicKey[];
+}
+
+/**
+ * Loads `repo` from its first server that has it, checking `<repo>.db.sig` as the database SigLevel asks (a copy
+ * kept from an earlier fetch is checked the same way). `progress` hears about a stale copy used offline.
+ */
+export async function loadSyncRepo(repo: SyncRepoConfig, cacheDir: string, check: DatabaseCheck, progress?: (line: string) => void): Promise<{ server: string; packages: SyncPackage[]; signed: boolean }> {
   if (repo.servers.length === 0) throw new SystemStateError(`pacman repository [${repo.name}] (${repo.configuredIn}) has no Server line`);
+  const copies = join(cacheDir, 'pacman', 'copies');
   for (const server of repo.servers) {
     const url = `${server}/${repo.name}.db`;
-    const kept = await fetchKeepingCopy(url, join(cacheDir, 'pacman', 'copies'), () => fetchAllBytes(url));
+    const kept = await fetchKeepingCopy(url, copies, () => fetchAllBytes(url));
     if (!kept.data) continue;
     if (kept.stale) progress?.(`pacman: ${url} could not be fetched (${kept.stale.reason}); using the copy fetched earlier`);
+    let signed = false;
+    if (check.level !== 'never') {
+      const sig = (await fetchKeepingCopy(`${url}.sig`, copies, () => fetchAllBytes(`${url}.sig`))).data;
+      if (sig) {
+        await verifyDetached(kept.data, sig, check.keys, `pacman repository [${repo.name}] ${url}`);
+        signed = true;
+      } else if (check.level === 'required') {
+        throw new VerificationError(`pacman repository [${repo.name}]: ${url} has no signature (${url}.sig) and its SigLevel requires one; sign it (repo-add --sign) or lower SigLevel for it`);
+      }
+    }
     const descs = await parseSyncDb(kept.data, url);
-    return { server, packages: descs.map((d) => syncPackage(d, repo.name, server)) };
+    return { server, packages: descs.map((d) => syncPackage(d, repo.name, server)), signed };
   }
   throw new SystemStateError(`pacman repository [${repo.name}]: no server has ${repo.name}.db (${repo.servers.join(', ')}); check its Server lines`);
 }
@@ -97,6 +121,7 @@ function syncPackage(desc: Map<string, string[]>, repo: string, server: string):
       origin: repo,
       installedSize: Number(one('ISIZE')) || undefined,
     },
+    signature: desc.get('PGPSIG')?.[0] ? Buffer.from(desc.get('PGPSIG')![0]!, 'base64') : undefined,
     fields: desc,
   };
 }
