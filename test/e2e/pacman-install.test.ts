@@ -130,7 +130,7 @@ async function keyringPackage(key: { fingerprint: string; exported: Buffer }, na
 }
 
 describe('pacman: install by name from a sync repository made by repo-add', () => {
-  it('resolves greet and what it needs from an unsigned repository (pacman\'s default SigLevel is Optional), marks the pulled-in package as a dependency, and pacman agrees', async () => {
+  it('resolves greet and what it needs from an unsigned repository (pacman\'s default SigLevel is Optional), marks the pulled-in package as a dependency, upgrades it when the repository has a newer one; pacman agrees', async () => {
     const s = await sysroot();
     const source = await syncRepo('greet', [greet, words]);
     const cache = join(work, 'cache-by-name');
@@ -143,6 +143,18 @@ describe('pacman: install by name from a sync repository made by repo-add', () =
     expect(await reason('greet')).toBe('Explicitly installed');
     expect(await reason('greet-words')).toBe('Installed as a dependency for another package');
     expect((await pacman(view, '-Dk')).exitCode).toBe(0);
+
+    // A newer greet-words in the repository: upgrade takes it, and the database has it instead of the old one.
+    const newer = await buildPacmanPackage(join(work, 'newer'), { name: 'greet-words', version: '4', provides: ['words=4'], files: [{ path: '/usr/share/greet-words/words', content: 'and good evening\n' }] });
+    const repoDir = source.split(' file://')[1]!;
+    cpSync(newer, join(repoDir, 'greet-words-4-1-any.pkg.tar.zst'));
+    await execa('repo-add', ['-q', join(repoDir, 'greet.db.tar.gz'), join(repoDir, 'greet-words-4-1-any.pkg.tar.zst')]);
+    const upgraded = await cliJson(['upgrade', ...target(s), '--source', source, '--cache-dir', cache]);
+    expect(upgraded.deployed).toBe(true);
+    const after = await bootedView(s, upgraded.commit);
+    expect(await installedList(after)).toEqual([...BASE_PACKAGES, 'greet 1.0-2', 'greet-words 4-1'].sort());
+    expect((await execa('chroot', [after, '/usr/bin/greet'])).stdout).toContain('and good evening');
+    expect((await pacman(after, '-Qk')).exitCode).toBe(0);
   });
 
   it('checks a signed repository against the keyring the deployment trusts: refused before its keyring package, taken after', async () => {
