@@ -5,7 +5,7 @@
  * lead it to the database in /usr), by running the layered program in a chroot, and by `ostree fsck`.
  */
 import { execa } from 'execa';
-import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -188,12 +188,35 @@ describe('pacman: install by name from a sync repository made by repo-add', () =
     await detachSign(owner, join(work, 'repo-mixed', 'mixed.db.tar.gz'));
     const p = await cli(['install', ...target(s), '--source', mixed, '--cache-dir', join(work, 'cache-mixed'), 'greet-words']);
     expect(p.exitCode, p.stderr).toBe(8);
-    expect(p.stderr).toMatch(/greet-words.*signature does not verify/);
+    expect(p.stderr).toMatch(/greet-words.*signature .*does not verify/);
     expect(await systemSnapshot(s.sysroot)).toBe(before);
   });
 });
 
 describe('pacman: layering package files onto a pacman-based deployment', () => {
+  it('checks a package file\'s detached signature with --key: its signer\'s key passes, another key or no .sig is exit 8', async () => {
+    const signer = await makeKey('file-signer');
+    const other = await makeKey('file-other');
+    const dir = join(work, 'signed-file');
+    const file = await buildPacmanPackage(dir, { name: 'signed-words', version: '1', files: [{ path: '/usr/share/signed-words/words', content: 'signed\n' }] });
+    const unsigned = await buildPacmanPackage(join(work, 'unsigned-file'), { name: 'unsigned-words', version: '1', files: [{ path: '/usr/share/unsigned-words/words', content: 'not signed\n' }] });
+    await detachSign(signer, file);
+    const keyFile = (key: { exported: Buffer }, name: string) => {
+      const path = join(work, `${name}.gpg`);
+      writeFileSync(path, key.exported);
+      return path;
+    };
+    const s = await sysroot();
+    const before = await systemSnapshot(s.sysroot);
+    const wrong = await cli(['install', ...target(s), '--key', keyFile(other, 'other'), file]);
+    expect(wrong.exitCode, wrong.stderr).toBe(8);
+    const missing = await cli(['install', ...target(s), '--key', keyFile(signer, 'signer'), unsigned]);
+    expect(missing.exitCode, missing.stderr).toBe(8);
+    expect(missing.stderr).toContain('.sig');
+    expect(await systemSnapshot(s.sysroot)).toBe(before);
+    expect((await cliJson(['install', ...target(s), '--key', keyFile(signer, 'signer'), file])).deployed).toBe(true);
+  });
+
   it('layers two packages; pacman -Q, -Qk and -Qo agree, the program runs in a chroot, the old deployment is unchanged', async () => {
     const s = await sysroot();
     const oldDir = s.deploymentDir();

@@ -1,9 +1,12 @@
 /** @ostree-layer/pacman: the pacman backend (.pkg.tar.zst/.xz/.gz files, the local database, pacman's version order). */
-import { UsageError, type Backend, type PackageFile, type PackageId } from '@ostree-layer/core';
+import { readFile } from 'node:fs/promises';
+import * as openpgp from 'openpgp';
+import { UsageError, VerificationError, type Backend, type PackageFile, type PackageId } from '@ostree-layer/core';
 import { PacmanPackage, openPacmanPackage, sniffCompression } from './archive.js';
 import { databaseWithout } from './database-remove.js';
 import { findDatabase, openDatabase, writeDatabase } from './database.js';
 import { inspectPacman } from './inspect.js';
+import { verifyDetached } from './repository/signature.js';
 import { planScripts } from './scripts.js';
 import { comparePacmanVersions, pacmanCompareVersions, PacmanVersionError } from './version.js';
 
@@ -62,6 +65,22 @@ export const pacmanBackend: Backend = {
 
   async inspect(file: string) {
     return inspectPacman(await openPacmanPackage(file));
+  },
+
+  /** `--key`: pacman packages are signed by a detached `<file>.sig` beside them (what makepkg --sign writes). */
+  async verifySignature(file: string, keys: Array<string | Uint8Array>) {
+    const sig = await readFile(`${file}.sig`).catch(() => undefined);
+    if (!sig) throw new VerificationError(`${file} has no signature (${file}.sig); sign it (makepkg --sign, gpg --detach-sign) or leave --key out`);
+    const publicKeys = (
+      await Promise.all(
+        keys.map((k, i) =>
+          (typeof k === 'string' ? openpgp.readKeys({ armoredKeys: k }) : openpgp.readKeys({ binaryKeys: k })).catch((err: Error) => {
+            throw new UsageError(`--key: key file ${i + 1} (${typeof k === 'string' ? k.length : k.length} bytes) holds no OpenPGP public key openpgp can read (${err.message})`);
+          }),
+        ),
+      )
+    ).flat();
+    await verifyDetached({ file }, sig, publicKeys, file);
   },
 
   stateNote(pkg: PackageFile): string | undefined {

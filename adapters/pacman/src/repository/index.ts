@@ -1,10 +1,8 @@
 /** pacman sync repositories as a {@link RepositorySet}: what `pacman -S NAME` would choose from. */
-import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import { VerificationError, type Download, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
 import { packageSpec } from '../dependencies.js';
 import { readSyncConfig } from './config.js';
-import { readKeyring, sigPolicy } from './signature.js';
+import { readKeyring, sigPolicy, verifyDetached } from './signature.js';
 import { fetchAllBytes, loadSyncRepo, type SyncPackage } from './sync-db.js';
 import * as openpgp from 'openpgp';
 
@@ -54,24 +52,11 @@ export async function openPacmanRepositories(options: RepositoryOptions): Promis
 
 /**
  * The package file's detached signature — embedded in the database (%PGPSIG%) or `<file>.sig` beside it on the
- * server — checked against the keys `download.verify` names. The file is streamed into the check, never read whole.
+ * server — checked against the keys `download.verify` names.
  */
 export async function verifyPacmanDownload(file: string, download: Download): Promise<void> {
   const sig = embeddedSignatures.get(download.url) ?? (await fetchAllBytes(`${download.url}.sig`));
   if (!sig) throw new VerificationError(`${download.fileName} from [${download.origin}] has no signature (neither in the database nor ${download.url}.sig) and the repository's SigLevel requires one`);
-  const keys = (await Promise.all((download.verify?.keys ?? []).map((armoredKey) => openpgp.readKey({ armoredKey })))).filter(Boolean);
-  const signature = await openpgp.readSignature({ binarySignature: sig }).catch((err: Error) => {
-    throw new VerificationError(`${download.fileName}: its signature cannot be parsed (${err.message})`, { cause: err });
-  });
-  const message = await openpgp.createMessage({ binary: Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array> });
-  const result = await openpgp.verify({ message, signature, verificationKeys: keys, format: 'binary' });
-  // The streamed data must be read through for the signature to be decided.
-  const reader = (result.data as unknown as ReadableStream<Uint8Array>).getReader();
-  while (!(await reader.read()).done);
-  try {
-    if (!result.signatures[0]) throw new Error('no signature packet');
-    await result.signatures[0].verified;
-  } catch (err) {
-    throw new VerificationError(`${download.fileName} from [${download.origin}]: its signature does not verify against the trusted pacman keys (${(err as Error).message}); the package is not the one the repository's owner signed`, { cause: err });
-  }
+  const keys = await Promise.all((download.verify?.keys ?? []).map((armoredKey) => openpgp.readKey({ armoredKey })));
+  await verifyDetached({ file }, sig, keys, `${download.fileName} from [${download.origin}]`);
 }

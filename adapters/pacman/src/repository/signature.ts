@@ -5,6 +5,8 @@
  * fingerprints). `SigLevel` says when to check (Never, Optional, Required; Package… and Database… prefixes) and which
  * keys count (TrustedOnly, the default, or TrustAll: every key of the keyrings).
  */
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import * as openpgp from 'openpgp';
 import { VerificationError, type TreeReader } from '@ostree-layer/core';
 
@@ -64,22 +66,34 @@ export async function readKeyring(tree: TreeReader): Promise<Keyring> {
   return keyring;
 }
 
-/** Verifies a detached signature (binary or armored) of `data` by one of `keys`; throws a VerificationError naming `what`. */
-export async function verifyDetached(data: Uint8Array, sig: Uint8Array, keys: openpgp.PublicKey[], what: string): Promise<void> {
-  if (keys.length === 0) throw new VerificationError(`${what} is signed, but the deployment trusts no pacman key (${KEYRING_DIR} has none marked trusted); install the repository's keyring package first`);
-  let signature: openpgp.Signature;
+async function readDetached(sig: Uint8Array, what: string): Promise<openpgp.Signature> {
   try {
     const armored = Buffer.from(sig.subarray(0, 5)).toString() === '-----';
-    signature = armored ? await openpgp.readSignature({ armoredSignature: Buffer.from(sig).toString('utf8') }) : await openpgp.readSignature({ binarySignature: sig });
+    return armored ? await openpgp.readSignature({ armoredSignature: Buffer.from(sig).toString('utf8') }) : await openpgp.readSignature({ binarySignature: sig });
   } catch (err) {
     throw new VerificationError(`${what}: the signature cannot be parsed (${(err as Error).message})`, { cause: err });
   }
-  const result = await openpgp.verify({ message: await openpgp.createMessage({ binary: data }), signature, verificationKeys: keys, format: 'binary' });
+}
+
+/**
+ * Verifies a detached signature (binary or armored) by one of `keys` over `data`, or over the file at `data.file`
+ * streamed (a package is never read whole). Throws a VerificationError naming `what`.
+ */
+export async function verifyDetached(data: Uint8Array | { file: string }, sig: Uint8Array, keys: openpgp.PublicKey[], what: string): Promise<void> {
+  if (keys.length === 0) throw new VerificationError(`${what} is signed, but the deployment trusts no pacman key (${KEYRING_DIR} has none marked trusted); install the repository's keyring package first`);
+  const signature = await readDetached(sig, what);
+  const binary = data instanceof Uint8Array ? data : (Readable.toWeb(createReadStream(data.file)) as unknown as ReadableStream<Uint8Array>);
+  const result = await openpgp.verify({ message: await openpgp.createMessage({ binary }), signature, verificationKeys: keys, format: 'binary' });
+  // A streamed message must be read through before the signature is decided.
+  if (!(data instanceof Uint8Array)) {
+    const reader = (result.data as unknown as ReadableStream<Uint8Array>).getReader();
+    while (!(await reader.read()).done);
+  }
   const first = result.signatures[0];
   try {
     if (!first) throw new Error('no signature packet');
     await first.verified;
   } catch (err) {
-    throw new VerificationError(`${what}: the signature (key ${first?.keyID.toHex() ?? 'unknown'}) does not verify against the trusted pacman keys (${(err as Error).message}); the repository is not the one the deployment trusts`, { cause: err });
+    throw new VerificationError(`${what}: the signature (key ${first?.keyID.toHex() ?? 'unknown'}) does not verify against the trusted keys (${(err as Error).message}); it is not what the signer made`, { cause: err });
   }
 }
