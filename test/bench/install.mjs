@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { install } from '@ostree-layer/core';
-import { dpkgBackend } from '@ostree-layer/dpkg';
+import { dpkgPlugin } from '@ostree-layer/dpkg';
 import { aptDownloadClosure, ensureDebianMinbase, makeSysroot, removeTree, resolveCacheDir, withFileLock } from '@ostree-layer/testkit';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -54,7 +54,7 @@ async function ours(image) {
   const s = await makeSysroot({ base: image });
   try {
     const t = performance.now();
-    const r = await install({ backends: [dpkgBackend], files: debs, sysroot: s.sysroot, osName: s.osName });
+    const r = await install({ plugins: [dpkgPlugin], files: debs, sysroot: s.sysroot, osName: s.osName });
     return { total: performance.now() - t, compose: r.timings.compose, timings: r.timings };
   } finally {
     await s.dispose();

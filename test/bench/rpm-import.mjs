@@ -10,7 +10,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectoryTree, install } from '@ostree-layer/core';
-import { openRpm, rpmBackend } from '@ostree-layer/rpm';
+import { openRpm, rpmBackend, rpmPlugin } from '@ostree-layer/rpm';
 import { buildRpm, ensureRpmBase, RPM_DB_PATH } from '@ostree-layer/testkit';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -58,7 +58,7 @@ try {
   for (let run = 0; run < RUNS; run++) {
     const repo = freshRepo(`ours-${run}`);
     t = performance.now();
-    const result = await install({ backends: [rpmBackend], files: [big], commitOnly: { repo, ref: base.ref } });
+    const result = await install({ plugins: [rpmPlugin], files: [big], commitOnly: { repo, ref: base.ref } });
     ourTotal.push(performance.now() - t);
     ourImport.push(result.timings.import);
     rmSync(repo, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 /** Finding and reading the dpkg database (`status` + `info/`) inside a deployment tree. */
 import { createHash } from 'node:crypto';
 import {
+  mapBounded,
   SystemStateError,
   type InstalledDatabase,
   type InstalledPackage,
@@ -127,16 +128,8 @@ export class DpkgDatabase implements InstalledDatabase {
   private async readOwners(): Promise<Map<string, PackageId[]>> {
     const owners = new Map<string, PackageId[]>();
     const records = this.records();
-    const lists = new Array<string[]>(records.length);
-    let next = 0;
     // A few reads in flight at once: hundreds of small files, each one a syscall round trip.
-    const worker = async () => {
-      while (next < records.length) {
-        const i = next++;
-        lists[i] = await this.listFile(records[i]!.infoName);
-      }
-    };
-    await Promise.all(Array.from({ length: 16 }, worker));
+    const lists = await mapBounded(records, 16, (r) => this.listFile(r.infoName));
     records.forEach((r, i) => {
       const id: PackageId = { name: r.name, version: r.version, arch: r.arch };
       for (const path of lists[i]!) {

@@ -1,12 +1,13 @@
 /** @ostree-layer/pacman: the pacman backend (.pkg.tar.zst/.xz/.gz files, the local database, pacman's version order). */
 import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
-import { UsageError, VerificationError, type Backend, type PackageFile, type PackageId } from '@ostree-layer/core';
+import { UsageError, VerificationError, type Backend, type FormatPlugin, type PackageFile, type PackageId } from '@ostree-layer/core';
 import { PacmanPackage, openPacmanPackage, sniffCompression } from './archive.js';
 import { databaseWithout } from './database-remove.js';
 import { findDatabase, openDatabase, writeDatabase } from './database.js';
 import { inspectPacman } from './inspect.js';
 import { verifyDetached } from './repository/signature.js';
+import { pacmanRepositories } from './resolve-model.js';
 import { planScripts } from './scripts.js';
 import { comparePacmanVersions, pacmanCompareVersions, PacmanVersionError } from './version.js';
 
@@ -59,6 +60,10 @@ export const pacmanBackend: Backend = {
     return incoming.id.name === owner.name;
   },
 
+  overwriteHint(incoming: PackageId, owner: PackageId): string {
+    return `pacman lets no package take over a file of ${owner.name} (only "pacman --overwrite" does, which a layered install does not offer): ${incoming.name} must stop shipping it, or ${owner.name} must be updated in the base`;
+  },
+
   writeDatabase,
   databaseWithout,
   planScripts,
@@ -90,3 +95,6 @@ export const pacmanBackend: Backend = {
 };
 export { openPacmanRepositories } from './repository/index.js';
 export { readSyncConfig, type SyncRepoConfig } from './repository/config.js';
+
+/** The pacman format: its backend and its sync repositories, registered once in the command's plugin list. */
+export const pacmanPlugin: FormatPlugin = { backend: pacmanBackend, repositories: pacmanRepositories };

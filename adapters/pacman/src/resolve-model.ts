@@ -4,11 +4,11 @@
  * It serves install by name from sync repositories (repository/), and `uninstall` (which layered packages need what
  * is removed, what is left unneeded).
  */
-import type { InstalledDatabase, PoolOptions, RepositoryBackend } from '@ostree-layer/core';
+import type { InstalledDatabase, PoolOptions, RepositoryBackend, TreeReader } from '@ostree-layer/core';
 import { PacmanDatabase } from './database.js';
 import { formatDep, packageSpec, parseDep } from './dependencies.js';
 import { comparePacmanVersions } from './version.js';
-import { hostArch } from './repository/config.js';
+import { configuredArch, hostArch } from './repository/config.js';
 import { openPacmanRepositories, verifyPacmanDownload } from './repository/index.js';
 
 export const pacmanPoolOptions: PoolOptions = {
@@ -22,16 +22,24 @@ function asPacman(database: InstalledDatabase): PacmanDatabase {
   throw new TypeError(`the pacman resolve model was given a database at ${database.location} that the pacman backend did not open`);
 }
 
+/**
+ * The architecture the target's pacman would use: pacman.conf's `Architecture` when it names one, else the one its
+ * installed packages are built for ("any" aside), else — a tree of "any" packages only — the host's.
+ */
+export async function targetArchOf(tree: TreeReader, database: InstalledDatabase): Promise<string> {
+  const configured = await configuredArch(tree);
+  if (configured) return configured;
+  const counts = new Map<string, number>();
+  for (const p of await asPacman(database).packages()) if (p.arch !== 'any') counts.set(p.arch, (counts.get(p.arch) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? hostArch();
+}
+
 export const pacmanRepositories: RepositoryBackend = {
+  targetArch: ({ tree, database }) => targetArchOf(tree, database),
   openRepositories: (options) => openPacmanRepositories(options),
-  async installedSpecs(database) {
-    return (await asPacman(database).packages()).map(packageSpec);
-  },
-  async poolOptions(database) {
-    // A tree runs packages of its own architecture and "any"; the base's packages say which that is.
-    const native = (await asPacman(database).packages()).find((p) => p.arch !== 'any')?.arch ?? hostArch();
-    return { ...pacmanPoolOptions, installable: (pkg) => pkg.arch === 'any' || pkg.arch === native };
-  },
+  installedSpecs: async ({ database }) => (await asPacman(database).packages()).map(packageSpec),
+  // A tree runs packages of its own architecture and "any".
+  poolOptions: async ({ arch }) => ({ ...pacmanPoolOptions, installable: (pkg) => pkg.arch === 'any' || pkg.arch === arch }),
   solverPolicy: () => ({}),
   verifyPackage: (file, download) => verifyPacmanDownload(file, download),
   parseRequest(text) {

@@ -248,6 +248,20 @@ export interface Backend {
   mayOverwrite(incoming: PackageFile, owner: PackageId, path: string): boolean;
 
   /**
+   * The wording of the fix when `incoming` ships a path `owner` (a base package) owns with other content: what the
+   * format's package would have to declare ("Replaces: owner" for dpkg). Without it the message says it in general
+   * words.
+   */
+  overwriteHint?(incoming: PackageId, owner: PackageId): string;
+
+  /**
+   * True when `incoming` and `installed`, of the same name but another architecture, are one package to the format
+   * (so installing `incoming` would replace `installed`): dpkg counts an `all` package as any architecture. Without
+   * it only the same name and architecture are the same package.
+   */
+  sameSlot?(incoming: PackageId, installed: PackageId): boolean;
+
+  /**
    * The full updated database (base entries plus `added`) as files to place in the new tree, and any file that points
    * the tree's own tools at it (a tmpfiles.d link, a macro): all under /usr, where a deployment reads them. Only files
    * that change need to be returned: the base layer already holds the rest.

@@ -32,8 +32,8 @@ export interface PacmanSpec {
   /** pkgrel, default "1". */
   release?: string;
   epoch?: number;
-  /** Default "any"; "x86_64" for the host. */
-  arch?: 'any' | 'x86_64';
+  /** Default "any"; "x86_64" for the host; another architecture is built as makepkg would build it there (CARCH). */
+  arch?: 'any' | 'x86_64' | 'aarch64';
   description?: string;
   depends?: string[];
   optdepends?: string[];
@@ -119,7 +119,8 @@ export async function buildPacmanPackage(outDir: string, spec: PacmanSpec): Prom
     if (spec.install) await writeFile(join(work, `${spec.name}.install`), spec.install);
     await stagePayload(join(work, 'payload'), spec.files);
     // Fast levels: fixtures are built on every cold cache, and the compressed bytes are not what a test looks at.
-    await writeFile(join(work, 'makepkg.conf'), `source /etc/makepkg.conf\nCOMPRESSZST=(zstd -c -q -3 -)\nCOMPRESSXZ=(xz -c -z -1 -)\nCOMPRESSGZ=(gzip -c -f -n -1)\n`);
+    const carch = spec.arch && spec.arch !== 'any' ? `CARCH=${spec.arch}\n` : '';
+    await writeFile(join(work, 'makepkg.conf'), `source /etc/makepkg.conf\n${carch}COMPRESSZST=(zstd -c -q -3 -)\nCOMPRESSXZ=(xz -c -z -1 -)\nCOMPRESSGZ=(gzip -c -f -n -1)\n`);
     await chownTree(work);
     await chmod(work, 0o755);
     const ext = `.pkg.tar.${spec.compression ?? 'zst'}`;

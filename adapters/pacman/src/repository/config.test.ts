@@ -19,10 +19,10 @@ function treeWith(files: Record<string, string>): DirectoryTree {
 describe('pacman.conf', () => {
   it('reads the repositories from /usr/etc, following Include and expanding $repo and $arch', async () => {
     const tree = treeWith({
-      '/usr/etc/pacman.conf': '[options]\nArchitecture = x86_64\nSigLevel = Required DatabaseOptional\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n\n[extra]\nSigLevel = Never # trusted mirror\nServer = https://mirror.example/$repo/os/$arch/\n',
+      '/usr/etc/pacman.conf': '[options]\nArchitecture = auto\nSigLevel = Required DatabaseOptional\n\n[core]\nInclude = /etc/pacman.d/mirrorlist\n\n[extra]\nSigLevel = Never # trusted mirror\nServer = https://mirror.example/$repo/os/$arch/\n',
       '/usr/etc/pacman.d/mirrorlist': '# the mirrors\nServer = https://one.example/$repo/os/$arch\nServer = file:///srv/$repo\n',
     });
-    const repos = await readSyncConfig(tree, ['local file:///srv/local']);
+    const repos = await readSyncConfig(tree, 'x86_64', ['local file:///srv/local']);
     expect(repos.map((r) => [r.name, r.servers, r.sigLevel, r.configuredIn])).toEqual([
       ['core', ['https://one.example/core/os/x86_64', 'file:///srv/core'], ['Required', 'DatabaseOptional'], '/usr/etc/pacman.conf'],
       ['extra', ['https://mirror.example/extra/os/x86_64'], ['Required', 'DatabaseOptional', 'Never'], '/usr/etc/pacman.conf'],
@@ -36,7 +36,7 @@ describe('pacman.conf', () => {
   });
 
   it('says what is wrong with a missing Include or a malformed --source', async () => {
-    await expect(readSyncConfig(treeWith({ '/usr/etc/pacman.conf': '[core]\nInclude = /etc/pacman.d/gone\n' }))).rejects.toThrow(/Include = \/etc\/pacman.d\/gone/);
-    await expect(readSyncConfig(treeWith({}), ['just-a-name'])).rejects.toThrow(UsageError);
+    await expect(readSyncConfig(treeWith({ '/usr/etc/pacman.conf': '[core]\nInclude = /etc/pacman.d/gone\n' }), 'x86_64')).rejects.toThrow(/Include = \/etc\/pacman.d\/gone/);
+    await expect(readSyncConfig(treeWith({}), 'x86_64', ['just-a-name'])).rejects.toThrow(UsageError);
   });
 });

@@ -61,23 +61,35 @@ async function parseIni(tree: TreeReader, path: string, text: string, into: Sect
   }
 }
 
-/** The enabled sync repositories, in pacman.conf order, then the extra ones. */
-export async function readSyncConfig(tree: TreeReader, extraSources: string[] = []): Promise<SyncRepoConfig[]> {
+/** The tree's pacman.conf as sections, `Include`s resolved; none when the tree has no pacman.conf. */
+async function readPacmanConf(tree: TreeReader): Promise<Section[]> {
   const sections: Section[] = [];
-  const confPath = '/etc/pacman.conf';
-  const text = await readConfigFile(tree, confPath);
-  if (text !== undefined) await parseIni(tree, confPath, text, sections);
+  const text = await readConfigFile(tree, CONF_PATH);
+  if (text !== undefined) await parseIni(tree, CONF_PATH, text, sections);
+  return sections;
+}
+
+const CONF_PATH = '/etc/pacman.conf';
+const values = (s: Section | undefined, key: string) => s?.entries.filter(([k]) => k === key).map(([, v]) => v) ?? [];
+
+/** `Architecture` of [options] when pacman.conf names one (not "auto"), else undefined. */
+export async function configuredArch(tree: TreeReader): Promise<string | undefined> {
+  const arch = values((await readPacmanConf(tree)).find((s) => s.name === 'options'), 'Architecture')[0]?.split(/\s+/)[0];
+  return arch && arch !== 'auto' ? arch : undefined;
+}
+
+/** The enabled sync repositories, in pacman.conf order, then the extra ones; `$arch` is the target's architecture. */
+export async function readSyncConfig(tree: TreeReader, arch: string, extraSources: string[] = []): Promise<SyncRepoConfig[]> {
+  const sections = await readPacmanConf(tree);
   const options = sections.find((s) => s.name === 'options');
-  const get = (s: Section | undefined, key: string) => s?.entries.filter(([k]) => k === key).map(([, v]) => v) ?? [];
-  const archSetting = get(options, 'Architecture')[0]?.split(/\s+/)[0];
-  const arch = !archSetting || archSetting === 'auto' ? hostArch() : archSetting;
+  const get = values;
   const globalSig = get(options, 'SigLevel').flatMap((v) => v.split(/\s+/));
   const expand = (url: string, repo: string) => url.replace(/\$repo/g, repo).replace(/\$arch/g, arch).replace(/\/+$/, '');
   const repos: SyncRepoConfig[] = sections
     .filter((s) => s.name !== 'options')
     .map((s) => {
       const sig = get(s, 'SigLevel').flatMap((v) => v.split(/\s+/));
-      return { name: s.name, servers: get(s, 'Server').map((u) => expand(u, s.name)), sigLevel: [...globalSig, ...sig], configuredIn: `/usr${confPath}` };
+      return { name: s.name, servers: get(s, 'Server').map((u) => expand(u, s.name)), sigLevel: [...globalSig, ...sig], configuredIn: `/usr${CONF_PATH}` };
     });
   for (const line of extraSources) {
     const [name, url, ...rest] = line.trim().split(/\s+/);

@@ -1,5 +1,5 @@
 /** pacman sync repositories as a {@link RepositorySet}: what `pacman -S NAME` would choose from. */
-import { VerificationError, type Download, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
+import { UnreachableError, VerificationError, type Download, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
 import { packageSpec } from '../dependencies.js';
 import { readSyncConfig } from './config.js';
 import { readKeyring, sigPolicy, verifyDetached } from './signature.js';
@@ -10,7 +10,8 @@ import * as openpgp from 'openpgp';
 const embeddedSignatures = new Map<string, Buffer>();
 
 export async function openPacmanRepositories(options: RepositoryOptions): Promise<RepositorySet> {
-  const configs = await readSyncConfig(options.tree, options.extraSources);
+  const configs = await readSyncConfig(options.tree, options.arch, options.extraSources);
+  const warn = (text: string) => options.report.emit({ type: 'warning', text });
   const loaded: Array<{ config: (typeof configs)[number]; server: string; packages: SyncPackage[] }> = [];
   const keyring = await readKeyring(options.tree);
   for (const config of configs) {
@@ -18,7 +19,15 @@ export async function openPacmanRepositories(options: RepositoryOptions): Promis
     // --allow-unauthenticated is pacman's SigLevel = Never for this run.
     if (options.allowUnauthenticated) policy.database = policy.package = 'never';
     const keys = (all: boolean) => (all ? keyring.all : keyring.trusted);
-    const repo = await loadSyncRepo(config, options.cacheDir, { level: policy.database, keys: keys(policy.trustAll.database) }, options.progress);
+    let repo: Awaited<ReturnType<typeof loadSyncRepo>>;
+    try {
+      repo = await loadSyncRepo(config, options.cacheDir, { level: policy.database, keys: keys(policy.trustAll.database) }, warn);
+    } catch (err) {
+      // Like apt and dnf: a repository that cannot be reached now and was never fetched leaves only its packages out.
+      if (!(err instanceof UnreachableError)) throw err;
+      warn(`pacman repository [${config.name}] (${config.configuredIn}) is unreachable and was never fetched (${err.message}); its packages are left out`);
+      continue;
+    }
     if (policy.package !== 'never') {
       const armored = keys(policy.trustAll.package).map((k) => k.armor());
       for (const p of repo.packages) {
@@ -37,7 +46,7 @@ export async function openPacmanRepositories(options: RepositoryOptions): Promis
       all.map((p) => ({
         ...packageSpec(p),
         priority: priority.get(p.download.origin),
-        data: p.download,
+        download: p.download,
       })),
     search(pattern) {
       const needle = pattern.toLowerCase();
@@ -55,7 +64,7 @@ export async function openPacmanRepositories(options: RepositoryOptions): Promis
  * server — checked against the keys `download.verify` names.
  */
 export async function verifyPacmanDownload(file: string, download: Download): Promise<void> {
-  const sig = embeddedSignatures.get(download.url) ?? (await fetchAllBytes(`${download.url}.sig`));
+  const sig = embeddedSignatures.get(download.url) ?? (await fetchAllBytes(`${download.url}.sig`, 64 << 10));
   if (!sig) throw new VerificationError(`${download.fileName} from [${download.origin}] has no signature (neither in the database nor ${download.url}.sig) and the repository's SigLevel requires one`);
   const keys = await Promise.all((download.verify?.keys ?? []).map((armoredKey) => openpgp.readKey({ armoredKey })));
   await verifyDetached({ file }, sig, keys, `${download.fileName} from [${download.origin}]`);

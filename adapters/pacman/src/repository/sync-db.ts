@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import * as tar from 'tar-stream';
-import { fetchKeepingCopy, NotFoundError, openUrl, SystemStateError, VerificationError, type Download } from '@ostree-layer/core';
+import { fetchKeepingCopy, NotFoundError, readUrl, SystemStateError, VerificationError, type Download } from '@ostree-layer/core';
 import { decompress, type Compression } from '@ostree-layer/dpkg/decompress';
 import { parseDbFile } from '../database.js';
 import { parseDep, type PacmanDep } from '../dependencies.js';
@@ -54,11 +54,13 @@ export async function parseSyncDb(data: Buffer, what: string): Promise<Array<Map
   return out;
 }
 
-export async function fetchAllBytes(url: string): Promise<Buffer | undefined> {
+/** A sync database is read whole; Arch's largest ("extra") is about 9 MiB, so this leaves room and stops a hostile mirror. */
+const SYNC_DB_MAX_BYTES = 128 << 20;
+
+/** The whole resource through core's HTTP client (idle timeout, size limit), or undefined when it does not exist. */
+export async function fetchAllBytes(url: string, maxBytes = SYNC_DB_MAX_BYTES): Promise<Buffer | undefined> {
   try {
-    const chunks: Buffer[] = [];
-    for await (const chunk of (await openUrl(url)).stream) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks);
+    return await readUrl(url, { maxBytes });
   } catch (err) {
     if (err instanceof NotFoundError) return undefined;
     throw err;
@@ -73,19 +75,20 @@ export interface DatabaseCheck {
 
 /**
  * Loads `repo` from its first server that has it, checking `<repo>.db.sig` as the database SigLevel asks (a copy
- * kept from an earlier fetch is checked the same way). `progress` hears about a stale copy used offline.
+ * kept from an earlier fetch is checked the same way). `warn` hears about a stale copy used offline. A server that
+ * cannot be reached, with no copy kept, throws core's UnreachableError.
  */
-export async function loadSyncRepo(repo: SyncRepoConfig, cacheDir: string, check: DatabaseCheck, progress?: (line: string) => void): Promise<{ server: string; packages: SyncPackage[]; signed: boolean }> {
+export async function loadSyncRepo(repo: SyncRepoConfig, cacheDir: string, check: DatabaseCheck, warn: (text: string) => void): Promise<{ server: string; packages: SyncPackage[]; signed: boolean }> {
   if (repo.servers.length === 0) throw new SystemStateError(`pacman repository [${repo.name}] (${repo.configuredIn}) has no Server line`);
   const copies = join(cacheDir, 'pacman', 'copies');
   for (const server of repo.servers) {
     const url = `${server}/${repo.name}.db`;
     const kept = await fetchKeepingCopy(url, copies, () => fetchAllBytes(url));
     if (!kept.data) continue;
-    if (kept.stale) progress?.(`pacman: ${url} could not be fetched (${kept.stale.reason}); using the copy fetched earlier`);
+    if (kept.stale) warn(`pacman: ${url} could not be fetched (${kept.stale.reason}); using the copy fetched earlier`);
     let signed = false;
     if (check.level !== 'never') {
-      const sig = (await fetchKeepingCopy(`${url}.sig`, copies, () => fetchAllBytes(`${url}.sig`))).data;
+      const sig = (await fetchKeepingCopy(`${url}.sig`, copies, () => fetchAllBytes(`${url}.sig`, 64 << 10))).data;
       if (sig) {
         await verifyDetached(kept.data, sig, check.keys, `pacman repository [${repo.name}] ${url}`);
         signed = true;

@@ -1,7 +1,7 @@
 /** The verbs of the apt front end (apt.ts parses and dispatches): apt's output over ostree-layer transactions. */
-import { formatBytes, install, uninstall, UsageError, type Download, type InstallResult, type UninstallResult } from '@ostree-layer/core';
+import { formatBytes, install, uninstall, UsageError, type CandidateSpec, type InstallResult, type UninstallResult } from '@ostree-layer/core';
 import { DpkgDatabase, readAutoMarks } from '@ostree-layer/dpkg';
-import { BACKENDS, REPOSITORY_BACKENDS } from '../backends.js';
+import { PLUGINS } from '../backends.js';
 import { renderer } from '../progress.js';
 import { splitArguments } from '../repo-commands.js';
 import { targetOf, type Session } from './options.js';
@@ -29,8 +29,7 @@ export async function aptInstall(session: Session, args: string[]): Promise<void
   console.log('Reading package lists... Done');
   let asked = false;
   const result = await install({
-    backends: BACKENDS,
-    repositoryBackends: REPOSITORY_BACKENDS,
+    plugins: PLUGINS,
     files,
     names,
     cacheDir: session.cacheDir,
@@ -71,9 +70,8 @@ export async function aptRemove(session: Session, args: string[], autoremove = f
   if (args.length === 0 && !autoremove) throw new UsageError('remove: name at least one layered package');
   console.log('Reading package lists... Done');
   const result = await uninstall({
-    backends: BACKENDS,
+    plugins: PLUGINS,
     // apt removes what depends on a removed package too, after showing it in the plan.
-    repositoryBackends: REPOSITORY_BACKENDS,
     withDependents: true,
     autoremoveOnly: autoremove,
     names: autoremove ? [] : args,
@@ -124,9 +122,9 @@ export async function aptSearch(session: Session, terms: string[], namesOnly: bo
   }
 }
 
-function originsOf(specs: Array<{ name: string; version: string; arch: string; data?: unknown }>): Map<string, string> {
+function originsOf(specs: CandidateSpec[]): Map<string, string> {
   const out = new Map<string, string>();
-  for (const s of specs) out.set(`${s.name}\0${s.version}\0${s.arch}`, (s.data as Download | undefined)?.origin ?? '');
+  for (const s of specs) out.set(`${s.name}\0${s.version}\0${s.arch}`, s.download.origin);
   return out;
 }
 
@@ -227,7 +225,7 @@ export async function aptPolicy(session: Session, names: string[]): Promise<void
       const from = candidates.filter((c) => c.version === v);
       console.log(` ${have?.version === v ? '***' : '   '} ${v} ${Math.max(...from.map((c) => c.priority ?? 500), have?.version === v ? 100 : 0)}`);
       for (const c of from) {
-        const repo = urlOf.get((c.data as Download | undefined)?.origin ?? '');
+        const repo = urlOf.get(c.download.origin);
         console.log(`        ${String(c.priority ?? 500).padStart(3)} ${repo?.url ?? ''} ${repo?.id ?? ''} ${c.arch} Packages`);
       }
       if (have?.version === v) console.log('        100 /var/lib/dpkg/status');

@@ -1,13 +1,13 @@
 /** The verbs of the dnf front end (dnf.ts parses and dispatches): dnf's output over ostree-layer transactions. */
 import { statSync } from 'node:fs';
-import { install, uninstall, UsageError, type Download, type InstallResult, type PackageSpec } from '@ostree-layer/core';
+import { install, uninstall, UsageError, type CandidateSpec, type InstallResult } from '@ostree-layer/core';
 import { parseEvr, RpmDatabase, Tag } from '@ostree-layer/rpm';
-import { BACKENDS, REPOSITORY_BACKENDS } from '../backends.js';
+import { PLUGINS } from '../backends.js';
 import { formatValue } from '../output.js';
 import { renderer } from '../progress.js';
 import { splitArguments } from '../repo-commands.js';
 import { targetOf, type Session } from './options.js';
-import { confirm, openDeployment, openRepositories, table, type Deployed } from './session.js';
+import { confirm, openDeployment, openRepositories, repositoryTarget, table, type Deployed } from './session.js';
 
 /** dnf's sizes: bytes, then k and M in 1024s. */
 function dnfSize(n: number | undefined): string {
@@ -50,8 +50,7 @@ export async function dnfInstall(session: Session, args: string[]): Promise<void
   if (args.length === 0) throw new UsageError('install: name at least one package or .rpm file');
   const { files, names } = splitArguments(args);
   const result = await install({
-    backends: BACKENDS,
-    repositoryBackends: REPOSITORY_BACKENDS,
+    plugins: PLUGINS,
     files,
     names,
     cacheDir: session.cacheDir,
@@ -89,9 +88,8 @@ function wrapDnf(items: string[]): string[] {
 export async function dnfRemove(session: Session, args: string[], autoremove = false): Promise<void> {
   if (args.length === 0 && !autoremove) throw new UsageError('remove: name at least one layered package');
   const result = await uninstall({
-    backends: BACKENDS,
+    plugins: PLUGINS,
     // dnf removes what depends on a removed package too, after showing it in the table.
-    repositoryBackends: REPOSITORY_BACKENDS,
     withDependents: true,
     autoremoveOnly: autoremove,
     names: autoremove ? [] : args,
@@ -213,8 +211,8 @@ export async function dnfList(session: Session, args: string[]): Promise<void> {
   if (scope === 'updates') return dnfCheckUpdate(session);
 }
 
-function originOf(spec: PackageSpec): string {
-  return (spec.data as Download | undefined)?.origin ?? '';
+function originOf(spec: CandidateSpec): string {
+  return spec.download.origin;
 }
 
 export async function dnfRepolist(session: Session, quiet = false): Promise<void> {
@@ -229,7 +227,7 @@ export async function dnfCheckUpdate(session: Session): Promise<void> {
   const deployed = await openDeployment(session);
   const repos = await openRepositories(session, deployed);
   const compare = deployed.backend.compareVersions;
-  const newest = new Map<string, PackageSpec>();
+  const newest = new Map<string, CandidateSpec>();
   for (const s of repos.specs()) {
     const key = `${s.name}:${s.arch}`;
     const have = newest.get(key);
@@ -251,8 +249,12 @@ export async function dnfProvides(session: Session, what: string[]): Promise<voi
   if (what.length === 0) throw new UsageError('provides: give a file path or a capability');
   const deployed = await openDeployment(session);
   const owners = await deployed.database.fileOwners();
-  const rb = REPOSITORY_BACKENDS[deployed.backend.name];
-  const installedSpecs = rb ? await rb.installedSpecs(deployed.database) : [];
+  const installedSpecs = deployed.plugin.repositories
+    ? await (async () => {
+      const { repositories, target } = await repositoryTarget(deployed);
+      return repositories.installedSpecs(target);
+    })()
+    : [];
   let found = 0;
   for (const w of what) {
     const paths = w.startsWith('/') ? [w, w.startsWith('/usr/') ? w.slice(4) : `/usr${w}`] : [];

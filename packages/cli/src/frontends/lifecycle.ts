@@ -31,12 +31,11 @@ export async function lifecycle(session: Session, verb: string, style: Lifecycle
 
 /** Shows what the upgrade would change, asks (unless -y), then upgrades. */
 async function upgradeVerb(session: Session, style: LifecycleStyle): Promise<void> {
-  const [{ upgrade }, { printUpgrade }, { BACKENDS, REPOSITORY_BACKENDS }, { confirm }, { renderer }] = await Promise.all([
+  const [{ upgrade }, { printUpgrade }, { PLUGINS }, { confirm }, { renderer }] = await Promise.all([
     import('@ostree-layer/core'), import('../lifecycle-commands.js'), import('../backends.js'), import('./session.js'), import('../progress.js'),
   ]);
   const options = {
-    backends: BACKENDS,
-    repositoryBackends: REPOSITORY_BACKENDS,
+    plugins: PLUGINS,
     sysroot: session.sysroot,
     osName: session.os,
     cacheDir: session.cacheDir,
