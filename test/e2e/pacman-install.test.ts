@@ -85,11 +85,11 @@ async function installedList(root: string): Promise<string[]> {
   return q.stdout.split('\n').filter(Boolean);
 }
 
-/** A throwaway GnuPG key, as a repository owner has one. */
+/** A throwaway GnuPG key, as a repository owner has one (exported whole: a binary key may end in a newline byte). */
 async function makeKey(name: string): Promise<{ home: string; fingerprint: string; exported: Buffer }> {
   const home = join(work, `gnupg-${name}`);
   await execa('mkdir', ['-m', '700', '-p', home]);
-  const gpg = (...args: string[]) => execa('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { encoding: 'buffer' });
+  const gpg = (...args: string[]) => execa('gpg', ['--homedir', home, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { encoding: 'buffer', stripFinalNewline: false });
   await gpg('--quick-gen-key', `${name} <${name}@example.org>`, 'ed25519', 'sign', 'never');
   const colons = Buffer.from((await gpg('--with-colons', '--list-keys')).stdout).toString('utf8');
   return { home, fingerprint: /^fpr:+([0-9A-F]+):/m.exec(colons)![1]!, exported: Buffer.from((await gpg('--export')).stdout) };

@@ -249,7 +249,8 @@ describe('reading a database', () => {
       { name: 'base-files', version: '12.4+deb12u5', arch: 'amd64', state: 'install ok installed' },
       { name: 'libc6', version: '2.36-9+deb12u7', arch: 'amd64', state: 'install ok installed' },
     ]);
-    const owners = await db.fileOwners();
+    const owners = await db.owners(['/etc/debian_version', '/.', '/etc/hostname']);
+    expect([...owners.keys()]).toEqual(['/etc/debian_version']);
     expect(owners.get('/etc/debian_version')).toEqual([{ name: 'base-files', version: '12.4+deb12u5', arch: 'amd64' }]);
     expect(owners.has('/.')).toBe(false);
     expect(await findDatabase(new DirectoryTree(join(dir, 'nothing-here')))).toBeNull();

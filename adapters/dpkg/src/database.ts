@@ -15,6 +15,7 @@ import { triggerFiles } from './triggers.js';
 import { RELATION_FIELDS, formatRelation, parseRelationField } from './dependencies.js';
 import { ControlSyntaxError, formatParagraphs, parseParagraphs, type Paragraph } from './control.js';
 import { nativeToolFiles } from './native-tools.js';
+import { loadOwnersIndex, type OwnedList, type OwnersIndex } from './owners-index.js';
 
 /** Where an OSTree-ready tree keeps the database, best first; /var/lib/dpkg is the legacy, mutable location. */
 export const DATABASE_LOCATIONS = ['/usr/lib/sysimage/dpkg', '/usr/share/dpkg/database', '/var/lib/dpkg'];
@@ -81,7 +82,7 @@ export interface StatusRecord extends InstalledPackage {
 
 /** The dpkg database of a tree, read once and kept: `status` paragraphs and, on demand, the `info/*.list` files. */
 export class DpkgDatabase implements InstalledDatabase {
-  private owners?: Promise<Map<string, PackageId[]>>;
+  private index?: Promise<OwnersIndex>;
 
   constructor(
     readonly tree: TreeReader,
@@ -113,9 +114,18 @@ export class DpkgDatabase implements InstalledDatabase {
     return this.records().map(({ name, version, arch, state }) => ({ name, version, arch, state }));
   }
 
-  fileOwners(): Promise<Map<string, PackageId[]>> {
-    this.owners ??= this.readOwners();
-    return this.owners;
+  /** Answered from the path index of this database's content (see owners-index.ts): built once, then searched. */
+  async owners(paths: string[]): Promise<Map<string, PackageId[]>> {
+    this.index ??= this.tree.derivedCachePath?.(this.location, 'dpkg-owners').then(
+      (cachePath) => loadOwnersIndex(cachePath, () => this.readLists()),
+    ) ?? loadOwnersIndex(null, () => this.readLists());
+    const index = await this.index;
+    const out = new Map<string, PackageId[]>();
+    for (const path of paths) {
+      const found = index.lookup(path);
+      if (found) out.set(path, found);
+    }
+    return out;
   }
 
   /** The paths of one package's `.list` file, in file order ([] when it has none). */
@@ -125,21 +135,13 @@ export class DpkgDatabase implements InstalledDatabase {
     return (await this.tree.readFile(path)).toString('utf8').split('\n').filter((l) => l !== '');
   }
 
-  private async readOwners(): Promise<Map<string, PackageId[]>> {
-    const owners = new Map<string, PackageId[]>();
+  /** Every present package's `.list`: what the path index is built from. */
+  private async readLists(): Promise<OwnedList[]> {
     const records = this.records();
+    // Every list at once: a tree read from the repo checks the directory out rather than reading file by file.
+    await this.tree.prefetch?.(`${this.location}/info`);
     // A few reads in flight at once: hundreds of small files, each one a syscall round trip.
-    const lists = await mapBounded(records, 16, (r) => this.listFile(r.infoName));
-    records.forEach((r, i) => {
-      const id: PackageId = { name: r.name, version: r.version, arch: r.arch };
-      for (const path of lists[i]!) {
-        if (path === '/.') continue;
-        const list = owners.get(path);
-        if (list) list.push(id);
-        else owners.set(path, [id]);
-      }
-    });
-    return owners;
+    return mapBounded(records, 16, async (r) => ({ id: { name: r.name, version: r.version, arch: r.arch }, paths: await this.listFile(r.infoName) }));
   }
 }
 

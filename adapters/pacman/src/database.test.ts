@@ -86,15 +86,18 @@ describe('pacman local database', () => {
     expect(content('install').equals(readFileSync(join(real, 'install')))).toBe(true);
   });
 
-  it('gives a layered tree that the real pacman reads: -Q, -Qo and -Qk agree with fileOwners', async () => {
+  it('gives a layered tree that the real pacman reads: -Q, -Qo and -Qk agree with owners()', async () => {
     const layered = await treeWithLayer(base, await ours());
     const q = (args: string[]) => execFileSync('pacman', ['--root', layered, '--dbpath', join(layered, 'var/lib/pacman'), ...args], { encoding: 'utf8' });
     expect(q(['-Q']).trim().split('\n')).toEqual(['greet-base 1-1', 'greeter 3:0.9-2']);
     expect(q(['-Qo', join(layered, 'usr/bin/greeter')])).toContain('is owned by greeter 3:0.9-2');
     // The layer holds the database only: pacman -Qk finds greeter's files missing, and says how many it checked.
     const checked = /(\d+) total files/.exec(execFileSync('sh', ['-c', `pacman --root ${layered} --dbpath ${layered}/var/lib/pacman -Qk greeter 2>&1 || true`], { encoding: 'utf8' }));
-    const owners = await (await pacmanBackend.openDatabase(new DirectoryTree(layered), '/var/lib/pacman')).fileOwners();
+    const listed = (await execFileSync('pacman', ['--root', layered, '--dbpath', join(layered, 'var/lib/pacman'), '-Qlq', 'greeter'], { encoding: 'utf8' })).split('\n').filter(Boolean).map((p) => p.slice(layered.length).replace(/(.)\/$/, '$1'));
+    const owners = await (await pacmanBackend.openDatabase(new DirectoryTree(layered), '/var/lib/pacman')).owners([...listed, '/usr/share/greet-base/marker']);
     const greeterPaths = [...owners].filter(([, ids]) => ids.some((id) => id.name === 'greeter')).map(([path]) => path);
+    expect(greeterPaths.sort()).toEqual([...listed].sort());
+    expect(owners.get('/usr/share/greet-base/marker')).toEqual([{ name: 'greet-base', version: '1-1', arch: 'any' }]);
     expect(Number(checked?.[1])).toBe(greeterPaths.length);
     expect(owners.get('/usr/bin/greeter')).toEqual([{ name: 'greeter', version: '3:0.9-2', arch: 'x86_64' }]);
   });

@@ -4,7 +4,8 @@
  * (its .INSTALL). An OSTree deployment keeps the read-only copy at /usr/lib/sysimage/pacman; /var/lib/pacman is the
  * legacy place of a mutable system.
  */
-import { ResolutionError, type InstalledDatabase, type InstalledPackage, type LayerFile, type PackageId, type TreeReader, type WriteDatabaseOptions } from '@ostree-layer/core';
+import { mapBounded, ResolutionError, type InstalledDatabase, type InstalledPackage, type LayerFile, type PackageId, type TreeReader, type WriteDatabaseOptions } from '@ostree-layer/core';
+import { loadOwnersIndex, type OwnedList, type OwnersIndex } from '@ostree-layer/dpkg/owners-index';
 import { PacmanPackage } from './archive.js';
 import { parseDep, transactionProblems, type PacmanDep, type TransactionPackage } from './dependencies.js';
 import { nativeToolFiles } from './native-tools.js';
@@ -59,6 +60,7 @@ export interface LocalPackage extends InstalledPackage {
 
 export class PacmanDatabase implements InstalledDatabase {
   private packagesCache?: Promise<LocalPackage[]>;
+  private index?: Promise<OwnersIndex>;
 
   constructor(
     readonly tree: TreeReader,
@@ -105,17 +107,27 @@ export class PacmanDatabase implements InstalledDatabase {
     return files.map((f) => '/' + f.replace(/\/+$/, ''));
   }
 
-  async fileOwners(): Promise<Map<string, PackageId[]>> {
-    const owners = new Map<string, PackageId[]>();
-    for (const pkg of await this.packages()) {
-      const id = { name: pkg.name, version: pkg.version, arch: pkg.arch };
-      for (const path of await this.filesOf(pkg)) {
-        const list = owners.get(path);
-        if (list) list.push(id);
-        else owners.set(path, [id]);
-      }
+  /**
+   * Answered from a path index of this database's content, built once from every package's `files` and kept where
+   * the tree keeps derived data (the dpkg adapter's owners index: one helper for the job), then searched.
+   */
+  async owners(paths: string[]): Promise<Map<string, PackageId[]>> {
+    this.index ??= (this.tree.derivedCachePath?.(this.localDir, 'pacman-owners') ?? Promise.resolve(null)).then((cachePath) =>
+      loadOwnersIndex(cachePath, () => this.readFileLists()),
+    );
+    const index = await this.index;
+    const out = new Map<string, PackageId[]>();
+    for (const path of paths) {
+      const found = index.lookup(path);
+      if (found) out.set(path, found);
     }
-    return owners;
+    return out;
+  }
+
+  /** Every package's %FILES%: what the path index is built from. */
+  private async readFileLists(): Promise<OwnedList[]> {
+    await this.tree.prefetch?.(this.localDir);
+    return mapBounded(await this.packages(), 16, async (pkg) => ({ id: { name: pkg.name, version: pkg.version, arch: pkg.arch }, paths: await this.filesOf(pkg) }));
   }
 }
 

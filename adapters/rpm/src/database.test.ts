@@ -296,7 +296,8 @@ describe('rpmdb written by writeDatabase, checked by rpm 4.18', () => {
     expect((await db.packages()).map((p) => `${p.name} ${p.version} ${p.arch}`).sort()).toEqual(
       ['fooextra 0.9~rc1-2 noarch', 'fooprog 1:2.0-1 x86_64', 'libfoo 1.2-3 x86_64'],
     );
-    const owners = await db.fileOwners();
+    const owners = await db.owners(['/usr/bin/fooprog', '/var/log/foo.log', '/usr/bin/nothing']);
+    expect(owners.has('/usr/bin/nothing')).toBe(false);
     expect(owners.get('/usr/bin/fooprog')?.map((p) => p.name)).toEqual(['fooprog']);
     expect(owners.get('/var/log/foo.log')?.map((p) => p.name)).toEqual(['libfoo']);
   });

@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  SystemStateError, tempDir, type InstalledDatabase, type InstalledPackage, type LayeredPackage, type LayerFile, type PackageId,
+  SystemStateError, tempDir, normalizeArchivePath, type InstalledDatabase, type InstalledPackage, type LayeredPackage, type LayerFile, type PackageId,
   type TreeReader, type WriteDatabaseOptions,
 } from '@ostree-layer/core';
 import { headerFiles } from './files.js';
@@ -77,18 +77,62 @@ export class RpmDatabase implements InstalledDatabase {
     return (await this.headers()).map((h) => ({ ...h.id, state: 'installed' }));
   }
 
-  async fileOwners(): Promise<Map<string, PackageId[]>> {
-    const owners = new Map<string, PackageId[]>();
+  /**
+   * sqlite: rpm's Basenames index names the headers (and the file positions in them) that ship a file of each
+   * basename; only those headers are read. BerkeleyDB databases (small, legacy, no index we read) are scanned whole.
+   */
+  async owners(paths: string[]): Promise<Map<string, PackageId[]>> {
+    const wanted = new Set(paths);
+    const out = new Map<string, PackageId[]>();
+    const add = (path: string, id: PackageId) => {
+      const list = out.get(path);
+      if (!list) out.set(path, [id]);
+      else if (!list.includes(id)) list.push(id);
+    };
     const where = `${this.tree.description}${this.dbFile}`;
-    for (const { header, id } of await this.headers()) {
-      for (const f of headerFiles(header, where)) {
-        const list = owners.get(f.path);
-        if (list) list.push(id);
-        else owners.set(f.path, [id]);
-      }
+    if (this.format === 'bdb' || this.cachedHeaders) {
+      for (const { header, id } of await this.headers()) for (const f of headerFiles(header, where)) if (wanted.has(f.path)) add(f.path, id);
+      return out;
     }
-    return owners;
+    const opened = await openSqliteReadOnly(this.tree, this.dbFile);
+    try {
+      const rows = opened.db.prepare("SELECT hnum, idx FROM 'Basenames' WHERE key = ?");
+      const blob = opened.db.prepare("SELECT blob FROM 'Packages' WHERE hnum = ?").pluck();
+      const read = new Map<number, { id: PackageId; path: (idx: number) => string | undefined }>();
+      for (const name of new Set(paths.map((p) => p.slice(p.lastIndexOf('/') + 1)))) {
+        for (const { hnum, idx } of rows.all(name) as Array<{ hnum: number; idx: number }>) {
+          let header = read.get(hnum);
+          if (!header) {
+            const parsed = parseHeaderBlob(blob.get(hnum) as Buffer, where, `installed header #${hnum}`);
+            header = { id: installedId(parsed, where), path: filePaths(parsed, where) };
+            read.set(hnum, header);
+          }
+          const path = header.path(idx);
+          if (path !== undefined && wanted.has(path)) add(path, header.id);
+        }
+      }
+    } finally {
+      await opened.close();
+    }
+    return out;
   }
+}
+
+/** The normalised path of file `idx` of a header (dirname + basename), or undefined when it has none. */
+function filePaths(h: RpmHeader, where: string): (idx: number) => string | undefined {
+  const basenames = h.strings(Tag.BaseNames);
+  const dirIndexes = h.numbers(Tag.DirIndexes);
+  const dirnames = h.strings(Tag.DirNames);
+  return (idx) => {
+    const dir = dirnames[dirIndexes[idx] ?? -1];
+    const base = basenames[idx];
+    if (dir === undefined || base === undefined) return undefined;
+    try {
+      return normalizeArchivePath(dir + base, where, true);
+    } catch {
+      return undefined;
+    }
+  };
 }
 
 /** Header blobs of a BerkeleyDB `Packages` file (hash database pages), via @snyk/rpm-parser's page reader. */
@@ -104,6 +148,8 @@ async function readBdbBlobs(tree: TreeReader, path: string): Promise<Buffer[]> {
 }
 
 export async function openRpmDatabase(tree: TreeReader, location: string): Promise<RpmDatabase> {
+  // A handful of files, read more than once (headers, owners, the copy a writer makes): read from disk.
+  await tree.prefetch?.(location);
   const found = await databaseFileIn(tree, location);
   if (!found) throw new SystemStateError(`${tree.description}${location}: no rpm database (rpmdb.sqlite, Packages) found there`);
   if (found.format === 'ndb') throw new SystemStateError(`${tree.description}${found.path}: ndb rpm databases are not supported; convert it with "rpmdb --rebuilddb --define '_db_backend sqlite'"`);

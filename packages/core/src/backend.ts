@@ -1,8 +1,9 @@
 /**
  * The backend contract: everything the engine needs from a package format, and nothing more.
  *
- * The core knows nothing of dpkg or rpm. A backend (an adapter package) implements {@link Backend}; the engine picks
- * it with {@link Backend.detect} on the deployment's tree, or with {@link Backend.supportsFile} for a package file.
+ * The core knows nothing of dpkg or rpm. A backend (an adapter package) implements {@link Backend} and registers it
+ * as the `backend` of its format's plugin (plugin.ts); the engine picks it with {@link Backend.detect} on the
+ * deployment's tree, or with {@link Backend.supportsFile} for a package file.
  * Paths handed across this contract are absolute, normalised ("/usr/bin/htop": no "." or ".." segments, no
  * trailing slash) and name the place *as the package or the database says*; the engine alone maps them onto the
  * OSTree tree (usrmerge symlinks, /etc → /usr/etc, /var → tmpfiles.d).
@@ -106,10 +107,13 @@ export interface InstalledDatabase {
   /** Every package the database records. */
   packages(): Promise<InstalledPackage[]>;
   /**
-   * Every path each installed package owns, as the database records it (before usrmerge canonicalisation).
-   * Directories included; the engine ignores them for file conflicts.
+   * The installed packages that own each of `paths` (absolute, normalised, spelled as the database records them: before
+   * usrmerge canonicalisation). A path no package owns is absent from the answer. Directories count; the engine ignores
+   * them for file conflicts. The engine asks only about the paths new packages ship, so the answer should come from
+   * the database's own index (rpm's Basenames) or one the backend keeps (see {@link TreeReader.derivedCachePath}):
+   * its cost follows `paths`, not the number of installed packages.
    */
-  fileOwners(): Promise<Map<string, PackageId[]>>;
+  owners(paths: string[]): Promise<Map<string, PackageId[]>>;
 }
 
 /** What the engine knows about a package it is layering, handed to {@link Backend.writeDatabase}. */

@@ -126,11 +126,29 @@ export class OstreeRepo {
 
   /** `ostree ls -d` of one path in a commit: null when missing. */
   async lsDir(commit: string, path: string): Promise<string | null> {
-    try {
-      return (await execa('ostree', [`--repo=${this.path}`, 'ls', '-d', commit, path])).stdout;
-    } catch {
-      return null;
+    return (await this.lsDirs(commit, [path]))[0]!;
+  }
+
+  /**
+   * `ostree ls -d` of many paths in one process per run of present paths: ostree stops at the first missing path and
+   * names it, so the answer resumes after it. One line per path, null when missing.
+   */
+  async lsDirs(commit: string, paths: string[]): Promise<Array<string | null>> {
+    const out: Array<string | null> = [];
+    while (out.length < paths.length) {
+      const rest = paths.slice(out.length, out.length + 500);
+      const run = await execa('ostree', [`--repo=${this.path}`, 'ls', '-d', commit, '--', ...rest], { reject: false, stripFinalNewline: true });
+      const lines = run.stdout === '' ? [] : run.stdout.split('\n');
+      out.push(...lines.slice(0, rest.length));
+      if (run.exitCode === 0) {
+        if (lines.length !== rest.length) throw new ToolError(`ostree ls -d answered ${lines.length} lines for ${rest.length} paths in ${commit}`);
+        continue;
+      }
+      // The path after the last answered one is the missing one (or the failure is not about a path at all).
+      if (!/No such file or directory|Not a directory/.test(String(run.stderr))) throw toolError('ostree ls', run);
+      out.push(null);
     }
+    return out;
   }
 }
 

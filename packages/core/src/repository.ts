@@ -1,7 +1,9 @@
 /**
- * The repository side of the backend contract: how a backend turns the deployment's configured repositories and its
- * installed database into solver terms, and what the engine downloads. The core runs the solver (resolve/) and the
- * downloader (fetch/); the backend only parses, verifies metadata and states its policy.
+ * The repository side of the contract (a plugin's `repositories`, plugin.ts): how a format turns the deployment's
+ * configured repositories and its installed database into solver terms, and what the engine downloads. Every call is
+ * told the target ({@link RepositoryTarget}: the tree, its database, the architecture that database declares), so a
+ * backend never guesses from the host. The core runs the solver (resolve/) and the downloader (fetch/); the backend
+ * only parses, verifies metadata and states its policy.
  */
 import type { InstalledDatabase } from './backend.js';
 import type { Report } from './report.js';

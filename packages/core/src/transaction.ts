@@ -3,7 +3,7 @@
  * Every step before deploy only adds objects and cache refs to the repo, so a failure or a kill anywhere moves no
  * deployment and no user-visible ref.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { Backend, InstalledDatabase, LayerFile, PackageFile, PackageId } from './backend.js';
@@ -12,10 +12,11 @@ import { checkConflicts } from './compose/conflicts.js';
 import { commitFinalLayer, importedDirectories } from './compose/final-layer.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit } from './deploy/deploy.js';
-import { STATE_PATH, type LayerState } from './discover/sysroot.js';
+import { SCRIPT_LAYER_REF_PREFIX, STATE_PATH, type LayerState } from './discover/sysroot.js';
 import { beginTransaction, type Target } from './discover/target.js';
 import { ResolutionError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
+import { noteCreatedRefs } from './interrupt.js';
 import { fetchAll } from './fetch/index.js';
 import { readAccounts } from './import/accounts.js';
 import { importPackage } from './import/importer.js';
@@ -100,12 +101,17 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const names = [...(options.names ?? [])];
   if (options.files.length === 0 && names.length === 0) throw new UsageError('name at least one package or package file to install');
   const files = options.files.map((f) => resolvePath(f));
-  for (const file of files) if (!existsSync(file)) throw new UsageError(`${file}: no such package file`);
+  for (const file of files) {
+    if (!existsSync(file)) throw new UsageError(`${file}: no such package file`);
+    if (statSync(file).isDirectory()) throw new UsageError(`${file} is a directory; name a package file`);
+  }
 
   const { timings, lap } = phaseClock(report);
   const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
   const opened = await beginTransaction(options, options.plugins, !options.dryRun);
   const newRefs: string[] = [];
+  // A signal that stops the transaction takes them back as the failure path below does.
+  noteCreatedRefs(opened.repo.path, newRefs);
   try {
     const { tree, repo, plugin, backend, location, database, previous } = opened;
     // Layers a plain `ostree admin upgrade` dropped come back with this install, as rpm-ostree would.
@@ -114,6 +120,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
 
     lap('discover');
+    if (names.length > 0) await faultPoint('resolve');
     const byName = names.length > 0 ? await resolveNames(options, { plugin, tree, database }, report) : undefined;
     const downloaded: string[] = [];
     if (byName) lap('resolve');
@@ -141,6 +148,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     }
     if (byName) {
       begin('fetch');
+      await faultPoint('fetch');
       const fetched = await fetchAll(byName.plan.install.map((p) => p.download), {
         cacheDir: byName.cacheDir,
         report,
@@ -194,6 +202,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
     lap('conflicts');
     begin('database');
+    await faultPoint('database');
     const state: LayerState = installState(previous, {
       baseCommit: result.baseCommit,
       backend: backend.name,
@@ -232,6 +241,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         progress: say,
       });
       if (phase.commit) {
+        const scriptRef = SCRIPT_LAYER_REF_PREFIX + phase.commit;
+        if (!(await repo.refCommit(scriptRef))) newRefs.push(scriptRef);
         await keepScriptLayer(repo, state, phase.commit);
         // The state in the database layer could not name the script layer made after it: one small layer on top does.
         const stateFile: LayerFile = { path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' };
@@ -269,6 +280,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     await opened.repo.deleteRefs(newRefs).catch(() => undefined);
     throw err;
   } finally {
+    noteCreatedRefs(opened.repo.path, []);
     await opened.close();
   }
 }

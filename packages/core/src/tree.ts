@@ -28,11 +28,26 @@ export interface TreeReader {
   createReadStream(path: string): Readable;
   /** A hint that `dir` is about to be read in bulk (the package database); readers that fetch lazily load it now. */
   prefetch?(dir: string): Promise<void>;
+  /**
+   * Where data derived from everything below `dir` (a package database's path index) may be kept across
+   * transactions: a file path named after the content of `dir` (OSTree's checksum of that directory), so whatever is
+   * found there describes this very content. Null when the tree cannot tell (a plain directory). The caller writes the
+   * file atomically (a temporary name, then rename) and must cope with it vanishing.
+   */
+  derivedCachePath?(dir: string, name: string): Promise<string | null>;
 }
+
+/** How a tree checked out from a commit names its cache files: see {@link TreeReader.derivedCachePath}. */
+export type DerivedCachePath = (dir: string, name: string) => Promise<string | null>;
 
 /** A tree checked out on disk (a deployment directory). */
 export class DirectoryTree implements TreeReader {
-  constructor(readonly root: string) {}
+  readonly derivedCachePath?: DerivedCachePath;
+
+  /** `derivedCachePath`: given when the directory is a checkout of a commit (a deployment). */
+  constructor(readonly root: string, derivedCachePath?: DerivedCachePath) {
+    this.derivedCachePath = derivedCachePath;
+  }
 
   get description(): string {
     return this.root;

@@ -15,7 +15,7 @@ import { importedDirectories } from './compose/final-layer.js';
 import { composeLayered } from './compose/layered.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit, originLayerState } from './deploy/deploy.js';
-import { RepoTree } from './discover/repo-tree.js';
+import { derivedCachePath, RepoTree } from './discover/repo-tree.js';
 import type { LayerState } from './discover/sysroot.js';
 import { beginTransaction, type TransactionContext } from './discover/target.js';
 import { SystemStateError } from './errors.js';
@@ -184,7 +184,8 @@ async function openBase(opened: TransactionContext, commit: string, dryRun: bool
     await rm(scratch, { recursive: true, force: true });
     throw err;
   }
-  return { commit, tree: new DirectoryTree(dir), dir, dispose: () => rm(scratch, { recursive: true, force: true }) };
+  const tree = new DirectoryTree(dir, (path, name) => derivedCachePath(opened.repo, commit, path, name));
+  return { commit, tree, dir, dispose: () => rm(scratch, { recursive: true, force: true }) };
 }
 
 /** The origin's newest base: pulled when the refspec names a remote, else the local ref as it is now. */

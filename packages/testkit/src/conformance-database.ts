@@ -31,7 +31,8 @@ export function describeDatabaseConformance(backend: Backend, fixtures: () => Co
   describe('the installed database', () => {
     it('records every path a layered package ships, directories included, as owned by it', async () => {
       const { added, database } = await layeredTree(fixtures().packages);
-      const owners = await database.fileOwners();
+      const shipped = added.flatMap((a) => a.entries.map((e) => e.path));
+      const owners = await database.owners([...shipped, '/no/such/path/anywhere']);
       let directories = 0;
       for (const { package: pkg, entries } of added) {
         for (const entry of entries) {
@@ -41,6 +42,10 @@ export function describeDatabaseConformance(backend: Backend, fixtures: () => Co
       }
       expect(directories, 'the fixture packages ship at least one directory').toBeGreaterThan(0);
       for (const path of owners.keys()) expect(path).toMatch(ABSOLUTE_NORMALISED);
+      expect(owners.has('/no/such/path/anywhere'), 'a path no package ships has no owner').toBe(false);
+      // Asked about one path, the database answers about that path alone.
+      const one = added[0]!.entries.find((e) => e.type !== 'directory')!.path;
+      expect([...(await database.owners([one])).keys()]).toEqual([one]);
       const listed = (await database.packages()).map(idText);
       for (const { package: pkg } of added) expect(listed).toContain(idText(pkg.id));
     });
@@ -81,7 +86,13 @@ export function describeDatabaseConformance(backend: Backend, fixtures: () => Co
       const database = await openAt(backend, new DirectoryTree(after), current.location);
       const listed = (await database.packages()).map(idText).sort();
       expect(listed).toEqual([...basePackages, ...kept.map(idText)].sort());
-      for (const [path, owners] of await database.fileOwners()) expect(owners.map(idText), path).not.toContain(idText(removed!));
+      const removedPaths = current.added.find((a) => a.package.id === removed)!.entries.map((e) => e.path);
+      for (const [path, owners] of await database.owners(removedPaths)) expect(owners.map(idText), path).not.toContain(idText(removed!));
+      // The packages that stay still own what they ship.
+      for (const { package: pkg, entries } of current.added.slice(1)) {
+        const owned = await database.owners(entries.map((e) => e.path));
+        for (const e of entries) expect(owned.get(e.path)?.map(idText) ?? [], e.path).toContain(idText(pkg.id));
+      }
     });
   });
 }

@@ -46,10 +46,13 @@ export class FakeDatabase implements InstalledDatabase {
     return this.records.map((r) => ({ name: r.name, version: r.version, arch: r.arch, state: 'installed' }));
   }
 
-  async fileOwners(): Promise<Map<string, PackageId[]>> {
+  async owners(paths: string[]): Promise<Map<string, PackageId[]>> {
+    const wanted = new Set(paths);
     const owners = new Map<string, PackageId[]>();
     for (const r of this.records) {
-      for (const path of r.files) owners.set(path, [...(owners.get(path) ?? []), { name: r.name, version: r.version, arch: r.arch }]);
+      for (const path of r.files) {
+        if (wanted.has(path)) owners.set(path, [...(owners.get(path) ?? []), { name: r.name, version: r.version, arch: r.arch }]);
+      }
     }
     return owners;
   }

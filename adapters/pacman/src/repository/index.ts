@@ -66,6 +66,12 @@ export async function openPacmanRepositories(options: RepositoryOptions): Promis
 export async function verifyPacmanDownload(file: string, download: Download): Promise<void> {
   const sig = embeddedSignatures.get(download.url) ?? (await fetchAllBytes(`${download.url}.sig`, 64 << 10));
   if (!sig) throw new VerificationError(`${download.fileName} from [${download.origin}] has no signature (neither in the database nor ${download.url}.sig) and the repository's SigLevel requires one`);
-  const keys = await Promise.all((download.verify?.keys ?? []).map((armoredKey) => openpgp.readKey({ armoredKey })));
+  const keys = await Promise.all(
+    (download.verify?.keys ?? []).map((armoredKey) =>
+      openpgp.readKey({ armoredKey }).catch((err: Error) => {
+        throw new VerificationError(`${download.fileName}: a trusted key cannot be read back (${err.message})`, { cause: err });
+      }),
+    ),
+  );
   await verifyDetached({ file }, sig, keys, `${download.fileName} from [${download.origin}]`);
 }

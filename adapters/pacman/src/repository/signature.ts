@@ -8,7 +8,7 @@
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import * as openpgp from 'openpgp';
-import { VerificationError, type TreeReader } from '@ostree-layer/core';
+import { SystemStateError, VerificationError, type TreeReader } from '@ostree-layer/core';
 
 export const KEYRING_DIR = '/usr/share/pacman/keyrings';
 
@@ -55,7 +55,9 @@ export async function readKeyring(tree: TreeReader): Promise<Keyring> {
     const trusted = fingerprints(await text(`${base}-trusted`));
     const revoked = fingerprints(await text(`${base}-revoked`));
     const data = await tree.readFile(`${KEYRING_DIR}/${file}`);
-    const keys = data.subarray(0, 5).toString() === '-----' ? await openpgp.readKeys({ armoredKeys: data.toString('utf8') }) : await openpgp.readKeys({ binaryKeys: data });
+    const keys = await (data.subarray(0, 5).toString() === '-----' ? openpgp.readKeys({ armoredKeys: data.toString('utf8') }) : openpgp.readKeys({ binaryKeys: data })).catch((err: Error) => {
+      throw new SystemStateError(`${tree.description}: the pacman keyring ${KEYRING_DIR}/${file} (${data.length} bytes) cannot be read (${err.message}); reinstall the keyring package`, { cause: err });
+    });
     for (const key of keys) {
       const fingerprint = key.getFingerprint().toUpperCase();
       if (revoked.has(fingerprint)) continue;
@@ -83,14 +85,15 @@ export async function verifyDetached(data: Uint8Array | { file: string }, sig: U
   if (keys.length === 0) throw new VerificationError(`${what} is signed, but the deployment trusts no pacman key (${KEYRING_DIR} has none marked trusted); install the repository's keyring package first`);
   const signature = await readDetached(sig, what);
   const binary = data instanceof Uint8Array ? data : (Readable.toWeb(createReadStream(data.file)) as unknown as ReadableStream<Uint8Array>);
-  const result = await openpgp.verify({ message: await openpgp.createMessage({ binary }), signature, verificationKeys: keys, format: 'binary' });
-  // A streamed message must be read through before the signature is decided.
-  if (!(data instanceof Uint8Array)) {
-    const reader = (result.data as unknown as ReadableStream<Uint8Array>).getReader();
-    while (!(await reader.read()).done);
-  }
-  const first = result.signatures[0];
+  let first: openpgp.VerifyMessageResult['signatures'][number] | undefined;
   try {
+    const result = await openpgp.verify({ message: await openpgp.createMessage({ binary }), signature, verificationKeys: keys, format: 'binary' });
+    // A streamed message must be read through before the signature is decided.
+    if (!(data instanceof Uint8Array)) {
+      const reader = (result.data as unknown as ReadableStream<Uint8Array>).getReader();
+      while (!(await reader.read()).done);
+    }
+    first = result.signatures[0];
     if (!first) throw new Error('no signature packet');
     await first.verified;
   } catch (err) {

@@ -46,7 +46,7 @@ describe('a commit-only install of fake packages', () => {
     const tree = new RepoTree(new OstreeRepo(repoPath), after);
     const database = await fakeBackend.openDatabase(tree, (await fakeBackend.detect(tree))!);
     expect((await database.packages()).map((p) => `${p.name} ${p.version}`).sort()).toEqual(['base-tool 1', 'hello 2.1']);
-    expect((await database.fileOwners()).get('/usr/share/hello/greeting')).toEqual([{ name: 'hello', version: '2.1', arch: 'any' }]);
+    expect((await database.owners(['/usr/share/hello/greeting'])).get('/usr/share/hello/greeting')).toEqual([{ name: 'hello', version: '2.1', arch: 'any' }]);
     ostree('fsck', '--quiet');
   });
 

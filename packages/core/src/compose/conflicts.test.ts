@@ -21,6 +21,7 @@ let ctx: ConflictContext;
 let repo: OstreeRepo;
 
 const BASE_TOOL = { path: '/usr/bin/tool', content: '#!/bin/sh\necho base\n', mode: 0o755 };
+const BASE_LIB = { path: '/lib/libold.so.1', content: 'base library\n' };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'conflicts-fake-'));
@@ -28,6 +29,8 @@ beforeAll(async () => {
   repo = new OstreeRepo(join(dir, 'repo'));
   const base = await makeFakeTree(join(dir, 'base'), [
     { name: 'base-tool', version: '1', entries: [{ path: '/usr', type: 'directory' }, { path: '/usr/bin', type: 'directory' }, BASE_TOOL] },
+    // usrmerge: the base package recorded its library through the /lib symlink.
+    { name: 'base-lib', version: '1', entries: [{ path: '/usr/lib', type: 'directory' }, { path: '/lib', type: 'symlink', target: 'usr/lib' }, BASE_LIB] },
   ]);
   const tree = new DirectoryTree(base);
   ctx = { backend: fakeBackend, tree, database: await fakeBackend.openDatabase(tree, (await fakeBackend.detect(tree))!), placer: new PathPlacer(tree) };
@@ -77,6 +80,16 @@ describe('file conflicts with the base', () => {
     await expect(checkConflicts(ctx, [other])).rejects.toThrow(/clobber 1 \(any\) ships \/usr\/bin\/tool, which base package base-tool 1 \(any\) also owns/);
     const same = await imported({ name: 'copycat', version: '1', entries: [BASE_TOOL] });
     expect((await checkConflicts(ctx, [same])).size).toBe(0);
+  });
+
+  it('finds the base owner of a path the base package recorded through a usrmerge symlink, however the newcomer spells it', async () => {
+    for (const spelling of ['/usr/lib/libold.so.1', '/lib/libold.so.1']) {
+      const other = await imported(shipping(`newlib${spelling.length}`, spelling, 'another library\n'));
+      await expect(checkConflicts(ctx, [other]), spelling).rejects.toThrow(/ships \/usr\/lib\/libold\.so\.1, which base package base-lib 1 \(any\) also owns/);
+    }
+    const replacer = await imported(shipping('lib-replacer', '/usr/lib/libold.so.1', 'another library\n', { replaces: ['base-lib'] }));
+    // The takeover names the path as the base's database records it.
+    expect((await checkConflicts(ctx, [replacer])).get(replacer)).toEqual(new Map([['base-lib', ['/lib/libold.so.1']]]));
   });
 
   it('records the path as taken over from the base package when the newcomer replaces it', async () => {

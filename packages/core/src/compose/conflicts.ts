@@ -47,12 +47,12 @@ export async function checkConflicts(ctx: ConflictContext, imported: ImportedPac
     }
   }
 
-  // Only base paths whose last component matches a new path can collide: canonicalise just those.
-  const newNames = new Set<string>();
-  for (const path of claims.keys()) newNames.add(path.slice(path.lastIndexOf('/') + 1));
+  // The database is asked only about what the new packages ship, in each spelling a base package may have recorded.
   const takeovers = new Map<ImportedPackage, Map<string, string[]>>();
-  for (const [recorded, owners] of await ctx.database.fileOwners()) {
-    if (!newNames.has(recorded.slice(recorded.lastIndexOf('/') + 1))) continue;
+  const rules = await aliasRules(ctx);
+  const asked = new Set<string>();
+  for (const claim of claims.values()) if (claim.entry.type !== 'directory') for (const p of spellings(claim.entry, rules)) asked.add(p);
+  for (const [recorded, owners] of await ctx.database.owners([...asked])) {
     let canonical = await ctx.placer.canonical(recorded, false);
     if (canonical.startsWith('/etc/')) canonical = '/usr' + canonical;
     const claim = claims.get(canonical);
@@ -76,6 +76,41 @@ export async function checkConflicts(ctx: ConflictContext, imported: ImportedPac
     }
   }
   return takeovers;
+}
+
+/** A directory of the tree (`to`) that a base package may name through another path (`from`). */
+interface AliasRule {
+  from: string;
+  to: string;
+}
+
+/**
+ * How a base package may spell a path the layers place: through the base's top-level symlinks to directories
+ * (usrmerge: `/lib` for `/usr/lib`) and the relocations the path policy makes (`/etc` is `/usr/etc`, `/boot` is
+ * `/usr/lib/ostree-boot`). Deeper symlinked directories are matched when the new package spells the path as the base
+ * package does.
+ */
+async function aliasRules(ctx: ConflictContext): Promise<AliasRule[]> {
+  const rules: AliasRule[] = [{ from: '/etc', to: '/usr/etc' }, { from: '/boot', to: '/usr/lib/ostree-boot' }];
+  const top = (await ctx.tree.readdir('/').catch(() => [] as string[])).map((name) => `/${name}`);
+  const stats = await Promise.all(top.map((path) => ctx.placer.stat(path)));
+  const links = top.filter((_, i) => stats[i]?.type === 'symlink');
+  const targets = await Promise.all(links.map((path) => ctx.placer.canonical(path, true)));
+  links.forEach((from, i) => {
+    if (targets[i] !== from) rules.push({ from, to: targets[i]! });
+  });
+  return rules;
+}
+
+/** The placed path, the package's own spelling, and both through every alias rule (two rounds: /lib64 → /usr/lib64 → …). */
+function spellings(entry: PlacedEntry, rules: AliasRule[]): Set<string> {
+  const out = new Set([entry.path, entry.source.path]);
+  for (let round = 0; round < 2; round++) {
+    for (const path of [...out]) {
+      for (const { from, to } of rules) if (path === to || path.startsWith(to + '/')) out.add(from + path.slice(to.length));
+    }
+  }
+  return out;
 }
 
 function sameContent(a: PlacedEntry, b: PlacedEntry): boolean {

@@ -55,9 +55,11 @@ async function writeFinalLayer(input: FinalLayerInput): Promise<string> {
   const committing = input.repo.commit({ trees: [{ tar: layer.stream }], subject: 'ostree-layer database and directory metadata', signal: abort.signal });
   committing.catch(() => undefined);
   try {
+    // Placed all at once: a tree read from the repo answers each round of lookups with one `ostree ls`.
+    const placed = await Promise.all(input.files.map((f) => placeDatabasePath(input.placer, f.path, f.type === 'directory')));
     for (const [path, meta] of dirs) await layer.directory(path, meta);
-    for (const original of input.files) {
-      const file = { ...original, path: await placeDatabasePath(input.placer, original.path, original.type === 'directory') };
+    for (const [i, original] of input.files.entries()) {
+      const file = { ...original, path: placed[i]! };
       const meta = { mode: file.mode, uid: 0, gid: 0 };
       if (file.type === 'directory') await layer.directory(file.path, (await baseMeta(input.placer, file.path)) ?? meta);
       else if (file.type === 'symlink') await layer.symlink(file.path, meta, String(file.content));
@@ -103,9 +105,8 @@ async function directoryMetadata(placer: PathPlacer, directories: Iterable<Layer
     touched.add(path);
     if (meta && !explicit.has(path)) explicit.set(path, meta);
   }
-  const out = new Map<string, DirMeta>();
-  for (const dir of [...touched].sort()) {
-    out.set(dir, (await baseMeta(placer, dir)) ?? explicit.get(dir) ?? DEFAULT_DIR);
-  }
-  return out;
+  // Asked all at once: a tree read from the repo answers a batch of lookups with one `ostree ls`.
+  const sorted = [...touched].sort();
+  const metas = await Promise.all(sorted.map((dir) => baseMeta(placer, dir)));
+  return new Map(sorted.map((dir, i) => [dir, metas[i] ?? explicit.get(dir) ?? DEFAULT_DIR]));
 }

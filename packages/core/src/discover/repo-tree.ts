@@ -5,7 +5,7 @@
  * just that subtree.
  */
 import { execa } from 'execa';
-import { rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { OstreeRepo, toolError } from '../ostree.js';
@@ -27,6 +27,10 @@ export class RepoTree implements TreeReader {
 
   get description(): string {
     return `${this.repo.path}:${this.commit.slice(0, 12)}`;
+  }
+
+  derivedCachePath(dir: string, name: string): Promise<string | null> {
+    return derivedCachePath(this.repo, this.commit, dir, name);
   }
 
   /** Checks out `dir` (and everything below it) so that reads beneath it come from disk. */
@@ -57,10 +61,25 @@ export class RepoTree implements TreeReader {
   private ls(path: string): Promise<Listed | null> {
     let found = this.listed.get(path);
     if (!found) {
-      found = this.repo.lsDir(this.commit, path).then((line) => (line === null ? null : parseLsLine(line)));
+      found = new Promise((resolve, reject) => {
+        // Lookups asked for in the same turn go to one `ostree ls` (a process each was most of a compose's time).
+        if (this.batch.length === 0) setImmediate(() => this.flush());
+        this.batch.push({ path, resolve, reject });
+      });
       this.listed.set(path, found);
     }
     return found;
+  }
+
+  private batch: Array<{ path: string; resolve: (listed: Listed | null) => void; reject: (err: unknown) => void }> = [];
+
+  private flush(): void {
+    const batch = this.batch;
+    this.batch = [];
+    this.repo.lsDirs(this.commit, batch.map((b) => b.path)).then(
+      (lines) => batch.forEach((b, i) => b.resolve(lines[i] == null ? null : parseLsLine(lines[i]!))),
+      (err: unknown) => batch.forEach((b) => b.reject(err)),
+    );
   }
 
   async lstat(path: string): Promise<TreeStat | null> {
@@ -113,6 +132,26 @@ export class RepoTree implements TreeReader {
     });
     return out;
   }
+}
+
+/**
+ * `<repo>/tmp/cache/ostree-layer/<name>-<checksum of dir>`: see {@link TreeReader.derivedCachePath}. OSTree's own tmp
+ * cleanup leaves `tmp/cache` alone, and the checksum is the one OSTree keeps for the directory's content, so a cached
+ * file can never describe other content. Null when `dir` is not a directory of the commit.
+ */
+export async function derivedCachePath(repo: OstreeRepo, commit: string, dir: string, name: string): Promise<string | null> {
+  let line: string;
+  try {
+    line = (await execa('ostree', [`--repo=${repo.path}`, 'ls', '-C', '-d', commit, '--', dir])).stdout;
+  } catch {
+    return null;
+  }
+  // "d00755 0 0      0 <contents checksum> <metadata checksum> /path"
+  const m = /^d\S* \d+ \d+\s+\d+ ([0-9a-f]{64}) /.exec(line);
+  if (!m) return null;
+  const cacheDir = join(repo.path, 'tmp', 'cache', 'ostree-layer');
+  await mkdir(cacheDir, { recursive: true });
+  return join(cacheDir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}-${m[1]}`);
 }
 
 /** Every directory a (small) commit holds, with its metadata: what a cached package layer contains. */

@@ -9,7 +9,7 @@ import { SystemStateError } from '../errors.js';
 import { detectPlugin, type FormatPlugin } from '../plugin.js';
 import { OstreeRepo } from '../ostree.js';
 import { DirectoryTree, type TreeReader } from '../tree.js';
-import { RepoTree } from './repo-tree.js';
+import { derivedCachePath, RepoTree } from './repo-tree.js';
 import { TransactionLock } from '../lock.js';
 import { removeStaleScratch, setTransactionScratch } from '../scratch.js';
 import { readLayerState, Sysroot, type Deployment, type LayerState } from './sysroot.js';
@@ -46,7 +46,7 @@ export async function openTarget(target: Target): Promise<Opened> {
   const deployment = await sysroot.target(target.osName);
   return {
     repo: sysroot.repo,
-    tree: new DirectoryTree(deployment.dir),
+    tree: new DirectoryTree(deployment.dir, (dir, name) => derivedCachePath(sysroot.repo, deployment.commit, dir, name)),
     fromCommit: deployment.commit,
     deployment,
     sysroot,

@@ -1,0 +1,62 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadOwnersIndex, OwnersIndex, type OwnedList } from './owners-index.js';
+
+const libc = { name: 'libc6', version: '2.36-9', arch: 'amd64' };
+const base = { name: 'base-files', version: '12.4', arch: 'amd64' };
+const lists: OwnedList[] = [
+  { id: libc, paths: ['/.', '/usr', '/usr/lib', '/usr/lib/x86_64-linux-gnu/libc.so.6', '/etc/ld.so.conf.d/x.conf'] },
+  { id: base, paths: ['/.', '/usr', '/etc/debian_version', '/usr/share/ümlaut', '/usr/share/\u{1F600}', '/usr/share/\uFFFD'] },
+];
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+});
+
+describe('the dpkg owners index', () => {
+  it('finds every listed path with all its owners, and nothing else', () => {
+    const index = OwnersIndex.parse(OwnersIndex.build(lists))!;
+    for (const { id, paths } of lists) for (const path of paths.filter((p) => p !== '/.')) expect(index.lookup(path), path).toContainEqual(id);
+    expect(index.lookup('/usr')).toEqual([libc, base]);
+    // Non-BMP and high-BMP characters sort differently in UTF-16 and UTF-8: the search must agree with the build.
+    expect(index.lookup('/usr/share/\u{1F600}')).toEqual([base]);
+    expect(index.lookup('/usr/share/\uFFFD')).toEqual([base]);
+    for (const missing of ['/.', '/', '/usr/lib/x86_64-linux-gnu', '/usr/share/umlaut', '/zzz', '/a', '/usr/lib0']) expect(index.lookup(missing), missing).toBeUndefined();
+  });
+
+  it('answers lookups over thousands of paths as a map would', () => {
+    const many: OwnedList[] = Array.from({ length: 50 }, (_, n) => ({
+      id: { name: `p${n}`, version: '1', arch: 'all' },
+      paths: Array.from({ length: 200 }, (_, f) => `/usr/share/p${n % 7}/${(f * 7919) % 1000}`),
+    }));
+    const index = OwnersIndex.parse(OwnersIndex.build(many))!;
+    const truth = new Map<string, string[]>();
+    for (const { id, paths } of many) for (const p of paths) if (!truth.get(p)?.includes(id.name)) truth.set(p, [...(truth.get(p) ?? []), id.name]);
+    for (const [path, names] of truth) expect(index.lookup(path)?.map((p) => p.name), path).toEqual(names);
+    expect(index.lookup('/usr/share/p7/1')).toBeUndefined();
+  });
+
+  it('refuses a file that is not an index, and rebuilds over it', async () => {
+    expect(OwnersIndex.parse(Buffer.from('something else\n'))).toBeNull();
+    const truncated = OwnersIndex.build(lists);
+    expect(OwnersIndex.parse(truncated.subarray(0, truncated.length - 3))).toBeNull();
+    const dir = await mkdtemp(join(tmpdir(), 'owners-index-'));
+    dirs.push(dir);
+    const cache = join(dir, 'dpkg-owners-abc');
+    await writeFile(cache, 'garbage');
+    let reads = 0;
+    const read = async () => {
+      reads++;
+      return lists;
+    };
+    expect((await loadOwnersIndex(cache, read)).lookup('/etc/debian_version')).toEqual([base]);
+    expect(reads).toBe(1);
+    expect((await readFile(cache)).equals(OwnersIndex.build(lists))).toBe(true);
+    // The next transaction reads the file and not the lists.
+    expect((await loadOwnersIndex(cache, read)).lookup('/usr/lib')).toEqual([libc]);
+    expect(reads).toBe(1);
+  });
+});

@@ -1,0 +1,64 @@
+// Benchmark (not a test): `uninstall` of a set of packages against the `install` of the same set, on a deployment
+// that keeps other layered packages (so the uninstall really recomposes). Goal: uninstall ≤ 1.0× install.
+// Run with scripts/bench (root, Debian's archive reachable). BENCH_RUNS (default 3) runs; medians are printed.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { install, uninstall } from '@ostree-layer/core';
+import { dpkgBackend } from '@ostree-layer/dpkg';
+import { aptDownloadClosure, ensureDebianMinbase, makeSysroot, resolveCacheDir } from '@ostree-layer/testkit';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (ms) => `${ms.toFixed(0)} ms`;
+const backends = [dpkgBackend];
+
+const base = await ensureDebianMinbase();
+const work = mkdtempSync(join(tmpdir(), 'ostree-layer-bench-uninstall-'));
+const probe = await makeSysroot({ base });
+const status = join(probe.deploymentDir(), 'usr/lib/sysimage/dpkg/status');
+const cache = join(resolveCacheDir(), 'bench-debs');
+// What stays layered, and the set that comes and goes (no package in both).
+const staying = await aptDownloadClosure(['htop'], status, cache);
+const set = (await aptDownloadClosure(['jq'], status, cache)).filter((f) => !staying.includes(f));
+await probe.dispose();
+const names = set.map((f) => f.split('/').pop().split('_')[0]);
+console.log(`staying: ${staying.map((f) => f.split('/').pop()).join(' ')}`);
+console.log(`the set: ${set.map((f) => f.split('/').pop()).join(' ')}`);
+
+/** Collects phase times from the report events (uninstall has no timings field). */
+function phaseReport() {
+  const phases = {};
+  return { phases, report: { emit: (e) => { if (e.type === 'phase-end') phases[e.phase] = (phases[e.phase] ?? 0) + e.ms; } } };
+}
+
+const installs = [];
+const uninstalls = [];
+let lastPhases;
+for (let i = 0; i < RUNS; i++) {
+  const s = await makeSysroot({ base });
+  try {
+    const target = { sysroot: s.sysroot, osName: s.osName, backends };
+    await install({ ...target, files: staying });
+    // Both verbs go through the same entry points as the CLI; the set's layers are cached after the first run, as
+    // they are for an uninstall (which never imports).
+    let t = performance.now();
+    const inst = phaseReport();
+    await install({ ...target, files: set, report: inst.report });
+    installs.push(performance.now() - t);
+    t = performance.now();
+    const un = phaseReport();
+    await uninstall({ ...target, names, report: un.report });
+    uninstalls.push(performance.now() - t);
+    lastPhases = { install: inst.phases, uninstall: un.phases };
+  } finally {
+    await s.dispose();
+  }
+}
+const i = median(installs);
+const u = median(uninstalls);
+console.log(`\ninstall of the set: ${fmt(i)} (runs: ${installs.map(fmt).join(', ')})`);
+console.log(`uninstall of the set: ${fmt(u)} (runs: ${uninstalls.map(fmt).join(', ')})`);
+console.log(`uninstall/install ${(u / i).toFixed(2)} (goal ≤ 1.0)`);
+console.log(`phases (last run): ${JSON.stringify(lastPhases)}`);
+rmSync(work, { recursive: true, force: true });
