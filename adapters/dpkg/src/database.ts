@@ -6,6 +6,7 @@ import {
   type InstalledDatabase,
   type InstalledPackage,
   type LayerFile,
+  type PackageEntry,
   type PackageId,
   type TreeReader,
   type WriteDatabaseOptions,
@@ -194,6 +195,20 @@ function compareKeys(a: [string, string], b: [string, string]): number {
   return a[1] === b[1] ? 0 : a[1] < b[1] ? -1 : 1;
 }
 
+/**
+ * md5s of the files that need one: those the engine's import computed (PackageFile.fileDigest), or, when one is missing
+ * (a caller that listed the payload itself), read from the payload.
+ */
+async function md5s(pkg: DebPackage, entries: PackageEntry[], wanted: (path: string) => boolean): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const e of entries) {
+    if ((e.type !== 'file' && e.type !== 'hardlink') || !wanted(e.path)) continue;
+    if (!e.digest) return hashPayload(pkg, wanted);
+    out.set(e.path, e.digest);
+  }
+  return out;
+}
+
 /** Hashes of the regular files of a package that need one, read from its payload (hardlinks take their target's). */
 async function hashPayload(pkg: DebPackage, wanted: (path: string) => boolean): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -244,7 +259,7 @@ export async function writeDatabase(options: WriteDatabaseOptions): Promise<Laye
     const conffiles = new Set(pkg.conffiles);
     // dpkg generates md5sums (conffiles included, archive order) for packages that ship none.
     const needsHash = (p: string) => conffiles.has(p) || !pkg.controlMembers.has('md5sums');
-    const hashes = conffiles.size > 0 || !pkg.controlMembers.has('md5sums') ? await hashPayload(pkg, needsHash) : new Map<string, string>();
+    const hashes = conffiles.size > 0 || !pkg.controlMembers.has('md5sums') ? await md5s(pkg, layered.entries, needsHash) : new Map<string, string>();
 
     const para = statusParagraph(pkg.control);
     para.set('Status', layeredStatus(pkg));

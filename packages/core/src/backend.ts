@@ -38,6 +38,11 @@ export interface PackageEntry {
   config?: boolean;
   /** rpm %ghost: owned and recorded in the database, but not shipped. */
   ghost?: boolean;
+  /**
+   * Hex digest of the content (a hardlink: of its target's), in the algorithm {@link PackageFile.fileDigest} names.
+   * Backends leave it out; the engine fills it in while importing, for the entries the package asked about.
+   */
+  digest?: string;
 }
 
 /** An entry with its content; `body` is present for regular files and must be consumed before the next entry. */
@@ -65,6 +70,13 @@ export interface PackageFile {
   readonly metadata: Record<string, unknown>;
   /** True when the package has maintainer scripts that a layered install does not run (reported to the user). */
   readonly hasScripts: boolean;
+  /**
+   * Per-file digests the backend's database records and the package does not carry (dpkg: the md5 of each conffile,
+   * and of every file when the package ships no md5sums). The engine computes them in its one pass over the payload
+   * and returns them as {@link PackageEntry.digest} in {@link LayeredPackage.entries}, so the backend never reads the
+   * payload again. `algorithm` is a node:crypto hash name; `wanted` takes the path as the package names it.
+   */
+  readonly fileDigest?: { algorithm: string; wanted(path: string): boolean };
   /**
    * Streams the payload in archive order. Every call starts from the beginning of the file, so the engine may read a
    * package twice (once to list and hash it, once to import it). Throws a {@link PackageFormatError} on bad input.

@@ -124,8 +124,8 @@ export const fakeRepositories: RepositoryBackend = {
   },
   solverPolicy: () => fakePolicy,
   parseRequest(text) {
-    const m = /^([a-z0-9][a-z0-9.+_-]*)(?:=(\S+))?$/.exec(text.trim());
-    if (!m) throw new UsageError(`"${text}" is not a fake package request (name or name=version)`);
-    return m[2] ? { name: m[1]!, op: '=', version: m[2] } : { name: m[1]! };
+    const m = /^([a-z0-9][a-z0-9.+_-]*)(?::([a-z0-9-]+))?(?:=(\S+))?$/.exec(text.trim());
+    if (!m) throw new UsageError(`"${text}" is not a fake package request (name, name:arch or name=version)`);
+    return { name: m[1]!, ...(m[2] ? { arch: m[2] } : {}), ...(m[3] ? { op: '=' as const, version: m[3] } : {}) };
   },
 };
