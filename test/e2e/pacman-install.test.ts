@@ -7,18 +7,20 @@
 import { execa } from 'execa';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildPacmanPackage, ensurePacmanBase, makeSysroot, removeTree, type PacmanBase, type Sysroot } from '@ostree-layer/testkit';
+import { buildPacmanPackage, ensurePacmanBase, rawTar, removeTree, type PacmanBase, type Sysroot } from '@ostree-layer/testkit';
 import { cli, cliJson, systemSnapshot } from '../support/cli.js';
+import { sysrootPool } from '../support/sysroots.js';
 
 const BASE_PACKAGES = ['busybox 1.35.0-2', 'filesystem 2023.09.18-1', 'libgreet 1:2.1-1'];
 let base: PacmanBase;
 let work: string;
 let greet: string;
 let words: string;
-const sysroots: Sysroot[] = [];
+const makeSysroot = sysrootPool();
 const checkouts: string[] = [];
 
 beforeAll(async () => {
@@ -46,18 +48,13 @@ beforeAll(async () => {
 }, 300_000);
 
 afterEach(async () => {
-  while (sysroots.length) await sysroots.pop()!.dispose();
   while (checkouts.length) await removeTree(checkouts.pop()!);
 });
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-async function sysroot(): Promise<Sysroot> {
-  const s = await makeSysroot({ base });
-  sysroots.push(s);
-  return s;
-}
+const sysroot = () => makeSysroot({ base });
 
 const target = (s: Sysroot) => ['--sysroot', s.sysroot, '--os', s.osName];
 
@@ -291,6 +288,20 @@ describe('pacman: layering package files onto a pacman-based deployment', () => 
     expect(r.stderr).toContain('greet 1.0-2');
     expect(r.stderr).toContain('depends on words>=2');
     expect(await systemSnapshot(s.sysroot)).toBe(before);
+  });
+
+  it('records the md5 of a config file that the package\'s .MTREE does not give (a hand-made package): pacman finds it unmodified', async () => {
+    const pkginfo = 'pkgname = handmade\npkgbase = handmade\npkgver = 1-1\npkgdesc = no mtree\nbuilddate = 1700000000\npackager = hand\nsize = 9\narch = any\nbackup = etc/handmade.conf\n';
+    const file = join(work, 'handmade-1-1-any.pkg.tar.gz');
+    writeFileSync(file, gzipSync(await rawTar([
+      { name: '.PKGINFO', content: pkginfo },
+      { name: 'etc/', type: 'directory', mode: 0o755 },
+      { name: 'etc/handmade.conf', content: 'setting=1\n', uname: 'root', gname: 'root' },
+    ])));
+    const s = await sysroot();
+    const result = await cliJson(['install', ...target(s), file]);
+    const view = await bootedView(s, result.commit);
+    expect((await pacman(view, '-Qii', 'handmade')).stdout).toMatch(/^UNMODIFIED\t.*\/etc\/handmade\.conf$/m);
   });
 
   it('refuses a package that ships a file the base owns with other content, with exit 4 and nothing changed', async () => {

@@ -46,6 +46,7 @@ export async function sniffCompression(file: string): Promise<Compression | null
 export class PacmanPackage implements PackageFile {
   readonly id: PackageId;
   readonly hasScripts: boolean;
+  readonly fileDigest?: { algorithm: string; wanted(path: string): boolean };
   private metadataCache?: Record<string, unknown>;
 
   constructor(
@@ -60,6 +61,10 @@ export class PacmanPackage implements PackageFile {
   ) {
     this.id = { name: info.pkgname, version: info.pkgver, arch: info.arch };
     this.hasScripts = install !== undefined;
+    // %BACKUP% records each config file's md5; a .MTREE without one (not makepkg's) leaves the engine to compute it.
+    const known = mtreeMd5s(mtree);
+    const missing = new Set(this.backup.filter((path) => !known.has(path)));
+    if (missing.size > 0) this.fileDigest = { algorithm: 'md5', wanted: (path: string) => missing.has(path) };
   }
 
   get metadata(): Record<string, unknown> {

@@ -183,7 +183,8 @@ export function packageEntryFiles(localDir: string, added: WriteDatabaseOptions[
   const pkg = added.package as PacmanPackage;
   const dir = `${localDir}/${packageDir(pkg.id)}`;
   const md5s = pkg.md5s();
-  const backup = pkg.backup.map((path) => ({ path, md5: md5s.get(path) ?? '' }));
+  const digests = new Map(added.entries.filter((e) => e.digest).map((e) => [e.path, e.digest!]));
+  const backup = pkg.backup.map((path) => ({ path, md5: md5s.get(path) ?? digests.get(path) ?? '' }));
   const files: LayerFile[] = [
     { path: dir, type: 'directory', mode: 0o755 },
     { path: `${dir}/desc`, type: 'file', mode: 0o644, content: formatDesc(pkg, Boolean(added.automatic), installDate) },
