@@ -280,6 +280,24 @@ describe('pacman: layering package files onto a pacman-based deployment', () => 
     expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
   });
 
+  it('runs the deployment\'s alpm hooks that new packages trigger, with their targets on stdin (NeedsTargets)', async () => {
+    const hooks = await buildPacmanPackage(join(work, 'hooks'), {
+      name: 'greet-hooks',
+      version: '1',
+      files: [{
+        path: '/usr/share/libalpm/hooks/50-greet-index.hook',
+        content: '[Trigger]\nOperation = Install\nOperation = Upgrade\nType = Path\nTarget = usr/share/greet-words/*\n\n[Action]\nDescription = Indexing greetings\nWhen = PostTransaction\nExec = /bin/sh -c \'cat > /usr/share/greet-index\'\nNeedsTargets\n',
+      }],
+    });
+    const s = await sysroot();
+    expect((await cliJson(['install', ...target(s), hooks])).scripts).toEqual([]);
+    const result = await cliJson(['install', ...target(s), words]);
+    expect(result.scripts.map((step: { label: string }) => step.label)).toEqual(['hook 50-greet-index.hook (Indexing greetings)']);
+    const view = await bootedView(s, result.commit);
+    expect(readFileSync(join(view, 'usr/share/greet-index'), 'utf8')).toBe('usr/share/greet-words/\nusr/share/greet-words/words\n');
+    expect((await pacman(view, '-Qk')).exitCode).toBe(0);
+  });
+
   it('refuses, as pacman -U does, a package whose depends nothing meets (exit 7), with nothing changed', async () => {
     const s = await sysroot();
     const before = await systemSnapshot(s.sysroot);

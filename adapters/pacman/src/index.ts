@@ -15,6 +15,7 @@ export * from './archive.js';
 export * from './database.js';
 export * from './database-remove.js';
 export * from './dependencies.js';
+export * from './hooks.js';
 export * from './inspect.js';
 export * from './mtree.js';
 export * from './native-tools.js';

@@ -2,11 +2,12 @@
  * The install scriptlet of a pacman package (`.INSTALL`), run as libalpm 13 runs it for `pacman -U`: the file is
  * sourced by /bin/sh and the function called with the new version — `pre_install <ver>` before the payload is
  * extracted, `post_install <ver>` after it and after the database entry is written. libalpm skips a function the file
- * does not define (it greps for it); `command -v` does the same here. pacman runs no other hook for a plain install
- * (alpm hooks in /usr/share/libalpm/hooks are not run: ostree-layer does not implement them yet).
+ * does not define (it greps for it); `command -v` does the same here. The tree's alpm hooks that the new packages
+ * trigger run around them as pacman runs them: PreTransaction ones first, PostTransaction ones last (hooks.ts).
  */
 import { ScriptError, SCRIPT_DIR, type ScriptPlan, type ScriptStep, type TreeReader, type WriteDatabaseOptions } from '@ostree-layer/core';
 import { PacmanPackage } from './archive.js';
+import { HookSyntaxError, triggeredHooks } from './hooks.js';
 
 /** libalpm's SCRIPTLET_SHELL. */
 const SHELL = '/bin/sh';
@@ -27,15 +28,27 @@ function step(pkg: PacmanPackage, fileName: string, fn: 'pre_install' | 'post_in
 
 export async function planScripts({ tree, added }: WriteDatabaseOptions): Promise<ScriptPlan | null> {
   const scripted = added.map((a) => a.package).filter((p): p is PacmanPackage => p instanceof PacmanPackage && p.install !== undefined);
-  if (scripted.length === 0) return null;
-  if (!(await hasShell(tree))) {
+  let hooks: Awaited<ReturnType<typeof triggeredHooks>>;
+  try {
+    hooks = await triggeredHooks(tree, added.map((a) => ({ name: a.package.id.name, entries: a.entries })));
+  } catch (err) {
+    if (err instanceof HookSyntaxError) throw new ScriptError(`an alpm hook of the deployment cannot be read (${err.message}); pacman refuses it too: fix or remove the hook`);
+    throw err;
+  }
+  if (scripted.length === 0 && hooks.length === 0) return null;
+  if (scripted.length > 0 && !(await hasShell(tree))) {
     throw new ScriptError(`${scripted.map((p) => p.id.name).join(', ')}: the .INSTALL scriptlet needs ${SHELL}, which the tree does not have; install a shell package first, or pass --no-scripts`);
   }
+  const hookStep = ({ hook, targets }: (typeof hooks)[number]): ScriptStep => ({
+    label: `hook ${hook.name}${hook.description ? ` (${hook.description})` : ''}`,
+    argv: hook.exec,
+    stdin: hook.needsTargets ? targets.map((t) => `${t}\n`).join('') : undefined,
+  });
   const files = scripted.map((p) => ({ name: `${p.id.name}.install`, content: p.install!, mode: 0o644 }));
   return {
     files,
-    beforePayload: scripted.map((p) => step(p, `${p.id.name}.install`, 'pre_install')),
-    afterPayload: scripted.map((p) => step(p, `${p.id.name}.install`, 'post_install')),
+    beforePayload: [...hooks.filter((h) => h.hook.when === 'PreTransaction').map(hookStep), ...scripted.map((p) => step(p, `${p.id.name}.install`, 'pre_install'))],
+    afterPayload: [...scripted.map((p) => step(p, `${p.id.name}.install`, 'post_install')), ...hooks.filter((h) => h.hook.when === 'PostTransaction').map(hookStep)],
     binds: [],
     sandboxOnly: [],
     discard: [],
