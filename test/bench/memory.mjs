@@ -2,6 +2,8 @@
 // same run with GNU time (%M: the largest resident set of the command or of any one process it waited for).
 //   (a) a control-member bomb: control.tar holds 40 members of 63 MiB each (2.5 GiB of zeros, gzip'd to ~2.5 MiB);
 //   (b) a normal package: one 128 MiB file (the largest single file written) and 2000 small ones.
+//   (c) a payload bomb: one file of PAYLOAD_GIB GiB of zeros (default 2; BENCH_PAYLOAD_GIB=10 for issue 10's size),
+//       gzip'd to a few MiB: the bytes must stream through, never be held.
 // Goal (issue 10): peak RSS ≤ 256 MB plus the largest single file being written, whatever the package holds.
 //
 //   node test/bench/memory.mjs        (root; run with scripts/bench, the CLI built by `npx tsc -b`)
@@ -18,6 +20,7 @@ const BOMB_MEMBERS = 40;
 const BOMB_MEMBER_SIZE = 63 * MIB;
 const LARGEST_FILE = 128 * MIB;
 const GOAL_BASE = 256 * MIB;
+const PAYLOAD_GIB = Number(process.env.BENCH_PAYLOAD_GIB ?? 2);
 
 const sh = (cmd, args, opts = {}) => execFileSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts }).trim();
 const mb = (bytes) => `${(bytes / 1e6).toFixed(0)} MB`;
@@ -82,6 +85,22 @@ function buildNormal() {
   return deb;
 }
 
+/** A .deb whose data.tar.gz holds one zero-filled file of PAYLOAD_GIB GiB, built with tar and ar. */
+function buildPayloadBomb() {
+  const dir = join(work, 'payload');
+  mkdirSync(join(dir, 'control'), { recursive: true });
+  writeFileSync(join(dir, 'control/control'), control('payload-bomb'));
+  sh('sh', ['-c', `tar -C ${dir}/control --owner=0 --group=0 -czf ${dir}/control.tar.gz ./control`]);
+  mkdirSync(join(dir, 'data/usr/share/payload-bomb'), { recursive: true });
+  sh('truncate', ['-s', String(PAYLOAD_GIB * 1024 * MIB), join(dir, 'data/usr/share/payload-bomb/zeros')]);
+  sh('sh', ['-c', `tar -C ${dir}/data --owner=0 --group=0 -cf - . | gzip -1 > ${dir}/data.tar.gz`]);
+  writeFileSync(join(dir, 'debian-binary'), '2.0\n');
+  const deb = join(work, 'payload-bomb_1.0_all.deb');
+  sh('ar', ['rc', deb, join(dir, 'debian-binary'), join(dir, 'control.tar.gz'), join(dir, 'data.tar.gz')]);
+  rmSync(dir, { recursive: true, force: true });
+  return deb;
+}
+
 /** A throwaway dpkg root with an empty database. */
 function dpkgRoot(name) {
   const root = join(work, `dpkg-${name}`);
@@ -95,6 +114,7 @@ const base = await ensureDebianMinbase();
 const cases = [
   { what: `control bomb (${BOMB_MEMBERS} x ${BOMB_MEMBER_SIZE / MIB} MiB control members)`, deb: buildControlBomb(), largest: 0 },
   { what: `normal package (one ${LARGEST_FILE / MIB} MiB file, 2000 small)`, deb: buildNormal(), largest: LARGEST_FILE },
+  { what: `payload bomb (one ${PAYLOAD_GIB} GiB file of zeros)`, deb: buildPayloadBomb(), largest: PAYLOAD_GIB * 1024 * MIB },
 ];
 
 let over = false;
