@@ -280,7 +280,7 @@ describe('pacman: layering package files onto a pacman-based deployment', () => 
     expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
   });
 
-  it('runs the deployment\'s alpm hooks that new packages trigger, with their targets on stdin (NeedsTargets)', async () => {
+  it('runs the alpm hooks that new packages trigger (the deployment\'s, and a new package\'s own PostTransaction ones), with their targets on stdin (NeedsTargets)', async () => {
     const hooks = await buildPacmanPackage(join(work, 'hooks'), {
       name: 'greet-hooks',
       version: '1',
@@ -296,6 +296,12 @@ describe('pacman: layering package files onto a pacman-based deployment', () => 
     const view = await bootedView(s, result.commit);
     expect(readFileSync(join(view, 'usr/share/greet-index'), 'utf8')).toBe('usr/share/greet-words/\nusr/share/greet-words/words\n');
     expect((await pacman(view, '-Qk')).exitCode).toBe(0);
+
+    // Installed together, the hook package's PostTransaction hook runs too: it is on disk once the packages are.
+    const together = await sysroot();
+    const both = await cliJson(['install', ...target(together), hooks, words]);
+    expect(both.scripts.map((step: { label: string }) => step.label)).toEqual(['hook 50-greet-index.hook (Indexing greetings)']);
+    expect(readFileSync(join(await bootedView(together, both.commit), 'usr/share/greet-index'), 'utf8')).toContain('usr/share/greet-words/words\n');
   });
 
   it('refuses, as pacman -U does, a package whose depends nothing meets (exit 7), with nothing changed', async () => {

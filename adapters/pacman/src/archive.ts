@@ -85,6 +85,18 @@ export class PacmanPackage implements PackageFile {
   payload(): AsyncIterable<PayloadItem> {
     return readPayload(this);
   }
+
+  /** The content of the regular files at `paths` (small ones: hook files), read from the payload. */
+  async readFiles(paths: Set<string>): Promise<Map<string, Buffer>> {
+    const out = new Map<string, Buffer>();
+    for await (const { entry, body } of this.payload()) {
+      if (!body) continue;
+      if (paths.has(entry.path)) out.set(entry.path, await readAll(body, MAX_METADATA_MEMBER, entry.path));
+      else for await (const _ of body) void _;
+      if (out.size === paths.size) break;
+    }
+    return out;
+  }
 }
 
 function wrap(file: string, what: string, err: unknown): LayerError {

@@ -35,15 +35,21 @@ describe('alpm hooks', () => {
     writeFileSync(join(etc, '40-overridden.hook'), hook('Operation = Install\nType = Path\nTarget = etc/?reet.conf'));
     writeFileSync(join(usr, '50-disabled.hook'), hook('Operation = Install\nType = Path\nTarget = *'));
     symlinkSync('/dev/null', join(etc, '50-disabled.hook'));
+    // A new package's own hooks: its PostTransaction one counts (it is on disk after extraction), its Pre one not.
+    const shipped = new Map([
+      ['/usr/share/libalpm/hooks/60-shipped-post.hook', Buffer.from(hook('Operation = Install\nType = Package\nTarget = other'))],
+      ['/usr/share/libalpm/hooks/70-shipped-pre.hook', Buffer.from(hook('Operation = Install\nType = Package\nTarget = other', 'When = PreTransaction\nExec = /usr/bin/true'))],
+    ]);
     const found = await triggeredHooks(new DirectoryTree(root), [
       { name: 'greet', entries: [entry('/usr/lib', 'directory'), entry('/usr/lib/libgreet.so'), entry('/usr/lib/debug/libgreet.so.debug'), entry('/etc/greet.conf')] },
       { name: 'other', entries: [entry('/usr/lib/libother.so')] },
-    ]);
+    ], shipped);
     expect(found.map(({ hook: h, targets }) => [h.name, targets])).toEqual([
       ['10-by-name.hook', ['greet']],
       // "usr/lib/*" matches the directory entry "usr/lib/" too, as fnmatch does for alpm.
       ['20-libs.hook', ['usr/lib/', 'usr/lib/libgreet.so', 'usr/lib/libother.so']],
       ['40-overridden.hook', ['etc/greet.conf']],
+      ['60-shipped-post.hook', ['other']],
     ]);
   });
 });

@@ -3,8 +3,8 @@
  * name in /etc overrides, a link to /dev/null disables) that pacman runs around a transaction — `When =
  * PreTransaction` before any package changes, `PostTransaction` after them — when a `[Trigger]` matches: an
  * `Operation` of the transaction and a `Target` glob matching a package name (`Type = Package`) or an installed path
- * (`Type = Path`, relative, "!" negating). `NeedsTargets` feeds the matched targets on stdin. Only hooks the tree
- * already has are run: ones a new package ships are not read (pacman would run their PostTransaction part).
+ * (`Type = Path`, relative, "!" negating). `NeedsTargets` feeds the matched targets on stdin. Hooks a new package
+ * ships count for PostTransaction only, as with pacman: they are on disk once the packages are extracted.
  */
 import type { PackageEntry, TreeReader } from '@ostree-layer/core';
 
@@ -125,28 +125,55 @@ function matchesTargets(value: string, targets: string[]): boolean {
   return matched;
 }
 
+/** A hook directory path a new package ships at `path`, or undefined ("/usr/share/libalpm/hooks/x.hook" → its dir). */
+export function hookDirOf(path: string): string | undefined {
+  const dir = path.slice(0, path.lastIndexOf('/'));
+  return HOOK_DIRS.includes(dir) && path.endsWith('.hook') ? dir : undefined;
+}
+
 /**
- * The tree's hooks that an install of `added` triggers, in file-name order, each with the targets it matched (sorted,
- * for NeedsTargets). Paths are matched as alpm spells them: relative, directories with a trailing slash.
+ * The hooks that an install of `added` triggers, in file-name order, each with the targets it matched (sorted, for
+ * NeedsTargets): the tree's, and for PostTransaction also those in `shipped` (hook files of the new packages by path,
+ * with their content). Paths are matched as alpm spells them: relative, directories with a trailing slash.
  */
-export async function triggeredHooks(tree: TreeReader, added: Array<{ name: string; entries: PackageEntry[] }>): Promise<Array<{ hook: AlpmHook; targets: string[] }>> {
-  const files = new Map<string, string>();
+export async function triggeredHooks(
+  tree: TreeReader,
+  added: Array<{ name: string; entries: PackageEntry[] }>,
+  shipped: Map<string, Buffer> = new Map(),
+): Promise<Array<{ hook: AlpmHook; targets: string[] }>> {
+  // Per file name, per hook directory: the content, or null for a hook disabled by a link to /dev/null.
+  const found = new Map<string, Map<string, { text: string | null; post: boolean }>>();
+  const put = (dir: string, name: string, text: string | null, post: boolean) => {
+    if (!found.has(name)) found.set(name, new Map());
+    found.get(name)!.set(dir, { text, post });
+  };
   for (const dir of HOOK_DIRS) {
     // /etc of a commit is /usr/etc.
-    for (const real of dir.startsWith('/etc/') ? [dir, `/usr${dir}`] : [dir]) {
+    for (const real of dir.startsWith('/etc/') ? [`/usr${dir}`, dir] : [dir]) {
       if ((await tree.lstat(real))?.type !== 'directory') continue;
-      for (const name of await tree.readdir(real)) if (name.endsWith('.hook')) files.set(name, `${real}/${name}`);
+      for (const name of await tree.readdir(real)) {
+        if (!name.endsWith('.hook')) continue;
+        const path = `${real}/${name}`;
+        const stat = await tree.lstat(path);
+        if (stat?.type === 'symlink' && (await tree.readlink(path)) === '/dev/null') put(dir, name, null, false);
+        else if (stat?.type === 'file') put(dir, name, (await tree.readFile(path)).toString('utf8'), false);
+      }
     }
+  }
+  for (const [path, content] of shipped) {
+    const dir = hookDirOf(path);
+    if (dir) put(dir, path.slice(path.lastIndexOf('/') + 1), content.toString('utf8'), true);
   }
   const paths = added.flatMap((a) => a.entries.map((e) => e.path.slice(1) + (e.type === 'directory' ? '/' : '')));
   const names = added.map((a) => a.name);
   const out: Array<{ hook: AlpmHook; targets: string[] }> = [];
-  for (const name of [...files.keys()].sort()) {
-    const path = files.get(name)!;
-    const stat = await tree.lstat(path);
-    if (stat?.type === 'symlink' && (await tree.readlink(path)) === '/dev/null') continue;
-    if (stat?.type !== 'file') continue;
-    const hook = parseHook(name, (await tree.readFile(path)).toString('utf8'));
+  for (const name of [...found.keys()].sort()) {
+    const byDir = found.get(name)!;
+    // /etc/pacman.d/hooks overrides /usr/share/libalpm/hooks.
+    const chosen = byDir.get(HOOK_DIRS[1]!) ?? byDir.get(HOOK_DIRS[0]!)!;
+    if (chosen.text === null) continue;
+    const hook = parseHook(name, chosen.text);
+    if (chosen.post && hook.when !== 'PostTransaction') continue;
     const targets = new Set<string>();
     for (const trigger of hook.triggers) {
       if (!trigger.operations.includes('Install')) continue;

@@ -7,7 +7,7 @@
  */
 import { ScriptError, SCRIPT_DIR, type ScriptPlan, type ScriptStep, type TreeReader, type WriteDatabaseOptions } from '@ostree-layer/core';
 import { PacmanPackage } from './archive.js';
-import { HookSyntaxError, triggeredHooks } from './hooks.js';
+import { HookSyntaxError, hookDirOf, triggeredHooks } from './hooks.js';
 
 /** libalpm's SCRIPTLET_SHELL. */
 const SHELL = '/bin/sh';
@@ -28,9 +28,15 @@ function step(pkg: PacmanPackage, fileName: string, fn: 'pre_install' | 'post_in
 
 export async function planScripts({ tree, added }: WriteDatabaseOptions): Promise<ScriptPlan | null> {
   const scripted = added.map((a) => a.package).filter((p): p is PacmanPackage => p instanceof PacmanPackage && p.install !== undefined);
+  // Hook files the new packages ship: read from their payload (only packages that have any are read again).
+  const shipped = new Map<string, Buffer>();
+  for (const a of added) {
+    const wanted = new Set(a.entries.filter((e) => e.type === 'file' && hookDirOf(e.path)).map((e) => e.path));
+    if (wanted.size > 0 && a.package instanceof PacmanPackage) for (const [path, content] of await a.package.readFiles(wanted)) shipped.set(path, content);
+  }
   let hooks: Awaited<ReturnType<typeof triggeredHooks>>;
   try {
-    hooks = await triggeredHooks(tree, added.map((a) => ({ name: a.package.id.name, entries: a.entries })));
+    hooks = await triggeredHooks(tree, added.map((a) => ({ name: a.package.id.name, entries: a.entries })), shipped);
   } catch (err) {
     if (err instanceof HookSyntaxError) throw new ScriptError(`an alpm hook of the deployment cannot be read (${err.message}); pacman refuses it too: fix or remove the hook`);
     throw err;
