@@ -50,6 +50,7 @@ try {
   const ours = [];
   const oursImport = [];
   const cached = [];
+  let phases;
   const naive = [];
   const streamed = [];
   const consumed = [];
@@ -59,6 +60,7 @@ try {
     const result = await install({ backends: [dpkgBackend], files: [deb], commitOnly: { repo, ref: 'base' }, noScripts: true });
     ours.push(performance.now() - t);
     oursImport.push(result.timings.import);
+    phases = result.timings;
     // The same file again onto the same base: the layer cache answers from the file's digest.
     sh('ostree', [`--repo=${repo}`, 'refs', '--create=base2', '--force', base.commit]);
     t = performance.now();
@@ -92,6 +94,7 @@ try {
   // Ratios of each run's pair, then their median: steadier than a ratio of medians on a machine others share.
   const paired = (xs) => median(xs.map((v, i) => v / naive[i])).toFixed(2);
   console.log(`ours, install --commit-only --no-scripts: ${fmt(median(ours))} (import phase ${fmt(median(oursImport))}; a cached second import ${fmt(median(cached))})`);
+  console.log(`  phases of the last run: ${JSON.stringify(phases)}`);
   console.log(`naive, dpkg-deb -x + ostree commit --tree=ref=BASE --tree=dir: ${fmt(median(naive))}`);
   console.log(`the routes with the real tools: dpkg-deb --fsys-tarfile | ostree commit --tree=tar=- ${fmt(median(streamed))}, dpkg-deb -x + ostree commit --consume ${fmt(median(consumed))}`);
   console.log(`ratio whole install/naive ${paired(ours)} (goal ≤ 1.0), import phase/naive ${paired(oursImport)}`);
