@@ -29,6 +29,10 @@ export class RepoTree implements TreeReader {
     return `${this.repo.path}:${this.commit.slice(0, 12)}`;
   }
 
+  get identity(): string {
+    return this.commit;
+  }
+
   /** Checks out `dir` (and everything below it) so that reads beneath it come from disk. */
   async prefetch(dir: string): Promise<void> {
     if (this.local(dir)) return;

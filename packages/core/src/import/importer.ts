@@ -70,7 +70,7 @@ export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promi
   let walked;
   try {
     walked = await walkPayload({ placer, accounts: ctx.accounts, layer }, pkg);
-    const record = makeRecord(pkg, fileDigest, facts, walked);
+    const record = makeRecord(pkg, fileDigest, placer, facts, walked);
     await layer.file(recordPath, { mode: 0o644, uid: 0, gid: 0 }, Buffer.byteLength(record), record);
     layer.finalize();
   } catch (err) {

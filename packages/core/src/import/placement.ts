@@ -46,6 +46,11 @@ export class PathPlacer {
     private readonly facts?: BaseFacts,
   ) {}
 
+  /** The base's {@link TreeReader.identity}, when it has one. */
+  get baseIdentity(): string | undefined {
+    return this.base.identity;
+  }
+
   /** A view of this placer (same base, same cache) that writes down every fact of the base it decides on. */
   recording(facts: BaseFacts): PathPlacer {
     return new PathPlacer(this.base, this.answers, facts);
