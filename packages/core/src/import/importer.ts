@@ -66,7 +66,8 @@ export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promi
     subject: `${pkg.id.name} ${pkg.id.version} ${pkg.id.arch}`,
     signal: abort.signal,
   });
-  committing.catch(() => undefined);
+  // ostree failing (a full disk) stops the walk at once, instead of leaving it waiting for a reader that is gone.
+  committing.catch((err: unknown) => layer.destroy(err instanceof Error ? err : new Error(String(err))));
   let walked;
   try {
     walked = await walkPayload({ placer, accounts: ctx.accounts, layer }, pkg);
