@@ -1,4 +1,5 @@
 export * from './backend.js';
+export * from './decompress.js';
 export * from './errors.js';
 export * from './paths.js';
 export * from './tree.js';
