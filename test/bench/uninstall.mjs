@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { install, uninstall } from '@ostree-layer/core';
-import { dpkgBackend } from '@ostree-layer/dpkg';
+import { dpkgBackend, dpkgRepositories } from '@ostree-layer/dpkg';
 import { aptDownloadClosure, ensureDebianMinbase, makeSysroot, resolveCacheDir } from '@ostree-layer/testkit';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -48,7 +48,8 @@ for (let i = 0; i < RUNS; i++) {
     installs.push(performance.now() - t);
     t = performance.now();
     const un = phaseReport();
-    await uninstall({ ...target, names, report: un.report });
+    // With the resolve model, as the CLI runs it (the dependency check and autoremove).
+    await uninstall({ ...target, names, repositoryBackends: { dpkg: dpkgRepositories }, report: un.report });
     uninstalls.push(performance.now() - t);
     lastPhases = { install: inst.phases, uninstall: un.phases };
   } finally {
