@@ -25,7 +25,7 @@ if (args.includes('--child')) {
   const tree = new DirectoryTree(dir);
   const location = await dpkgBackend.detect(tree);
   const database = await dpkgBackend.openDatabase(tree, location);
-  const plan = await planByName({ backend: dpkgBackend, repositoryBackend: dpkgRepositories, tree, database, names: [request], cacheDir: opt('--cache') });
+  const plan = await planByName({ repositories: dpkgRepositories, tree, database, names: [request], cacheDir: opt('--cache') });
   const ms = performance.now() - started;
   process.stdout.write(JSON.stringify({ ms, rssKiB: process.resourceUsage().maxRSS, install: plan.install.length, stats: plan.stats }) + '\n');
   process.exit(0);

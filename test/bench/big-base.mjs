@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { install } from '@ostree-layer/core';
-import { dpkgBackend } from '@ostree-layer/dpkg';
+import { dpkgPlugin } from '@ostree-layer/dpkg';
 import { aptDownloadClosure, ensureDebianMinbase, makeSysroot, resolveCacheDir, withFileLock } from '@ostree-layer/testkit';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -81,7 +81,7 @@ async function once(commit) {
   const ref = 'bench/target';
   sh('ostree', [`--repo=${repo}`, 'refs', '--create', ref, commit, '--force']);
   const t = performance.now();
-  const r = await install({ backends: [dpkgBackend], files: debs, commitOnly: { repo, ref }, noScripts: true });
+  const r = await install({ plugins: [dpkgPlugin], files: debs, commitOnly: { repo, ref }, noScripts: true });
   return { ms: performance.now() - t, timings: r.timings };
 }
 

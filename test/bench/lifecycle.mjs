@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { install, uninstall, upgrade } from '@ostree-layer/core';
-import { dpkgBackend } from '@ostree-layer/dpkg';
+import { dpkgPlugin } from '@ostree-layer/dpkg';
 import { aptDownloadClosure, buildDeb, ensureDebianMinbase, makeSysroot, resolveCacheDir } from '@ostree-layer/testkit';
 
 const CYCLES = Number(process.env.BENCH_CYCLES ?? 20);
@@ -17,7 +17,7 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8' }).trim();
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const du = (dir) => Number(sh('du', ['-sb', dir]).split('\t')[0]);
-const backends = [dpkgBackend];
+const plugins = [dpkgPlugin];
 
 const base = await ensureDebianMinbase();
 const work = mkdtempSync(join(tmpdir(), 'ostree-layer-bench-lifecycle-'));
@@ -70,7 +70,7 @@ function orphanPackageRefs(s) {
 {
   const s = await makeSysroot({ base });
   try {
-    const target = { sysroot: s.sysroot, osName: s.osName, backends, progress: () => undefined };
+    const target = { sysroot: s.sysroot, osName: s.osName, plugins, progress: () => undefined };
     for (let n = 0; n < CYCLES; n++) {
       const debs = [];
       for (const k of [0, 1, 2]) {
@@ -110,11 +110,11 @@ function orphanPackageRefs(s) {
       // Steady state: a rollback deployment exists, so both deploys below retire one (which ostree deletes).
       sh('ostree', ['admin', 'deploy', `--sysroot=${a.sysroot}`, `--os=${a.osName}`, a.ref]);
       const t = performance.now();
-      await install({ backends, files: five, sysroot: a.sysroot, osName: a.osName });
+      await install({ plugins, files: five, sysroot: a.sysroot, osName: a.osName });
       fresh.push(performance.now() - t);
       newBase(a, `u${i}`);
       const u = performance.now();
-      const r = await upgrade({ backends, sysroot: a.sysroot, osName: a.osName });
+      const r = await upgrade({ plugins, sysroot: a.sysroot, osName: a.osName });
       upgrades.push(performance.now() - u);
       if (i === RUNS - 1) console.log(`  upgrade phases (last run): ${JSON.stringify(r.timings)}`);
     } finally {

@@ -5,13 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { install, uninstall } from '@ostree-layer/core';
-import { dpkgBackend, dpkgRepositories } from '@ostree-layer/dpkg';
+import { dpkgPlugin } from '@ostree-layer/dpkg';
 import { aptDownloadClosure, ensureDebianMinbase, makeSysroot, resolveCacheDir } from '@ostree-layer/testkit';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (ms) => `${ms.toFixed(0)} ms`;
-const backends = [dpkgBackend];
+const plugins = [dpkgPlugin];
 
 const base = await ensureDebianMinbase();
 const work = mkdtempSync(join(tmpdir(), 'ostree-layer-bench-uninstall-'));
@@ -38,7 +38,7 @@ let lastPhases;
 for (let i = 0; i < RUNS; i++) {
   const s = await makeSysroot({ base });
   try {
-    const target = { sysroot: s.sysroot, osName: s.osName, backends };
+    const target = { sysroot: s.sysroot, osName: s.osName, plugins };
     await install({ ...target, files: staying });
     // Both verbs go through the same entry points as the CLI; the set's layers are cached after the first run, as
     // they are for an uninstall (which never imports).
@@ -48,8 +48,8 @@ for (let i = 0; i < RUNS; i++) {
     installs.push(performance.now() - t);
     t = performance.now();
     const un = phaseReport();
-    // With the resolve model, as the CLI runs it (the dependency check and autoremove).
-    await uninstall({ ...target, names, repositoryBackends: { dpkg: dpkgRepositories }, report: un.report });
+    // The plugin brings the resolve model, as the CLI's does (the dependency check and autoremove).
+    await uninstall({ ...target, names, report: un.report });
     uninstalls.push(performance.now() - t);
     lastPhases = { install: inst.phases, uninstall: un.phases };
   } finally {

@@ -1,13 +1,14 @@
-// The rpm backend against the contract's conformance suite, with .rpms built by the real rpmbuild.
+// The rpm plugin against the contract's conformance suite, with .rpms built by the real rpmbuild and a repository
+// made by the real createrepo_c.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rpmBackend } from '@ostree-layer/rpm';
+import { rpmPlugin } from '@ostree-layer/rpm';
 import { buildDeb, buildRpm } from '@ostree-layer/testkit';
-import { describeBackendConformance } from '@ostree-layer/testkit/conformance';
+import { describePluginConformance } from '@ostree-layer/testkit/conformance';
 
-describeBackendConformance(rpmBackend, async () => {
+describePluginConformance(rpmPlugin, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'conformance-rpm-'));
   const packages = [
     await buildRpm(dir, {
@@ -31,7 +32,9 @@ describeBackendConformance(rpmBackend, async () => {
     path: sharedPath,
   };
   const scripted = await buildRpm(dir, { name: 'conf-scripted', version: '1', files: [{ path: '/usr/share/conf-scripted/data', content: 'x\n' }], scripts: { post: 'exit 0' } });
-  const foreignFile = await buildDeb(dir, { name: 'not-an-rpm', version: '1', files: [{ path: '/x', content: 'x' }] });
+  const otherFormatFile = await buildDeb(dir, { name: 'not-an-rpm', version: '1', files: [{ path: '/x', content: 'x' }] });
+  const foreignFile = join(dir, 'garbage.rpm');
+  writeFileSync(foreignFile, Buffer.from([0xed, 0xab, 0xee]));
   const tree = join(dir, 'tree');
   const db = join(tree, 'usr/lib/sysimage/rpm');
   mkdirSync(db, { recursive: true });
@@ -40,6 +43,19 @@ describeBackendConformance(rpmBackend, async () => {
   // planScripts refuses a scriptlet whose interpreter the tree lacks; nothing runs this one here.
   mkdirSync(join(tree, 'bin'));
   writeFileSync(join(tree, 'bin/sh'), '#!/no/shell/here\n', { mode: 0o755 });
+  // The installed package is noarch: the arch comes from the tree's rpm platform file, as rpm in the tree reads it.
+  mkdirSync(join(tree, 'usr/etc/rpm'), { recursive: true });
+  writeFileSync(join(tree, 'usr/etc/rpm/platform'), 'x86_64-redhat-linux-gnu\n');
+  // A repository with an x86_64 tool, a noarch library it needs and an aarch64 build this tree cannot run.
+  const mirror = join(dir, 'mirror');
+  const tool = (arch: string) => buildRpm(mirror, { name: 'conf-tool', version: '1.2', arch, requires: ['conf-lib >= 1'], files: [{ path: '/usr/bin/conf-tool', content: '#!/bin/sh\n', mode: 0o755 }] });
+  const repoPackages = [await tool('x86_64'), await tool('aarch64'), await buildRpm(mirror, { name: 'conf-lib', version: '1.0', files: [{ path: '/usr/share/conf-lib/data', content: 'lib\n' }] })];
+  execFileSync('createrepo_c', ['--quiet', mirror]);
   // Ascending as rpm.vercmp orders them (checked by hand with the real tool).
-  return { packages: packages.slice(1), foreignFile, treeWithDatabase: tree, overwrite, scripted, ascendingVersions: ['0.9', '1.0~rc1', '1.0', '1.0^git1', '1.0a', '1.0.1', '1:0.1'] };
+  return {
+    packages: packages.slice(1), foreignFile, otherFormatFile, treeWithDatabase: tree, overwrite, scripted,
+    ascendingVersions: ['0.9', '1.0~rc1', '1.0', '1.0^git1', '1.0a', '1.0.1', '1:0.1'],
+    versionOperators: { lower: 'lt', equal: 'eq', higher: 'gt' },
+    repository: { sources: [`file://${mirror}`], packages: repoPackages, arch: 'x86_64', request: 'conf-tool', installs: ['conf-tool x86_64', 'conf-lib noarch'] },
+  };
 });

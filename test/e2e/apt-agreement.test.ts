@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectoryTree, planByName, ResolutionError, type RepositorySet } from '@ostree-layer/core';
+import { DirectoryTree, lineReport, openRepositoryTarget, planByName, ResolutionError, type RepositorySet } from '@ostree-layer/core';
 import { dpkgBackend, dpkgRepositories } from '@ostree-layer/dpkg';
 import { aptPlan, ensureDebianMinbase, makeSysroot, resolveCacheDir, type Sysroot } from '@ostree-layer/testkit';
 
@@ -39,10 +39,11 @@ describe('agreement with apt-get -s install', () => {
     const location = (await dpkgBackend.detect(tree))!;
     const database = await dpkgBackend.openDatabase(tree, location);
     const statusFile = join(s.deploymentDir(), location, 'status');
-    const repositories: RepositorySet = await dpkgRepositories.openRepositories({ tree, cacheDir: join(resolveCacheDir(), 'ostree-layer') });
+    const target = await openRepositoryTarget(dpkgRepositories, tree, database);
+    const repositories: RepositorySet = await dpkgRepositories.openRepositories({ ...target, cacheDir: join(resolveCacheDir(), 'ostree-layer'), report: lineReport() });
     const aptSources = ['-o', `Dir::Etc::SourceList=${join(s.deploymentDir(), 'usr/etc/apt/sources.list')}`, '-o', 'Dir::Etc::SourceParts=/nonexistent'];
     const installed = new Set((await database.packages()).map((p) => p.name));
-    const names = [...new Set(repositories.specs().filter((p) => (p.data as { origin: string }).origin === 'bookworm/main').map((p) => p.name))]
+    const names = [...new Set(repositories.specs().filter((p) => p.download.origin === 'bookworm/main').map((p) => p.name))]
       .filter((n) => !installed.has(n))
       .sort();
     const rand = mulberry32(SEED);
@@ -53,7 +54,7 @@ describe('agreement with apt-get -s install', () => {
     const started = performance.now();
     for (const name of sample) {
       try {
-        const plan = await planByName({ backend: dpkgBackend, repositoryBackend: dpkgRepositories, tree, database, names: [name], cacheDir: '', repositories });
+        const plan = await planByName({ repositories: dpkgRepositories, tree, database, names: [name], cacheDir: '', opened: repositories });
         ours.set(name, plan.install.map((p) => `${p.name} ${p.version} ${p.arch}`).sort());
       } catch (err) {
         if (!(err instanceof ResolutionError)) throw err;

@@ -7,30 +7,26 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, statSync
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { aptDownloadClosure, buildDeb, buildRawDataTarDeb, ensureDebianMinbase, makeSysroot, type BaseImage, type Sysroot } from '@ostree-layer/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aptDownloadClosure, buildDeb, buildRawDataTarDeb, ensureDebianMinbase, type BaseImage, type Sysroot } from '@ostree-layer/testkit';
 import { cli, cliJson, sha256File, systemSnapshot } from '../support/cli.js';
+import { sysrootPool } from '../support/sysroots.js';
 
 const DB = 'usr/lib/sysimage/dpkg';
 let base: BaseImage;
 let work: string;
-const sysroots: Sysroot[] = [];
+const newSysroot = sysrootPool();
 
 beforeAll(async () => {
   base = await ensureDebianMinbase();
   work = mkdtempSync(join(tmpdir(), 'ostree-layer-e2e-'));
-});
-afterEach(async () => {
-  while (sysroots.length) await sysroots.pop()!.dispose();
 });
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
 async function sysroot(): Promise<Sysroot> {
-  const s = await makeSysroot({ base });
-  sysroots.push(s);
-  return s;
+  return newSysroot({ base });
 }
 
 function target(s: Sysroot): string[] {

@@ -1,6 +1,6 @@
 /**
  * Faults against real Debian minbase sysroots: a disk that fills up, concurrent transactions reaching one sysroot
- * different ways, and SIGINT/SIGTERM at the phase boundaries. Each leaves the system either unchanged (and says so)
+ * different ways, and SIGKILL/SIGTERM/SIGINT at every phase boundary. Each leaves the system either unchanged (and says so)
  * or with the complete new deployment (and says that), ostree fsck clean, and a rerun that succeeds.
  */
 import { execa } from 'execa';
@@ -8,10 +8,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDeb, ensureDebianMinbase, makeSysroot, type Sysroot } from '@ostree-layer/testkit';
 import { CLI, cli, cliProcess, systemSnapshot } from '../support/cli.js';
+import { buildMirror } from './apt-mirror-kit.js';
 
 let work: string;
 
@@ -98,10 +99,37 @@ describe('concurrent transactions', () => {
   }, 600_000);
 });
 
-describe('SIGINT and SIGTERM', () => {
-  async function pausedInstall(s: Sysroot, point: string, name: string) {
-    const deb = await buildDeb(join(work, `signal-${name}`), { name, version: '1.0', files: [{ path: `/usr/share/${name}/data`, content: randomBytes(200_000) }] });
-    const child = cliProcess(['install', '--sysroot', s.sysroot, '--os', s.osName, deb], { OSTREE_LAYER_FAULT_PAUSE: point });
+/**
+ * The fault campaign: an install by name (a local mirror, so resolve and download happen) paused at each phase
+ * boundary, then killed. Before `ostree admin deploy` runs, SIGTERM/SIGINT stop cleanly (143/130, "nothing changed",
+ * refs and deployments as they were, no scratch of the process left) and SIGKILL leaves the deployments as they were;
+ * inside the deploy and after it, SIGTERM waits and the result says deployed (exit 0), and SIGKILL after it leaves the
+ * complete new deployment. Every time: no mount left, ostree fsck clean, and the same command run again succeeds.
+ */
+describe('SIGKILL, SIGTERM and SIGINT at every phase boundary', () => {
+  const POINTS = ['resolve', 'fetch', 'import', 'database', 'scripts', 'compose', 'deploy', 'deploying', 'deployed'] as const;
+  type Point = (typeof POINTS)[number];
+  let source: string;
+
+  beforeAll(async () => {
+    // Each package runs a postinst, so that the script phase (and its boundary) happens.
+    const debs = ['fault-term', 'fault-kill', 'fault-int'].map((name) => ({
+      name,
+      version: '1.0',
+      scripts: { postinst: `echo configured > /usr/share/${name}-configured` },
+      files: [{ path: `/usr/share/${name}/data`, content: randomBytes(200_000) }],
+    }));
+    source = `deb [trusted=yes] file://${await buildMirror(join(work, 'mirror'), { debs })} stable main`;
+  }, 300_000);
+
+  /** `install NAME` from the mirror only: the base's own sources are unreachable in a network namespace of its own. */
+  function installByName(s: Sysroot, name: string, env: Record<string, string> = {}) {
+    const args = ['install', '--sysroot', s.sysroot, '--os', s.osName, '--cache-dir', join(work, `cache-${basename(s.sysroot)}`), '--source', source, name];
+    return execa('unshare', ['-n', 'node', CLI, ...args], { reject: false, env, buffer: true });
+  }
+
+  async function paused(s: Sysroot, point: Point, name: string) {
+    const child = installByName(s, name, { OSTREE_LAYER_FAULT_PAUSE: point });
     await new Promise<void>((resolve, reject) => {
       child.stderr!.on('data', (d: Buffer) => d.toString().includes(`paused at ${point}`) && resolve());
       child.on('exit', (code) => reject(new Error(`exited with ${code} before pausing at ${point}`)));
@@ -110,64 +138,93 @@ describe('SIGINT and SIGTERM', () => {
     return { child };
   }
 
-  it.each([
-    ['import', 'SIGINT', 130], ['compose', 'SIGTERM', 143], ['deploy', 'SIGINT', 130], ['deploy', 'SIGTERM', 143],
-  ] as const)('before the deploy (%s), %s stops cleanly: exit %i, nothing changed, no scratch left, a rerun succeeds', async (point, signal, status) => {
+  const deployments = async (s: Sysroot) => (await execa('ostree', ['admin', 'status', `--sysroot=${s.sysroot}`])).stdout;
+  const layered = async (s: Sysroot, name: string) =>
+    (await execa('dpkg-query', [`--admindir=${join(s.deploymentDir(), 'usr/lib/sysimage/dpkg')}`, '-W', '-f', '${db:Status-Abbrev}', name], { reject: false })).stdout.trim();
+
+  it.each(POINTS)('at %s', async (point) => {
     const s = await makeSysroot({ base: await ensureDebianMinbase() });
     try {
-      const before = await systemSnapshot(s.sysroot);
-      const name = `sig-${point}-${signal.toLowerCase()}`;
-      const { child } = await pausedInstall(s, point, name);
-      child.kill(signal);
-      const r = await child;
-      expect(r.exitCode, String(r.stderr)).toBe(status);
-      expect(String(r.stderr)).toMatch(new RegExp(`interrupted by ${signal} before the deploy: nothing changed`));
-      expect(await systemSnapshot(s.sysroot)).toBe(before);
-      const scratch = (await execa('ls', [join(s.repo, 'tmp')])).stdout.split('\n').filter((n) => n.includes(`-${child.pid}-`));
-      expect(scratch).toEqual([]);
-      const deb = join(work, `signal-${name}`, `${name}_1.0_all.deb`);
-      const again = await cli(['install', '--sysroot', s.sysroot, '--os', s.osName, deb]);
-      expect(again.exitCode, again.stderr).toBe(0);
-      expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
+      // SIGINT only where it stops a transaction the way SIGTERM does; the campaign proper is SIGTERM and SIGKILL.
+      const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGKILL', ...(point === 'import' || point === 'deploy' ? ['SIGINT' as const] : [])];
+      for (const signal of signals) {
+        const name = `fault-${signal.slice(3).toLowerCase()}`;
+        const what = `${signal} at ${point}`;
+        const before = await systemSnapshot(s.sysroot);
+        const deploymentsBefore = await deployments(s);
+        const { child } = await paused(s, point, name);
+        child.kill(signal);
+        const r = await child;
+        const stderr = String(r.stderr);
+        expect(stderr, what).not.toMatch(/internal error|Unhandled|EPIPE/);
+        // The deploy has begun (deploying) or is done (deployed): the new deployment is complete whatever the signal.
+        const deployed = point === 'deployed' || (point === 'deploying' && signal !== 'SIGKILL');
+        if (signal === 'SIGKILL') {
+          expect(r.signal, what).toBe('SIGKILL');
+        } else if (deployed) {
+          expect(r.exitCode, `${what}: ${stderr}`).toBe(0);
+          expect(stderr, what).toMatch(new RegExp(`${signal} received (while|after) ostree admin deploy`));
+          expect(String(r.stdout), what).toMatch(/Deployed; reboot to use it/);
+        } else {
+          expect(r.exitCode, `${what}: ${stderr}`).toBe(signal === 'SIGINT' ? 130 : 143);
+          expect(stderr, what).toContain(`interrupted by ${signal} before the deploy: nothing changed`);
+          expect(await systemSnapshot(s.sysroot), what).toBe(before);
+          const scratch = (await execa('ls', [join(s.repo, 'tmp')])).stdout.split('\n').filter((n) => n.includes(`-${child.pid}-`));
+          expect(scratch, what).toEqual([]);
+        }
+        if (deployed) {
+          expect(await deployments(s), what).not.toBe(deploymentsBefore);
+          expect(await layered(s, name), what).toBe('ii');
+        } else {
+          expect(await deployments(s), what).toBe(deploymentsBefore);
+          expect(await layered(s, name), what).toBe('');
+        }
+        expect((await execa('findmnt', ['-rn', '-o', 'TARGET'])).stdout, what).not.toContain(s.sysroot);
+        expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode, what).toBe(0);
+
+        const again = await installByName(s, name);
+        expect(again.exitCode, `rerun after ${what}: ${String(again.stderr)}`).toBe(0);
+        expect(await layered(s, name), `rerun after ${what}`).toBe('ii');
+      }
     } finally {
       await s.dispose();
     }
-  }, 300_000);
+  }, 600_000);
 
-  it('at the start of the script phase, SIGTERM stops cleanly: exit 143, nothing changed, no mount left behind', async () => {
+  it('SIGTERM while a postinst runs stops cleanly: exit 143, nothing changed, no process, mount or scratch left; the same command then succeeds', async () => {
     const s = await makeSysroot({ base: await ensureDebianMinbase() });
     try {
       const before = await systemSnapshot(s.sysroot);
-      const deb = await buildDeb(join(work, 'signal-scripts'), { name: 'sig-scripts', version: '1.0', scripts: { postinst: 'echo configured > /usr/share/sig-scripts-ran' }, files: [{ path: '/usr/share/sig-scripts/x', content: 'x\n' }] });
-      const child = cliProcess(['install', '--sysroot', s.sysroot, '--os', s.osName, deb], { OSTREE_LAYER_FAULT_PAUSE: 'scripts' });
-      await new Promise<void>((resolve, reject) => {
-        child.stderr!.on('data', (d: Buffer) => d.toString().includes('paused at scripts') && resolve());
-        child.on('exit', (code) => reject(new Error(`exited with ${code} before pausing at scripts`)));
+      // A duration no other process on a shared machine is sleeping, so `ps` finds only this script's sleep; short
+      // enough that the rerun, which sleeps it through, stays quick.
+      const nap = `15.${process.pid}`;
+      const deb = await buildDeb(join(work, 'mid-script'), {
+        name: 'mid-script',
+        version: '1.0',
+        files: [{ path: '/usr/share/mid-script/data', content: 'm\n' }],
+        scripts: { postinst: `#!/bin/sh\nsleep ${nap}\n` },
       });
+      const args = ['install', '--sysroot', s.sysroot, '--os', s.osName, deb];
+      const child = cliProcess(args);
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', (d: Buffer) => d.toString().includes('configure step') && resolve());
+        child.on('exit', (code) => reject(new Error(`exited with ${code} before the scripts ran`)));
+      });
+      // Until the sandbox reaches the sleeping postinst.
+      for (let i = 0; i < 100 && !(await execa('ps', ['-eo', 'args'])).stdout.includes(`sleep ${nap}`); i++) await new Promise((r) => setTimeout(r, 200));
       child.kill('SIGTERM');
       const r = await child;
       expect(r.exitCode, String(r.stderr)).toBe(143);
-      expect(String(r.stderr)).toMatch(/nothing changed/);
-      expect(await systemSnapshot(s.sysroot)).toBe(before);
+      expect(String(r.stderr)).toContain('interrupted by SIGTERM before the deploy: nothing changed');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      expect((await execa('ps', ['-eo', 'args'])).stdout).not.toContain(`sleep ${nap}`);
       expect((await execa('findmnt', ['-rn', '-o', 'TARGET'])).stdout).not.toContain(s.sysroot);
-    } finally {
-      await s.dispose();
-    }
-  }, 300_000);
+      expect(await systemSnapshot(s.sysroot)).toBe(before);
+      expect((await execa('ls', [join(s.repo, 'tmp')])).stdout.split('\n').filter((n) => n.includes(`-${child.pid}-`))).toEqual([]);
+      expect((await execa('ostree', ['fsck', `--repo=${s.repo}`], { reject: false })).exitCode).toBe(0);
 
-  it('during ostree admin deploy, SIGTERM lets the deploy finish and the result says deployed (exit 0)', async () => {
-    const s = await makeSysroot({ base: await ensureDebianMinbase() });
-    try {
-      const oldDir = s.deploymentDir();
-      const { child } = await pausedInstall(s, 'deploying', 'sig-deploying');
-      child.kill('SIGTERM');
-      const r = await child;
-      expect(r.exitCode, String(r.stderr)).toBe(0);
-      expect(String(r.stderr)).toMatch(/SIGTERM received while ostree admin deploy runs; letting it finish/);
-      expect(String(r.stdout)).toMatch(/Deployed; reboot to use it/);
-      expect(s.deploymentDir()).not.toBe(oldDir);
-      const status = (await execa('dpkg-query', [`--admindir=${join(s.deploymentDir(), 'usr/lib/sysimage/dpkg')}`, '-W', 'sig-deploying'], { reject: false }));
-      expect(status.exitCode).toBe(0);
+      const again = await cli(args);
+      expect(again.exitCode, again.stderr).toBe(0);
     } finally {
       await s.dispose();
     }

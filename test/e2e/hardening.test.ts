@@ -3,7 +3,7 @@
  * message naming the file, and the system is left exactly as it was (faults are in faults.test.ts).
  */
 import { execa } from 'execa';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -269,5 +269,18 @@ describe('inspect on broken files', () => {
       expect(JSON.parse(r.stdout).error.message).toContain(cut);
     }
     expect((await cli(['inspect', join(work, 'no-such.deb')])).exitCode).toBe(2);
+  });
+
+  it('a directory named as a package file is a usage error (exit 2) naming it, not an internal error', async () => {
+    const before = await systemSnapshot(shared.sysroot);
+    // Named like a package file, so that install takes it for a file and not for a package name.
+    const dir = join(work, 'a-directory.deb');
+    mkdirSync(dir);
+    for (const args of [['inspect', dir], ['install', ...target, dir]]) {
+      const r = await cli(args);
+      expect(r.exitCode, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`${dir} is a directory`);
+    }
+    expect(await systemSnapshot(shared.sysroot)).toBe(before);
   });
 });

@@ -9,23 +9,21 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildDeb, buildRpm, ensureDebianMinbase, ensureRpmBase, makeSysroot, resolveCacheDir, type RpmSpec, type Sysroot } from '@ostree-layer/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDeb, buildRpm, ensureDebianMinbase, ensureRpmBase, resolveCacheDir, type RpmSpec, type Sysroot } from '@ostree-layer/testkit';
 import { cli, cliJson, systemSnapshot } from '../support/cli.js';
 import { buildMirror, indexMirror, makeKey, type Keys } from './apt-mirror-kit.js';
 import { makeRpmKey, publishRpmRepo } from './rpm-repo-kit.js';
+import { sysrootPool } from '../support/sysroots.js';
 
 const DB = 'usr/lib/sysimage/dpkg';
 let work: string;
 let key: Keys;
-const sysroots: Sysroot[] = [];
+const newSysroot = sysrootPool();
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'ostree-layer-lifecycle-'));
   key = await makeKey(work, 'lifecycle');
-});
-afterEach(async () => {
-  while (sysroots.length) await sysroots.pop()!.dispose();
 });
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
@@ -64,8 +62,7 @@ async function expectNoOrphans(s: Sysroot): Promise<void> {
 
 describe('lifecycle on a Debian deployment', () => {
   it('htop and a package from a signed repository: dependents kept, upgrade onto a new base, rollback, uninstall with autoremove', async () => {
-    const s = await makeSysroot({ base: await ensureDebianMinbase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureDebianMinbase() });
     const mirror = await buildMirror(join(work, 'mirror'), { debs: [LIB, app('1.0-1'), EXTRA], key });
     const repo = ['--source', `deb [signed-by=${key.gpg}] file://${mirror} stable main`, '--cache-dir', join(resolveCacheDir(), 'ostree-layer')];
 
@@ -142,8 +139,7 @@ describe('lifecycle on a Debian deployment', () => {
   }, 600_000);
 
   it('a deployment made by a plain ostree admin upgrade gets its requests back; upgrade on the same base takes newer versions', async () => {
-    const s = await makeSysroot({ base: await ensureDebianMinbase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureDebianMinbase() });
     const mirror = await buildMirror(join(work, 'mirror-plain'), { debs: [LIB, app('1.0-1')], key });
     const repo = ['--source', `deb [signed-by=${key.gpg}] file://${mirror} stable main`, '--cache-dir', join(work, 'cache-plain')];
     expect((await cli(['install', ...target(s), ...repo, 'hello-app'])).exitCode).toBe(0);
@@ -187,8 +183,7 @@ const greet = (version: string): RpmSpec => ({
 
 describe('lifecycle on an rpm deployment', () => {
   it('dependents kept, upgrade onto a new base with a newer package, rollback, uninstall with autoremove', async () => {
-    const s = await makeSysroot({ base: await ensureRpmBase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureRpmBase() });
     const rpmKey = makeRpmKey(work, 'rpm-lifecycle');
     const built = join(work, 'rpms');
     const lib = await buildRpm(built, GREET_LIB);
@@ -253,8 +248,7 @@ describe('lifecycle on an rpm deployment', () => {
   }, 300_000);
 
   it('upgrade pulls the new base from the origin remote', async () => {
-    const s = await makeSysroot({ base: await ensureRpmBase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureRpmBase() });
     // The vendor's repository, served as a file:// remote of the sysroot's repo; the deployment follows vendor:REF.
     const vendor = join(work, 'vendor-repo');
     await execa('ostree', ['init', `--repo=${vendor}`, '--mode=archive']);
@@ -282,8 +276,7 @@ describe('lifecycle on an rpm deployment', () => {
   }, 300_000);
 
   it('install of a package a request pulled in makes it a request of its own, so it outlives what pulled it in', async () => {
-    const s = await makeSysroot({ base: await ensureRpmBase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureRpmBase() });
     const rpmKey = makeRpmKey(work, 'rpm-mark');
     const built = join(work, 'rpms-mark');
     const repoFile = publishRpmRepo(join(work, 'mark-repo'), 'mark', [await buildRpm(built, GREET_LIB), await buildRpm(built, greet('1.0'))], rpmKey);

@@ -10,18 +10,18 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRpm, ensureDebianMinbase, ensureRpmBase, makeSysroot, type Sysroot } from '@ostree-layer/testkit';
+import { buildRpm, ensureDebianMinbase, ensureRpmBase, type Sysroot } from '@ostree-layer/testkit';
 import { cli } from '../support/cli.js';
 import { buildMirror, makeKey } from './apt-mirror-kit.js';
+import { sysrootPool } from '../support/sysroots.js';
 
 let work: string;
-const sysroots: Sysroot[] = [];
+const newSysroot = sysrootPool('all');
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'ostree-layer-native-'));
 });
 afterAll(async () => {
-  for (const s of sysroots) await s.dispose();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -53,8 +53,7 @@ async function insideReadOnlyUsr(copy: string, command: string) {
 
 describe('dpkg and apt on a layered Debian deployment', () => {
   it('see the layered packages, their files and apt\'s auto-installed marks; writing verbs fail on the read-only /usr', async () => {
-    const s = await makeSysroot({ base: await ensureDebianMinbase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureDebianMinbase() });
     const key = await makeKey(work, 'native');
     const mirror = await buildMirror(join(work, 'mirror'), {
       key,
@@ -120,8 +119,7 @@ describe('dpkg and apt on a layered Debian deployment', () => {
 
 describe('rpm and dnf on a layered rpm deployment', () => {
   it('list the layered rpm through the %_dbpath the deployment ships', async () => {
-    const s = await makeSysroot({ base: await ensureRpmBase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureRpmBase() });
     const rpmFile = await buildRpm(work, { name: 'native-rpm', version: '1.0', files: [{ path: '/usr/share/native-rpm/x', content: 'x\n' }] });
     const r = await cli(['install', '--sysroot', s.sysroot, '--os', s.osName, rpmFile]);
     expect(r.exitCode, r.stderr).toBe(0);

@@ -9,18 +9,18 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRpm, ensureDebianMinbase, ensureRpmBase, makeSysroot, type Sysroot } from '@ostree-layer/testkit';
+import { buildRpm, ensureDebianMinbase, ensureRpmBase } from '@ostree-layer/testkit';
 import { CLI, cli } from '../support/cli.js';
 import { serve } from './apt-mirror-kit.js';
+import { sysrootPool } from '../support/sysroots.js';
 
 let work: string;
-const sysroots: Sysroot[] = [];
+const newSysroot = sysrootPool('all');
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'ostree-layer-offline-'));
 });
 afterAll(async () => {
-  for (const s of sysroots) await s.dispose();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -39,8 +39,7 @@ async function closedPort(): Promise<number> {
 
 describe('offline with a warm cache', () => {
   it('dpkg: search answers from the Release verified before, saying how old it is', async () => {
-    const s = await makeSysroot({ base: await ensureDebianMinbase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureDebianMinbase() });
     const args = ['search', '--sysroot', s.sysroot, '--os', s.osName, '--cache-dir', join(work, 'deb-cache'), 'bash*'];
     const warm = await cli(args);
     expect(warm.exitCode, warm.stderr).toBe(0);
@@ -53,8 +52,7 @@ describe('offline with a warm cache', () => {
   }, 300_000);
 
   it('rpm: search answers from the repomd.xml verified before', async () => {
-    const s = await makeSysroot({ base: await ensureRpmBase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureRpmBase() });
     const repoDir = join(work, 'rpmrepo');
     await buildRpm(repoDir, { name: 'offline-rpm', version: '1.0', summary: 'Found without a network', files: [{ path: '/usr/share/offline-rpm/x', content: 'x\n' }] });
     await execa('createrepo_c', ['--quiet', repoDir]);
@@ -77,8 +75,7 @@ describe('offline with a warm cache', () => {
 
 describe('an unreachable source', () => {
   it('is a warning unless the request needs it', async () => {
-    const s = await makeSysroot({ base: await ensureDebianMinbase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureDebianMinbase() });
     const dead = `deb [trusted=yes] http://127.0.0.1:${await closedPort()}/debian stable main`;
     const target = ['--sysroot', s.sysroot, '--os', s.osName, '--cache-dir', join(work, 'deb-cache-2'), '--source', dead];
     const search = await cli(['search', ...target, 'bash*']);

@@ -9,16 +9,17 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildRpm, ensureRpmBase, makeSysroot, type RpmBase, type RpmSpec, type Sysroot } from '@ostree-layer/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRpm, ensureRpmBase, type RpmBase, type RpmSpec, type Sysroot } from '@ostree-layer/testkit';
 import { cli, cliJson, systemSnapshot } from '../support/cli.js';
+import { sysrootPool } from '../support/sysroots.js';
 
 const DB = '/usr/lib/sysimage/rpm';
 const NEW = ['greet', 'greet-data', 'greet-doc', 'greet-helper', 'libgreet'];
 let base: RpmBase;
 let work: string;
 let caches = 0;
-const sysroots: Sysroot[] = [];
+const newSysroot = sysrootPool();
 
 const SPECS: RpmSpec[] = [
   { name: 'libgreet', version: '1.0', arch: 'x86_64', provides: ['libgreet.so.1()(64bit)'], files: [{ path: '/usr/lib64/libgreet.so.1', content: 'greeting library\n', mode: 0o755 }] },
@@ -78,17 +79,12 @@ beforeAll(async () => {
   good = makeRepo('greet', rpms, trusted);
 }, 300_000);
 
-afterEach(async () => {
-  while (sysroots.length) await sysroots.pop()!.dispose();
-});
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
 async function sysroot(): Promise<Sysroot> {
-  const s = await makeSysroot({ base });
-  sysroots.push(s);
-  return s;
+  return newSysroot({ base });
 }
 
 function installArgs(s: Sysroot, repoFile: string, ...names: string[]): string[] {
@@ -195,8 +191,7 @@ describe('rpm: install by name from a signed createrepo_c repository', () => {
 
 describe('package files with --key', () => {
   it('layers a file signed by the given key; refuses an unsigned one and one signed by another key, changing nothing', async () => {
-    const s = await makeSysroot({ base });
-    sysroots.push(s);
+    const s = await newSysroot({ base });
     const target = ['--sysroot', s.sysroot, '--os', s.osName];
     const signed = await buildRpm(join(work, 'keyed'), { name: 'keyed', version: '1.0', files: [{ path: '/usr/share/keyed/x', content: 'signed\n' }] });
     const unsigned = await buildRpm(join(work, 'keyed-unsigned'), { name: 'keyed-unsigned', version: '1.0', files: [{ path: '/usr/share/keyed-unsigned/x', content: 'x\n' }] });
@@ -223,8 +218,7 @@ describe('package files with --key', () => {
 
 describe('hostile .rpm files', () => {
   it('refuses a truncated package and a corrupted payload, changing nothing', async () => {
-    const s = await makeSysroot({ base });
-    sysroots.push(s);
+    const s = await newSysroot({ base });
     const target = ['--sysroot', s.sysroot, '--os', s.osName];
     const before = await systemSnapshot(s.sysroot);
     const whole = await buildRpm(join(work, 'hostile'), { name: 'soon-cut', version: '1', files: [{ path: '/usr/share/soon-cut/big', content: 'z'.repeat(300_000) }], compression: 'none' });

@@ -10,30 +10,26 @@ import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildDeb, ensureDebianMinbase, makeSysroot, resolveCacheDir, type BaseImage, type Sysroot } from '@ostree-layer/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDeb, ensureDebianMinbase, resolveCacheDir, type BaseImage, type Sysroot } from '@ostree-layer/testkit';
 import { CLI, cli, sha256File, systemSnapshot } from '../support/cli.js';
+import { sysrootPool } from '../support/sysroots.js';
 
 const DB = 'usr/lib/sysimage/dpkg';
 let base: BaseImage;
 let work: string;
-const sysroots: Sysroot[] = [];
+const newSysroot = sysrootPool();
 
 beforeAll(async () => {
   base = await ensureDebianMinbase();
   work = mkdtempSync(join(tmpdir(), 'ostree-layer-scripts-'));
-});
-afterEach(async () => {
-  while (sysroots.length) await sysroots.pop()!.dispose();
 });
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
 async function sysroot(): Promise<Sysroot> {
-  const s = await makeSysroot({ base });
-  sysroots.push(s);
-  return s;
+  return newSysroot({ base });
 }
 
 const target = (s: Sysroot) => ['--sysroot', s.sysroot, '--os', s.osName];

@@ -10,9 +10,10 @@ import { appendFileSync, mkdtempSync, readFileSync, readdirSync, statSync } from
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildRpm, ensureRpmBase, makeSysroot, type RpmBase, type Sysroot } from '@ostree-layer/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRpm, ensureRpmBase, type RpmBase, type Sysroot } from '@ostree-layer/testkit';
 import { cli, cliJson, systemSnapshot } from '../support/cli.js';
+import { sysrootPool } from '../support/sysroots.js';
 
 const DB = '/usr/lib/sysimage/rpm';
 const LOCAL_ADMIN = 'admin:x:1000:1000:local admin:/var/home/admin:/bin/sh';
@@ -25,24 +26,19 @@ grep -q '^svcd:' /etc/passwd || echo "svcd:x:$uid:$uid:svcd daemon:/var/lib/svcd
 
 let base: RpmBase;
 let work: string;
-const sysroots: Sysroot[] = [];
+const newSysroot = sysrootPool();
 
 beforeAll(async () => {
   base = await ensureRpmBase();
   work = mkdtempSync(join(tmpdir(), 'ostree-layer-rpm-scripts-'));
 }, 300_000);
 
-afterEach(async () => {
-  while (sysroots.length) await sysroots.pop()!.dispose();
-});
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
 async function sysroot(): Promise<Sysroot> {
-  const s = await makeSysroot({ base });
-  sysroots.push(s);
-  return s;
+  return newSysroot({ base });
 }
 
 /** A copy of a deployment to query and "boot": rpm and systemd tools then never open the repo's hardlinked files. */

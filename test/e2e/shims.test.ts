@@ -9,19 +9,19 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDeb, buildRpm, ensureDebianMinbase, ensureRpmBase, makeSysroot, type Sysroot } from '@ostree-layer/testkit';
+import { buildDeb, buildRpm, ensureDebianMinbase, ensureRpmBase, type Sysroot } from '@ostree-layer/testkit';
 import { systemSnapshot } from '../support/cli.js';
 import { buildMirror, makeKey } from './apt-mirror-kit.js';
+import { sysrootPool } from '../support/sysroots.js';
 
 const SHIMS = join(import.meta.dirname, '../../scripts/shims');
 let work: string;
-const sysroots: Sysroot[] = [];
+const newSysroot = sysrootPool('all');
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'ostree-layer-shims-'));
 });
 afterAll(async () => {
-  for (const s of sysroots) await s.dispose();
   await rm(work, { recursive: true, force: true });
 });
 
@@ -43,8 +43,7 @@ describe('apt drop-in', () => {
   });
 
   it('asks before changing anything: "n" aborts; -y layers with auto marks; list, show, policy, search; remove asks too', async () => {
-    const s = await makeSysroot({ base: await ensureDebianMinbase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureDebianMinbase() });
     const key = await makeKey(work, 'shims');
     const mirror = await buildMirror(join(work, 'mirror'), {
       key,
@@ -117,8 +116,7 @@ describe('apt drop-in', () => {
 
 describe('dnf drop-in', () => {
   it('shows the transaction table and asks "Is this ok [y/N]"; -y layers; list, info, repolist, provides, history', async () => {
-    const s = await makeSysroot({ base: await ensureRpmBase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureRpmBase() });
     const repoDir = join(work, 'rpmrepo');
     await buildRpm(repoDir, { name: 'dnf-lib', version: '1.0', files: [{ path: '/usr/share/dnf-lib/x', content: 'x\n' }] });
     await buildRpm(repoDir, { name: 'dnf-app', version: '2.0', requires: ['dnf-lib'], summary: 'An app from the test repo', files: [{ path: '/usr/bin/dnf-app', content: 'app\n', mode: 0o755 }] });

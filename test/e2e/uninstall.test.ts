@@ -7,17 +7,15 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildDeb, buildRpm, ensureDebianMinbase, ensureRpmBase, makeSysroot, type Sysroot } from '@ostree-layer/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDeb, buildRpm, ensureDebianMinbase, ensureRpmBase, type Sysroot } from '@ostree-layer/testkit';
 import { cli, cliJson, systemSnapshot } from '../support/cli.js';
+import { sysrootPool } from '../support/sysroots.js';
 
 let work: string;
-const sysroots: Sysroot[] = [];
+const newSysroot = sysrootPool();
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'ostree-layer-uninstall-'));
-});
-afterEach(async () => {
-  while (sysroots.length) await sysroots.pop()!.dispose();
 });
 afterAll(async () => {
   await rm(work, { recursive: true, force: true });
@@ -27,8 +25,7 @@ const target = (s: Sysroot) => ['--sysroot', s.sysroot, '--os', s.osName];
 
 describe('uninstall on a dpkg deployment', () => {
   it('removes one layered package, keeps the other with its directory metadata, then returns to the base', async () => {
-    const s = await makeSysroot({ base: await ensureDebianMinbase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureDebianMinbase() });
     const DB = 'usr/lib/sysimage/dpkg';
     const gone = await buildDeb(join(work, 'gone'), {
       name: 'going-away',
@@ -91,8 +88,7 @@ describe('uninstall on a dpkg deployment', () => {
   });
 
   it('refuses to recompose when a layer that stays is no longer cached, changing nothing', async () => {
-    const s = await makeSysroot({ base: await ensureDebianMinbase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureDebianMinbase() });
     const a = await buildDeb(join(work, 'cache-a'), { name: 'cache-a', version: '1', files: [{ path: '/usr/share/cache-a', content: 'a' }] });
     const b = await buildDeb(join(work, 'cache-b'), { name: 'cache-b', version: '1', files: [{ path: '/usr/share/cache-b', content: 'b' }] });
     expect((await cli(['install', ...target(s), a, b])).exitCode).toBe(0);
@@ -131,8 +127,7 @@ describe('uninstall server side', () => {
 
 describe('uninstall on an rpm deployment', () => {
   it('removes one layered package; the real rpm agrees', async () => {
-    const s = await makeSysroot({ base: await ensureRpmBase() });
-    sysroots.push(s);
+    const s = await newSysroot({ base: await ensureRpmBase() });
     const a = await buildRpm(join(work, 'rpm-a'), { name: 'rpm-going', version: '1', provides: ['going-cap'], files: [{ path: '/usr/share/rpm-going/x', content: 'x\n' }] });
     const b = await buildRpm(join(work, 'rpm-b'), { name: 'rpm-staying', version: '1', files: [{ path: '/usr/share/rpm-staying/y', content: 'y\n' }] });
     expect((await cli(['install', ...target(s), a, b])).exitCode).toBe(0);

@@ -61,6 +61,17 @@ export class DebPackage implements PackageFile {
     this.hasScripts = INSTALL_SCRIPTS.some((s) => controlMembers.has(s));
   }
 
+  /**
+   * dpkg records an md5 for each conffile (in status) and, for a package that ships no md5sums, for every file: the
+   * engine computes those while importing, so the payload is read once.
+   */
+  get fileDigest(): PackageFile['fileDigest'] {
+    if (this.controlMembers.has('md5sums') && this.conffiles.length === 0) return undefined;
+    const conffiles = new Set(this.conffiles);
+    const all = !this.controlMembers.has('md5sums');
+    return { algorithm: 'md5', wanted: (path) => all || conffiles.has(path) };
+  }
+
   get metadata(): Record<string, unknown> {
     this.metadataCache ??= buildMetadata(this.control, this.conffiles);
     return this.metadataCache;

@@ -4,7 +4,7 @@
  * rebuilt from package files, which the engine may no longer have.
  */
 import {
-  SystemStateError, type DatabaseWithoutOptions, type LayerFile, type PackageId, type TreeReader,
+  mapBounded, SystemStateError, type DatabaseWithoutOptions, type LayerFile, type PackageId, type TreeReader,
 } from '@ostree-layer/core';
 import { formatParagraph, formatParagraphs, type Paragraph } from './control.js';
 import { DpkgDatabase, infoName, openDatabase } from './database.js';
@@ -19,19 +19,8 @@ const NOT_CARRIED = new Set(['status', 'info', 'status-old', 'available', 'avail
 type Key = string;
 const keyOf = (p: Paragraph): Key => `${p.get('Package') ?? ''}\0${p.get('Architecture') ?? ''}`;
 
-/** Runs `fn` over `items` with a few calls in flight (trees may answer each read with a round trip). */
-async function mapLimit<T, R>(items: T[], fn: (item: T) => Promise<R>, limit = 16): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
+/** Reads in flight at once: trees may answer each read with a round trip. */
+const READS_IN_FLIGHT = 16;
 
 async function readdirOrEmpty(tree: TreeReader, dir: string): Promise<string[]> {
   const st = await tree.lstat(dir);
@@ -125,9 +114,9 @@ export async function databaseWithout(options: DatabaseWithoutOptions): Promise<
   });
   // Paths the remaining layered packages own: a base .list may stay without them (Replaces), and only then.
   const layeredPaths = new Set<string>();
-  for (const lines of await mapLimit([...layeredInfoNames], (n) => db.listFile(n))) for (const l of lines) layeredPaths.add(l);
+  for (const lines of await mapBounded([...layeredInfoNames], READS_IN_FLIGHT, (n) => db.listFile(n))) for (const l of lines) layeredPaths.add(l);
 
-  const differing = await mapLimit(kept, async (f): Promise<LayerFile | null> => {
+  const differing = await mapBounded(kept, READS_IN_FLIGHT, async (f): Promise<LayerFile | null> => {
     const path = `${info}/${f}`;
     const entry = changed ? await entryOf(tree, path) : await changedEntry(tree, base, path);
     const inBase = changed ? changed.get(path) === 'modified' : Boolean(await base.lstat(path));

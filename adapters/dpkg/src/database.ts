@@ -1,10 +1,12 @@
 /** Finding and reading the dpkg database (`status` + `info/`) inside a deployment tree. */
 import { createHash } from 'node:crypto';
 import {
+  mapBounded,
   SystemStateError,
   type InstalledDatabase,
   type InstalledPackage,
   type LayerFile,
+  type PackageEntry,
   type PackageId,
   type TreeReader,
   type WriteDatabaseOptions,
@@ -139,18 +141,8 @@ export class DpkgDatabase implements InstalledDatabase {
     const records = this.records();
     // Every list at once: a tree read from the repo checks the directory out rather than reading file by file.
     await this.tree.prefetch?.(`${this.location}/info`);
-    const lists = new Array<OwnedList>(records.length);
-    let next = 0;
     // A few reads in flight at once: hundreds of small files, each one a syscall round trip.
-    const worker = async () => {
-      while (next < records.length) {
-        const i = next++;
-        const r = records[i]!;
-        lists[i] = { id: { name: r.name, version: r.version, arch: r.arch }, paths: await this.listFile(r.infoName) };
-      }
-    };
-    await Promise.all(Array.from({ length: 16 }, worker));
-    return lists;
+    return mapBounded(records, 16, async (r) => ({ id: { name: r.name, version: r.version, arch: r.arch }, paths: await this.listFile(r.infoName) }));
   }
 }
 
@@ -203,6 +195,20 @@ function compareKeys(a: [string, string], b: [string, string]): number {
   return a[1] === b[1] ? 0 : a[1] < b[1] ? -1 : 1;
 }
 
+/**
+ * md5s of the files that need one: those the engine's import computed (PackageFile.fileDigest), or, when one is missing
+ * (a caller that listed the payload itself), read from the payload.
+ */
+async function md5s(pkg: DebPackage, entries: PackageEntry[], wanted: (path: string) => boolean): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const e of entries) {
+    if ((e.type !== 'file' && e.type !== 'hardlink') || !wanted(e.path)) continue;
+    if (!e.digest) return hashPayload(pkg, wanted);
+    out.set(e.path, e.digest);
+  }
+  return out;
+}
+
 /** Hashes of the regular files of a package that need one, read from its payload (hardlinks take their target's). */
 async function hashPayload(pkg: DebPackage, wanted: (path: string) => boolean): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -253,7 +259,7 @@ export async function writeDatabase(options: WriteDatabaseOptions): Promise<Laye
     const conffiles = new Set(pkg.conffiles);
     // dpkg generates md5sums (conffiles included, archive order) for packages that ship none.
     const needsHash = (p: string) => conffiles.has(p) || !pkg.controlMembers.has('md5sums');
-    const hashes = conffiles.size > 0 || !pkg.controlMembers.has('md5sums') ? await hashPayload(pkg, needsHash) : new Map<string, string>();
+    const hashes = conffiles.size > 0 || !pkg.controlMembers.has('md5sums') ? await md5s(pkg, layered.entries, needsHash) : new Map<string, string>();
 
     const para = statusParagraph(pkg.control);
     para.set('Status', layeredStatus(pkg));

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectoryTree, OstreeRepo, PackageFormatError, PathPlacer, importPackage } from '@ostree-layer/core';
+import { DirectoryTree, LayerError, OstreeRepo, PackageFormatError, PathPlacer, importPackage } from '@ostree-layer/core';
 import { dpkgBackend } from './index.js';
 import { buildDeb, tempDir } from './testing/debs.js';
 
@@ -60,3 +60,24 @@ describe('importing a truncated .deb', () => {
     }
   }, 120_000);
 });
+
+describe('an import whose ostree commit has failed already', () => {
+  it('reports the payload\'s error when it comes later, never as an unhandled \'error\' event on the layer stream', async () => {
+    // ostree exits at once (no repo there), so nothing listens on the layer stream any more when the truncated
+    // payload fails and the importer stops the layer: a stray 'error' event would be raised then.
+    const deb = await buildDeb(dir, { name: 'late-failure', compression: 'none', files: { 'usr/share/late/big': { content: randomBytes(200_000).toString('latin1') } } });
+    const cut = join(dir, 'late-failure-cut.deb');
+    const bytes = readFileSync(deb);
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 50_000));
+    unhandled.length = 0;
+    const gone = new OstreeRepo(join(dir, 'no-repo-here'));
+    const ctx = { backend: dpkgBackend, repo: gone, placer: new PathPlacer(tree), accounts: { users: new Map([['root', 0]]), groups: new Map([['root', 0]]) } };
+    for (let round = 0; round < 5; round++) {
+      const outcome = await dpkgBackend.openPackage(cut).then((pkg) => importPackage(ctx, pkg)).then(() => new Error('imported'), (err: unknown) => err);
+      expect(outcome).toBeInstanceOf(LayerError);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(unhandled).toEqual([]);
+    }
+  }, 120_000);
+});
+

@@ -1,11 +1,12 @@
 /** @ostree-layer/dpkg: the dpkg backend (.deb files, the dpkg database, Debian versions and relationships). */
 import { open } from 'node:fs/promises';
-import { UsageError, type Backend, type PackageFile, type PackageId } from '@ostree-layer/core';
+import { UsageError, type Backend, type FormatPlugin, type PackageFile, type PackageId } from '@ostree-layer/core';
 import { DebPackage, openDeb } from './archive.js';
 import { databaseWithout } from './database-remove.js';
 import { findDatabase, layeredStatus, openDatabase, writeDatabase } from './database.js';
 import { parseRelationField, replacesOwner } from './dependencies.js';
 import { inspectDeb } from './inspect.js';
+import { dpkgRepositories } from './resolve-model.js';
 import { planScripts } from './scripts.js';
 import { compareDebVersions, DebVersionError, dpkgCompareVersions } from './version.js';
 
@@ -66,6 +67,11 @@ export const dpkgBackend: Backend = {
     return replacesOwner(parseRelationField(replaces), owner);
   },
 
+  overwriteHint: (_incoming, owner) => `"Replaces: ${owner.name}" in its control file`,
+
+  // dpkg keeps one package per name unless it is Multi-Arch: same; an `all` package stands for every architecture.
+  sameSlot: (incoming, installed) => incoming.arch === 'all' || installed.arch === 'all',
+
   writeDatabase,
   databaseWithout,
   planScripts,
@@ -81,3 +87,6 @@ export const dpkgBackend: Backend = {
   },
 };
 export { dpkgRepositories } from './resolve-model.js';
+
+/** The dpkg format as the command registers it: .deb files and the dpkg database, and APT repositories. */
+export const dpkgPlugin: FormatPlugin = { backend: dpkgBackend, repositories: dpkgRepositories };

@@ -4,15 +4,19 @@
  * "a | b" group the first alternative that can be installed; a real package before a virtual one; among several
  * providers the one apt's provider order puts first; dependencies met depth-first in apt's MarkInstall order).
  */
-import type { Alternative, Download, InstalledDatabase, PackageSpec, PoolOptions, PoolPackage, Provide, Relation, RepositoryBackend, SolverPolicy } from '@ostree-layer/core';
+import { arch as hostArch } from 'node:os';
+import type {
+  Alternative, CandidateSpec, Download, InstalledDatabase, PackageSpec, PoolOptions, PoolPackage, Provide, Relation, RepositoryBackend, RepositoryTarget,
+  SolverPolicy,
+} from '@ostree-layer/core';
 import { DpkgDatabase } from './database.js';
 import { formatRelation as formatDebRelation, parseRelation, type Relation as DebRelation } from './dependencies.js';
 import { openDebRepositories } from './repository/index.js';
 import { F, type IndexRow } from './repository/packages-index.js';
 import { compareDebVersions } from './version.js';
 
-/** What a dpkg spec carries in `data`: the download (repository candidates) plus the fields the policy reads. */
-export interface DebCandidate extends Partial<Download> {
+/** What a dpkg spec carries in `data`: the fields the pool rules and the policy read. */
+export interface DebCandidate {
   multiArch?: string;
   essential?: boolean;
   /** The index's Priority field (required, important, standard, optional, extra). */
@@ -90,23 +94,49 @@ function buildSpec(get: (f: string) => string, data: DebCandidate, priority?: nu
 }
 
 /** A repository candidate from a compact index row. */
-export function specFromRow(row: IndexRow, data: DebCandidate, priority: number): PackageSpec {
-  return buildSpec((f) => row[F[f as keyof typeof F]] ?? '', data, priority);
+export function specFromRow(row: IndexRow, data: DebCandidate, priority: number, download: Download): CandidateSpec {
+  return { ...buildSpec((f) => row[F[f as keyof typeof F]] ?? '', data, priority), download };
 }
 
-const foreignCache = new WeakMap<DpkgDatabase, string[]>();
+const archFileCache = new WeakMap<DpkgDatabase, string[]>();
 
-/** Native architecture (the dpkg package's own) and foreign ones (`arch` file in the database directory). */
-export async function debArchitectures(db: DpkgDatabase): Promise<{ native: string; foreign: string[] }> {
-  const native = db.nativeArch();
-  let foreign = foreignCache.get(db);
-  if (!foreign) {
+/** The database's `arch` file: every architecture dpkg was told about, the native one first. */
+async function archFile(db: DpkgDatabase): Promise<string[]> {
+  let listed = archFileCache.get(db);
+  if (!listed) {
     const path = `${db.location}/arch`;
     const st = await db.tree.lstat(path);
-    foreign = st?.type === 'file' ? (await db.tree.readFile(path)).toString('utf8').split(/\s+/).filter(Boolean) : [];
-    foreignCache.set(db, foreign);
+    listed = st?.type === 'file' ? (await db.tree.readFile(path)).toString('utf8').split(/\s+/).filter(Boolean) : [];
+    archFileCache.set(db, listed);
   }
-  return { native, foreign: foreign.filter((a) => a !== native) };
+  return listed;
+}
+
+/** dpkg's name for the host's architecture: only for a database that names none at all. */
+function hostDebArch(): string {
+  return ({ x64: 'amd64', ia32: 'i386', arm64: 'arm64', arm: 'armhf', ppc64: 'ppc64el', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[hostArch()] ?? hostArch();
+}
+
+/**
+ * The target's native architecture as `dpkg --print-architecture` inside the tree would say: the arch of the installed
+ * dpkg package, else the first line of the `arch` file, else the arch most installed packages have.
+ */
+export async function debNativeArch(db: DpkgDatabase): Promise<string> {
+  const records = db.records();
+  const dpkg = records.find((r) => r.name === 'dpkg' && r.arch !== 'all');
+  if (dpkg) return dpkg.arch;
+  const listed = await archFile(db);
+  if (listed.length > 0) return listed[0];
+  const counts = new Map<string, number>();
+  for (const r of records) if (r.arch && r.arch !== 'all') counts.set(r.arch, (counts.get(r.arch) ?? 0) + 1);
+  const [common] = [...counts].sort((a, b) => b[1] - a[1]);
+  return common?.[0] ?? hostDebArch();
+}
+
+/** Native architecture (the target's, see {@link RepositoryTarget.arch}) and foreign ones (the `arch` file). */
+export async function debArchitectures(target: RepositoryTarget): Promise<{ native: string; foreign: string[] }> {
+  const native = target.arch;
+  return { native, foreign: (await archFile(asDpkg(target.database))).filter((a) => a !== native) };
 }
 
 function asDpkg(database: InstalledDatabase): DpkgDatabase {
@@ -184,9 +214,11 @@ export function parseDebRequest(text: string): { name: string; op?: '<' | '<=' |
 }
 
 export const dpkgRepositories: RepositoryBackend = {
+  targetArch: ({ database }) => debNativeArch(asDpkg(database)),
+
   openRepositories: openDebRepositories,
 
-  async installedSpecs(database) {
+  async installedSpecs({ database }) {
     const db = asDpkg(database);
     return db.records().map((r) => {
       const p = r.paragraph;
@@ -195,9 +227,8 @@ export const dpkgRepositories: RepositoryBackend = {
     });
   },
 
-  async poolOptions(database) {
-    const db = asDpkg(database);
-    const { native, foreign } = await debArchitectures(db);
+  async poolOptions(target) {
+    const { native, foreign } = await debArchitectures(target);
     return debPoolOptions(native, foreign);
   },
 

@@ -2,12 +2,11 @@
  * The installed rpm database inside a deployment: read it (sqlite with better-sqlite3, BerkeleyDB `Packages` through
  * @snyk/rpm-parser's page reader) and write the full updated copy as a new rpmdb.sqlite layer file.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  SystemStateError, normalizeArchivePath, type InstalledDatabase, type InstalledPackage, type LayeredPackage, type LayerFile, type PackageId,
+  SystemStateError, tempDir, normalizeArchivePath, type InstalledDatabase, type InstalledPackage, type LayeredPackage, type LayerFile, type PackageId,
   type TreeReader, type WriteDatabaseOptions,
 } from '@ostree-layer/core';
 import { headerFiles } from './files.js';
@@ -267,7 +266,7 @@ export async function writeRpmDatabase(options: WriteDatabaseOptions & { now?: n
  * hands `out` to {@link databaseLayer}, whose dispose removes the directory.
  */
 export async function copyDatabase(tree: TreeReader, dbFile: string): Promise<{ out: string; db: Database.Database }> {
-  const dir = await mkdtemp(join(tmpdir(), 'ostree-layer-rpmdb-out-'));
+  const dir = await tempDir('rpmdb');
   const out = join(dir, 'rpmdb.sqlite');
   const opened = await openSqliteReadOnly(tree, dbFile);
   try {

@@ -134,6 +134,17 @@ describe('hostile rpm input', () => {
     await expect(openRpm(f, { verify: false })).rejects.toThrow(f);
   });
 
+  it('refuses a file name that is not UTF-8 instead of rewriting it to U+FFFD (two names must not become one)', async () => {
+    // "abcdefgh" in the header's base names becomes "abc\xe9efgh" (ISO-8859-1 é): same length, so the header stays valid.
+    const f = patched(plain, 'latin1-name.rpm', (b, a) => {
+      const at = b.indexOf('abcdefgh\0', a.headerOffset + 16, 'latin1');
+      b[at + 3] = 0xe9;
+      return b;
+    }, layout);
+    await expect(drain(f)).rejects.toThrow(PackageFormatError);
+    await expect(drain(f)).rejects.toThrow(/"abc\u00e9efgh", which is not valid UTF-8/);
+  });
+
   it('refuses a file that is not an rpm', async () => {
     const f = join(work, 'not.rpm');
     writeFileSync(f, 'hello world, this is not a package at all'.repeat(10));

@@ -1,5 +1,5 @@
 /** The rpm backend: .rpm files, rpmdb, rpm's version order. */
-import { UsageError, type Backend, type PackageFile, type PackageId, type TreeReader } from '@ostree-layer/core';
+import { UsageError, type Backend, type FormatPlugin, type PackageFile, type PackageId, type TreeReader } from '@ostree-layer/core';
 import { open } from 'node:fs/promises';
 import { LEAD_MAGIC, readArchive } from './archive.js';
 import { rpmDatabaseWithout } from './database-remove.js';
@@ -7,6 +7,7 @@ import { locateDatabase, openRpmDatabase, writeRpmDatabase } from './database.js
 import { inspectRpm } from './inspect.js';
 import { RpmPackage, openRpm } from './package.js';
 import { planRpmScripts } from './scripts.js';
+import { rpmRepositories } from './repository/index.js';
 import { readKeys, verifyHeaderSignature } from './signature.js';
 import { compareEvrStrings, rpmCompareVersions, RpmVersionError } from './version.js';
 
@@ -96,3 +97,6 @@ export * from './dependencies.js';
 export { parseHeaderBlob, RpmHeader, Tag, TagType } from './header.js';
 export { readKeys, verifyHeaderSignature } from './signature.js';
 export { rpmRepositories, openRpmRepositories, verifyRpmDownload, type RpmDownload } from './repository/index.js';
+
+/** The rpm format as the command registers it: .rpm files and the rpmdb, and rpm-md repositories. */
+export const rpmPlugin: FormatPlugin = { backend: rpmBackend, repositories: rpmRepositories };

@@ -5,7 +5,7 @@
  */
 import { arch as hostArch } from 'node:os';
 import type {
-  Alternative, InstalledDatabase, PackageSpec, PoolOptions, PoolPackage, Provide, Relation, RelationOp, RichRelation, SolverPolicy,
+  Alternative, InstalledDatabase, PackageSpec, PoolOptions, PoolPackage, Provide, Relation, RelationOp, RichRelation, SolverPolicy, TreeReader,
 } from '@ostree-layer/core';
 import { UsageError } from '@ostree-layer/core';
 import type { RpmDatabase } from './database.js';
@@ -34,20 +34,41 @@ const COMPATIBLE: Record<string, string[]> = {
 /** ELF colour per arch: 64-bit and 32-bit builds of one name may be installed together (multilib). */
 const COLOR: Record<string, number> = { x86_64: 2, i386: 1, i486: 1, i586: 1, i686: 1, athlon: 1, ppc64: 2, ppc: 1, s390x: 2, s390: 1 };
 
-export function systemArch(): string {
+/** rpm's name for the host's architecture: only for a target whose database and configuration name none. */
+function hostRpmArch(): string {
   return ({ x64: 'x86_64', ia32: 'i686', arm64: 'aarch64', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[hostArch()] ?? hostArch();
 }
 
-/** The arch the installed base is built for: the most common non-noarch arch of its packages. */
-export async function baseArchOfDatabase(database: InstalledDatabase): Promise<string> {
+/** `/etc/rpm/platform` ("aarch64-redhat-linux-gnu"), which overrides rpm's own guess, in the tree (/usr/etc first). */
+async function platformArch(tree: TreeReader): Promise<string | undefined> {
+  for (const path of ['/usr/etc/rpm/platform', '/etc/rpm/platform']) {
+    const st = await tree.lstat(path).catch(() => null);
+    if (st?.type !== 'file') continue;
+    const first = (await tree.readFile(path)).toString('utf8').trim().split(/\s+/)[0] ?? '';
+    const arch = first.split('-')[0];
+    if (arch) return arch;
+  }
+  return undefined;
+}
+
+/**
+ * The arch the target is built for, as rpm inside it would see it: `/etc/rpm/platform` when present, else the arch of
+ * the installed rpm package, else the most common arch of the installed packages (noarch aside).
+ */
+export async function targetArchOf(tree: TreeReader, database: InstalledDatabase): Promise<string> {
+  const platform = await platformArch(tree);
+  if (platform) return platform;
+  const packages = await database.packages();
+  const rpm = packages.find((p) => p.name === 'rpm' && p.arch !== 'noarch');
+  if (rpm) return rpm.arch;
   const counts = new Map<string, number>();
-  for (const p of await database.packages()) {
+  for (const p of packages) {
     if (p.arch === 'noarch' || p.arch === '(none)' || !(p.arch in COMPATIBLE)) continue;
     counts.set(p.arch, (counts.get(p.arch) ?? 0) + 1);
   }
   let best: string | undefined;
   for (const [arch, n] of counts) if (best === undefined || n > counts.get(best)!) best = arch;
-  return best ?? systemArch();
+  return best ?? hostRpmArch();
 }
 
 function altOf(name: string, op: Operator | undefined, version: string | undefined): Alternative {

@@ -9,13 +9,12 @@
  * database, or one that fails to open, is copied with its -wal file disk-to-disk into a private temp directory and
  * the copy is opened. Trees that are not on disk are copied the same way.
  */
-import { copyFile, mkdtemp, open, rm } from 'node:fs/promises';
+import { copyFile, open, rm } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import Database from 'better-sqlite3';
-import { SystemStateError, type TreeReader } from '@ostree-layer/core';
+import { SystemStateError, tempDir, type TreeReader } from '@ostree-layer/core';
 
 export type SqliteDb = Database.Database;
 
@@ -61,7 +60,7 @@ export async function openSqliteReadOnly(tree: TreeReader, path: string): Promis
     const db = tryOpen(onDisk);
     if (db) return { db, path: onDisk, close: async () => void db.close() };
   }
-  const dir = await mkdtemp(join(tmpdir(), 'ostree-layer-rpmdb-'));
+  const dir = await tempDir('rpmdb');
   const copy = join(dir, 'rpmdb.sqlite');
   try {
     for (const suffix of ['', '-wal']) {

@@ -1,19 +1,24 @@
-import type { Backend, RepositoryBackend } from '@ostree-layer/core';
-import { dpkgBackend, dpkgRepositories } from '@ostree-layer/dpkg';
-import { rpmBackend, rpmRepositories } from '@ostree-layer/rpm';
+/**
+ * The formats the command knows: one plugin per format, registered here once. The order is the detection order (the
+ * first plugin whose database the tree carries wins). A new format is one more entry in {@link PLUGINS}.
+ */
+import { detectPlugin, pluginForFile as findPluginForFile, type FormatPlugin, type TreeReader } from '@ostree-layer/core';
+import { dpkgPlugin } from '@ostree-layer/dpkg';
+import { rpmPlugin } from '@ostree-layer/rpm';
 
-/** Every backend the command knows, in detection order. A new format is one more entry here. */
-export const BACKENDS: Backend[] = [dpkgBackend, rpmBackend];
+export const PLUGINS: readonly FormatPlugin[] = [dpkgPlugin, rpmPlugin];
 
-/** Install by name, per backend name (a backend without repository support installs files only). */
-export const REPOSITORY_BACKENDS: Record<string, RepositoryBackend> = { dpkg: dpkgRepositories, rpm: rpmRepositories };
-
-export function backendByName(name: string): Backend | undefined {
-  return BACKENDS.find((b) => b.name === name);
+/** The plugin of `--backend NAME`, or undefined. */
+export function pluginByName(name: string): FormatPlugin | undefined {
+  return PLUGINS.find((p) => p.backend.name === name);
 }
 
-/** The backend whose package files look like `file` (by magic), or undefined. */
-export async function backendForFile(file: string): Promise<Backend | undefined> {
-  for (const backend of BACKENDS) if (await backend.supportsFile(file)) return backend;
-  return undefined;
+/** The plugin whose package files look like `file` (by magic), or undefined. */
+export function pluginForFile(file: string): Promise<FormatPlugin | undefined> {
+  return findPluginForFile(PLUGINS, file);
+}
+
+/** The plugin whose database `tree` carries, and where; a SystemStateError naming every known format otherwise. */
+export function detect(tree: TreeReader): Promise<{ plugin: FormatPlugin; location: string }> {
+  return detectPlugin(PLUGINS, tree);
 }

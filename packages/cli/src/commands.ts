@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import {
   DirectoryTree,
-  detectBackend,
   install,
   originLayerState,
   PackageFormatError,
@@ -10,7 +9,7 @@ import {
   UsageError,
   type InstallResult,
 } from '@ostree-layer/core';
-import { BACKENDS, REPOSITORY_BACKENDS, backendForFile } from './backends.js';
+import { detect, PLUGINS, pluginForFile } from './backends.js';
 import { printAptPlan, splitArguments, type RepoOpts } from './repo-commands.js';
 import { printJson } from './output.js';
 import { renderer } from './progress.js';
@@ -28,10 +27,9 @@ export async function runInstall(
 ): Promise<void> {
   const { files, names } = splitArguments(args);
   const result = await install({
-    backends: BACKENDS,
+    plugins: PLUGINS,
     files,
     names,
-    repositoryBackends: REPOSITORY_BACKENDS,
     cacheDir: opts.cacheDir,
     noInstallRecommends: opts.installRecommends === false,
     allowUnauthenticated: opts.allowUnauthenticated,
@@ -73,9 +71,9 @@ export async function runStatus(opts: TargetOpts): Promise<void> {
     let backend: string | undefined;
     let basePackages: number | undefined;
     try {
-      const found = await detectBackend(BACKENDS, tree);
-      backend = found.backend.name;
-      const all = await (await found.backend.openDatabase(tree, found.location)).packages();
+      const found = await detect(tree);
+      backend = found.plugin.backend.name;
+      const all = await (await found.plugin.backend.openDatabase(tree, found.location)).packages();
       const layered = new Set((state?.packages ?? []).map((p) => `${p.name}:${p.arch}`));
       basePackages = all.filter((p) => !layered.has(`${p.name}:${p.arch}`)).length;
     } catch {
@@ -118,8 +116,9 @@ export async function runInspect(files: string[], opts: { json?: boolean }): Pro
   const out: unknown[] = [];
   for (const file of files) {
     if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
-    const backend = await backendForFile(file);
-    if (!backend) throw new PackageFormatError(file, `not a package file any backend knows (${BACKENDS.map((b) => b.extension).join(', ')}): its first bytes are no package magic (truncated or not a package)`);
+    if (statSync(file).isDirectory()) throw new UsageError(`${file} is a directory; name a package file`);
+    const backend = (await pluginForFile(file))?.backend;
+    if (!backend) throw new PackageFormatError(file, `not a package file any backend knows (${PLUGINS.map((p) => p.backend.extension).join(', ')}): its first bytes are no package magic (truncated or not a package)`);
     if (!backend.inspect) throw new UsageError(`the ${backend.name} backend cannot inspect files`);
     out.push(await backend.inspect(file));
   }

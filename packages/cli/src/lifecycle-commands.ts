@@ -1,14 +1,13 @@
 /** The lifecycle verbs: upgrade, rollback, cleanup. */
 import { cleanup, formatBytes, rollback, upgrade, type PackageDiff, type UpgradeResult } from '@ostree-layer/core';
-import { BACKENDS, REPOSITORY_BACKENDS } from './backends.js';
+import { PLUGINS } from './backends.js';
 import { printJson, progress } from './output.js';
 import { renderer } from './progress.js';
 import type { RepoOpts } from './repo-commands.js';
 
 export async function runUpgrade(opts: RepoOpts & { dryRun?: boolean; check?: boolean; scripts?: boolean }): Promise<void> {
   const result = await upgrade({
-    backends: BACKENDS,
-    repositoryBackends: REPOSITORY_BACKENDS,
+    plugins: PLUGINS,
     sysroot: opts.sysroot,
     osName: opts.os,
     cacheDir: opts.cacheDir,

@@ -6,7 +6,7 @@
 import { Command } from '@commander-js/extra-typings';
 import { VERSION } from './version.js';
 // Signal handling is light (no engine): it only acts on a transaction the engine has started.
-import { handleInterrupts } from '@ostree-layer/core/interrupt';
+import { handleInterrupts, stopping } from '@ostree-layer/core/interrupt';
 
 const program = new Command('ostree-layer')
   .description('Layer dpkg and rpm packages onto OSTree deployments without touching the running tree')
@@ -147,5 +147,6 @@ try {
   if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') {
     process.exitCode = (err as { exitCode?: number }).exitCode ? 2 : 0;
   } else if (typeof code === 'string' && code.startsWith('commander.')) process.exitCode = 2;
-  else process.exitCode = (await import('./output.js')).reportError(err, json);
+  // A signal stopping the transaction reports and sets the exit status itself; the errors of what it killed are not news.
+  else if (!stopping()) process.exitCode = (await import('./output.js')).reportError(err, json);
 }

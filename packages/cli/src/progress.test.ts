@@ -32,7 +32,7 @@ describe('progress renderer', () => {
     report.emit({ type: 'phase-start', phase: 'deploy' });
     report.emit({ type: 'phase-end', phase: 'deploy', ms: 80 });
     report.emit({ type: 'warning', text: 'mirror slow' });
-    expect(out.text()).toBe('Deploy     80 ms\nW: mirror slow\n');
+    expect(out.text()).toBe('Deploy     80 ms\nwarning: mirror slow\n');
     const quiet = sink(false);
     const silent = renderer({ json: true, stream: quiet.stream });
     silent.emit({ type: 'message', text: 'x' });

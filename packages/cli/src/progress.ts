@@ -16,6 +16,8 @@ export interface RendererOptions {
   json: boolean;
   /** Default: process.stderr. */
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Put before a warning's text: "warning: " (the default, ostree-layer's own voice) or apt's "W: ". */
+  warningPrefix?: string;
 }
 
 export function renderer(options: RendererOptions): Report {
@@ -48,7 +50,7 @@ export function renderer(options: RendererOptions): Report {
         case 'message':
           return line(event.text);
         case 'warning':
-          return line(`W: ${event.text}`);
+          return line(`${options.warningPrefix ?? 'warning: '}${event.text}`);
         case 'phase-start':
           if (event.phase !== 'fetch') setStatus(`${LABELS[event.phase]}…`);
           return;

@@ -1,8 +1,9 @@
 /** Install-by-name helpers and the repository verbs (`search`, `show`) over the deployment's configured sources. */
 import { existsSync, statSync } from 'node:fs';
-import { DirectoryTree, detectBackend, formatBytes, Sysroot, UsageError, type InstallResult, type TreeReader } from '@ostree-layer/core';
-import { BACKENDS, REPOSITORY_BACKENDS } from './backends.js';
-import { formatValue, printJson, progress } from './output.js';
+import { DEFAULT_CACHE_DIR, DirectoryTree, formatBytes, openRepositoryTarget, Sysroot, UsageError, type InstallResult, type TreeReader } from '@ostree-layer/core';
+import { detect, PLUGINS } from './backends.js';
+import { formatValue, printJson } from './output.js';
+import { renderer } from './progress.js';
 
 export interface RepoOpts {
   sysroot?: string;
@@ -19,7 +20,7 @@ export interface RepoOpts {
 export function splitArguments(args: string[]): { files: string[]; names: string[] } {
   const files: string[] = [];
   const names: string[] = [];
-  const extensions = BACKENDS.map((b) => `.${b.extension}`);
+  const extensions = PLUGINS.map((p) => `.${p.backend.extension}`);
   for (const a of args) {
     let isFile = extensions.some((e) => a.endsWith(e));
     try {
@@ -60,15 +61,16 @@ async function openTree(opts: RepoOpts): Promise<TreeReader> {
 
 async function openRepositories(opts: RepoOpts) {
   const tree = await openTree(opts);
-  const { backend } = await detectBackend(BACKENDS, tree);
-  const rb = REPOSITORY_BACKENDS[backend.name];
-  if (!rb) throw new UsageError(`the ${backend.name} backend has no repository support yet`);
+  const { plugin, location } = await detect(tree);
+  const rb = plugin.repositories;
+  if (!rb) throw new UsageError(`the ${plugin.backend.name} backend has no repository support yet`);
+  const database = await plugin.backend.openDatabase(tree, location);
   return rb.openRepositories({
-    tree,
-    cacheDir: opts.cacheDir ?? '/var/cache/ostree-layer',
+    ...(await openRepositoryTarget(rb, tree, database)),
+    cacheDir: opts.cacheDir ?? DEFAULT_CACHE_DIR,
     extraSources: opts.source,
     allowUnauthenticated: opts.allowUnauthenticated,
-    progress: progress(Boolean(opts.json)),
+    report: renderer({ json: Boolean(opts.json) }),
   });
 }
 

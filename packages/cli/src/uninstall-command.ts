@@ -1,5 +1,5 @@
 import { uninstall, type UninstallResult } from '@ostree-layer/core';
-import { BACKENDS, REPOSITORY_BACKENDS } from './backends.js';
+import { PLUGINS } from './backends.js';
 import { printJson } from './output.js';
 import { renderer } from './progress.js';
 import { targetOf, type TargetOptions } from './target.js';
@@ -13,8 +13,7 @@ export interface UninstallOpts extends TargetOptions {
 /** `uninstall NAME…`, or with no names and `autoremoveOnly` the `autoremove` verb. */
 export async function runUninstall(names: string[], opts: UninstallOpts, autoremoveOnly = false): Promise<void> {
   const result = await uninstall({
-    backends: BACKENDS,
-    repositoryBackends: REPOSITORY_BACKENDS,
+    plugins: PLUGINS,
     names,
     autoremoveOnly,
     withDependents: opts.withDependents,

@@ -1,8 +1,9 @@
 /**
  * The backend contract: everything the engine needs from a package format, and nothing more.
  *
- * The core knows nothing of dpkg or rpm. A backend (an adapter package) implements {@link Backend}; the engine picks
- * it with {@link Backend.detect} on the deployment's tree, or with {@link Backend.supportsFile} for a package file.
+ * The core knows nothing of dpkg or rpm. A backend (an adapter package) implements {@link Backend} and registers it
+ * as the `backend` of its format's plugin (plugin.ts); the engine picks it with {@link Backend.detect} on the
+ * deployment's tree, or with {@link Backend.supportsFile} for a package file.
  * Paths handed across this contract are absolute, normalised ("/usr/bin/htop": no "." or ".." segments, no
  * trailing slash) and name the place *as the package or the database says*; the engine alone maps them onto the
  * OSTree tree (usrmerge symlinks, /etc → /usr/etc, /var → tmpfiles.d).
@@ -37,6 +38,11 @@ export interface PackageEntry {
   config?: boolean;
   /** rpm %ghost: owned and recorded in the database, but not shipped. */
   ghost?: boolean;
+  /**
+   * Hex digest of the content (a hardlink: of its target's), in the algorithm {@link PackageFile.fileDigest} names.
+   * Backends leave it out; the engine fills it in while importing, for the entries the package asked about.
+   */
+  digest?: string;
 }
 
 /** An entry with its content; `body` is present for regular files and must be consumed before the next entry. */
@@ -64,6 +70,13 @@ export interface PackageFile {
   readonly metadata: Record<string, unknown>;
   /** True when the package has maintainer scripts that a layered install does not run (reported to the user). */
   readonly hasScripts: boolean;
+  /**
+   * Per-file digests the backend's database records and the package does not carry (dpkg: the md5 of each conffile,
+   * and of every file when the package ships no md5sums). The engine computes them in its one pass over the payload
+   * and returns them as {@link PackageEntry.digest} in {@link LayeredPackage.entries}, so the backend never reads the
+   * payload again. `algorithm` is a node:crypto hash name; `wanted` takes the path as the package names it.
+   */
+  readonly fileDigest?: { algorithm: string; wanted(path: string): boolean };
   /**
    * Streams the payload in archive order. Every call starts from the beginning of the file, so the engine may read a
    * package twice (once to list and hash it, once to import it). Throws a {@link PackageFormatError} on bad input.
@@ -255,6 +268,20 @@ export interface Backend {
    * multilib colour rules are per file). The engine only asks when the contents differ.
    */
   mayOverwrite(incoming: PackageFile, owner: PackageId, path: string): boolean;
+
+  /**
+   * The wording of the fix when `incoming` ships a path `owner` (a base package) owns with other content: what the
+   * format's package would have to declare ("Replaces: owner" for dpkg). Without it the message says it in general
+   * words.
+   */
+  overwriteHint?(incoming: PackageId, owner: PackageId): string;
+
+  /**
+   * True when `incoming` and `installed`, of the same name but another architecture, are one package to the format
+   * (so installing `incoming` would replace `installed`): dpkg counts an `all` package as any architecture. Without
+   * it only the same name and architecture are the same package.
+   */
+  sameSlot?(incoming: PackageId, installed: PackageId): boolean;
 
   /**
    * The full updated database (base entries plus `added`) as files to place in the new tree, and any file that points

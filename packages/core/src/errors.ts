@@ -80,14 +80,21 @@ export class DiskFullError extends LayerError {
 }
 
 /**
- * Faults of the machine rather than of the program, reported as what they are: a full disk (ENOSPC, EDQUOT) names
- * the path it happened on. Anything else comes back unchanged.
+ * Faults of the machine or of the input rather than of the program, reported as what they are: a full disk (ENOSPC,
+ * EDQUOT) names the path it happened on; a directory where a file was named is a usage error; a permission or a
+ * read-only file system is the system's state. Anything else comes back unchanged (and is a bug: exit 70).
  */
 export function classifySystemError(err: unknown): unknown {
   if (err instanceof LayerError || !(err instanceof Error)) return err;
   const { code, path } = err as NodeJS.ErrnoException;
+  const where = path ? ` ${path}` : '';
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new DiskFullError(`no space left${path ? ` on the disk holding ${path}` : ' on a disk'} (${err.message}); free some space (ostree admin cleanup, ostree prune) and run it again`, { cause: err });
   }
+  if (code === 'EISDIR') return new UsageError(`${path ?? 'a file argument'} is a directory; name a package file`, { cause: err });
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new SystemStateError(`permission denied on${where || ' a file'} (${err.message}); run it as root or fix the permissions`, { cause: err });
+  }
+  if (code === 'EROFS') return new SystemStateError(`the file system holding${where || ' a file'} is read-only (${err.message}); remount it read-write`, { cause: err });
   return err;
 }

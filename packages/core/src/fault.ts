@@ -2,7 +2,14 @@
  * Fault-injection points for the crash tests: with OSTREE_LAYER_FAULT_PAUSE=<point> the process announces the point on
  * stderr and waits there, so a test can SIGKILL it at a known phase. Unset, this is a no-op.
  */
-export type FaultPoint = 'import' | 'scripts' | 'compose' | 'deploy' | 'deploying';
+import { stopping } from './interrupt.js';
+
+/**
+ * The phase boundaries of a transaction, in order: before resolving names, before the downloads, inside the imports,
+ * before the database layer, before the script phase, before composing, before the deploy, inside `ostree admin deploy`
+ * (signals deferred), and after it, before the cleanup of what no deployment needs.
+ */
+export type FaultPoint = 'resolve' | 'fetch' | 'import' | 'database' | 'scripts' | 'compose' | 'deploy' | 'deploying' | 'deployed';
 
 export async function faultPoint(point: FaultPoint): Promise<void> {
   if (process.env.OSTREE_LAYER_FAULT_PAUSE !== point) return;
@@ -12,6 +19,9 @@ export async function faultPoint(point: FaultPoint): Promise<void> {
   await new Promise<void>((resume) => {
     const timer = setInterval(() => undefined, 60_000);
     const go = () => {
+      // A signal that stops the transaction leaves it paused here until the process exits; one that is deferred
+      // (during or after the deploy) lets it go on.
+      if (stopping()) return;
       clearInterval(timer);
       resume();
     };

@@ -1,9 +1,9 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LockedError } from './errors.js';
+import { LockedError, ToolError } from './errors.js';
 import { TransactionLock, yieldOstreeLock } from './lock.js';
 
 describe('TransactionLock', () => {
@@ -114,6 +114,65 @@ describe('TransactionLock on a sysroot', () => {
     await expect(TransactionLock.acquire(dir)).rejects.toThrow(/an ostree admin operation .* holds OSTree's sysroot lock/);
     holder.stdin!.end();
     await new Promise((resolve) => holder.on('exit', resolve));
+    await (await TransactionLock.acquire(dir)).release();
+  });
+});
+
+/** A directory to use as PATH holding only `tools` (linked from the host), so that perl cannot be found. */
+function pathWith(tools: string[]): string {
+  const bin = mkdtempSync(join(tmpdir(), 'lock-path-'));
+  for (const tool of tools) symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
+  return bin;
+}
+
+/** Runs `take` with PATH set to `path` (the helper is spawned with the environment of the moment). */
+async function withPath<T>(path: string, take: () => Promise<T>): Promise<T> {
+  const saved = process.env.PATH;
+  process.env.PATH = path;
+  try {
+    return await take();
+  } finally {
+    process.env.PATH = saved;
+  }
+}
+
+describe('TransactionLock without perl', () => {
+  it('util-linux flock holds our lock: it and a perl holder exclude each other, through a bind mount too', async () => {
+    const dir = sysrootDir();
+    const alias = mkdtempSync(join(tmpdir(), 'lock-alias-'));
+    execFileSync('mount', ['--bind', dir, alias]);
+    const noPerl = pathWith(['flock', 'sh', 'cat']);
+    try {
+      const fallback = await withPath(noPerl, () => TransactionLock.acquire(dir));
+      // The holder is flock, not perl: OSTree's lock stays free (ostree admin cleanup does not wait).
+      const cleanup = spawnSync('timeout', ['10', 'ostree', 'admin', 'cleanup', `--sysroot=${dir}`], { encoding: 'utf8' });
+      expect(cleanup.status, cleanup.stderr).toBe(0);
+      await expect(TransactionLock.acquire(alias)).rejects.toThrow(new RegExp(`another ostree-layer transaction \\(pid ${process.pid}\\)`));
+      await expect(withPath(noPerl, () => TransactionLock.acquire(alias))).rejects.toThrow(LockedError);
+      await fallback.release();
+
+      const withPerl = await TransactionLock.acquire(alias);
+      await expect(withPath(noPerl, () => TransactionLock.acquire(dir))).rejects.toThrow(LockedError);
+      await withPerl.release();
+      await (await withPath(noPerl, () => TransactionLock.acquire(dir))).release();
+    } finally {
+      execFileSync('umount', [alias]);
+    }
+  });
+
+  it('is free again when its holder is SIGKILLed', async () => {
+    const dir = sysrootDir();
+    const holder = await holdInAnotherProcess(dir, ['env', `PATH=${pathWith(['flock', 'sh', 'cat'])}`]);
+    await expect(TransactionLock.acquire(dir)).rejects.toThrow(LockedError);
+    await holder.kill();
+    await (await TransactionLock.acquire(dir)).release();
+  });
+
+  it('without perl and flock, refuses with a ToolError saying what to install', async () => {
+    const dir = sysrootDir();
+    const nothing = pathWith([]);
+    await expect(withPath(nothing, () => TransactionLock.acquire(dir))).rejects.toThrow(ToolError);
+    await expect(withPath(nothing, () => TransactionLock.acquire(dir))).rejects.toThrow(/neither perl nor flock \(util-linux\).*install perl/);
     await (await TransactionLock.acquire(dir)).release();
   });
 });

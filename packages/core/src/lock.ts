@@ -9,17 +9,20 @@
  *   before we run `ostree admin deploy`, which takes it itself ({@link yieldOstreeLock}).
  *
  * Node cannot call fcntl, so a small helper process (perl, Essential on Debian) holds the locks and exits when our
- * end of its stdin closes: on release, or when we die. Without perl, util-linux `flock` holds our own lock (flock(2),
- * equally inode-based) and OSTree's lock is not taken.
+ * end of its stdin closes: on release, or when we die. Without perl (rpm-based hosts may lack it), util-linux `flock`
+ * holds our own lock alone, with flock(2): equally inode-based, but OSTree's lock is then not taken, so an
+ * `ostree admin cleanup` run meanwhile is not held off. flock(2) and fcntl locks ignore each other, so the perl helper
+ * takes a flock(2) on our lock file as well: a transaction with perl and one without still exclude each other.
+ * Without either tool, taking the lock fails with a {@link ToolError} saying what to install.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { LockedError, SystemStateError } from './errors.js';
+import { LockedError, SystemStateError, ToolError } from './errors.js';
 
 /** Takes the locks named on the command line in order (non-blocking), reports, then holds them until stdin ends. */
 const HELPER = String.raw`
-use strict; use Fcntl;
+use strict; use Fcntl qw(:DEFAULT :flock);
 $SIG{INT} = 'IGNORE';
 my @fh;
 for my $i (0 .. $#ARGV) {
@@ -27,6 +30,8 @@ for my $i (0 .. $#ARGV) {
   # struct flock { short l_type = F_WRLCK; short l_whence = SEEK_SET; off_t l_start, l_len = 0 (whole file); pid_t }
   my $lock = pack('s s x4 q q i x4', 1, 0, 0, 0, 0);
   fcntl($fh, 37, $lock) or do { print(($!{EAGAIN} || $!{EACCES} ? "busy $i" : "error $i $!") . "\n"); exit 1 };
+  # Our own lock (the first) also as flock(2), which a holder without perl takes (flock and fcntl locks ignore each other).
+  $i == 0 and (flock($fh, LOCK_EX | LOCK_NB) or do { print(($!{EWOULDBLOCK} ? "busy $i" : "error $i $!") . "\n"); exit 1 });
   push @fh, $fh;
 }
 $| = 1;
@@ -58,6 +63,7 @@ export class TransactionLock {
     const ownLock = isSysroot ? join(dir, 'ostree', OWN_LOCK) : join(dir, OWN_LOCK);
     const files = isSysroot ? [ownLock, join(dir, 'ostree', 'lock')] : [ownLock];
     const helper = await startHelper(files);
+    if (!helper) throw new ToolError(`cannot lock ${target}: neither perl nor flock (util-linux) can be run; install perl (or util-linux) and run it again`);
     const lines = readLines(helper);
     const first = (await lines.next()).value as string | undefined;
     if (first === 'locked') {
@@ -109,16 +115,21 @@ export async function yieldOstreeLock(sysroot: string): Promise<void> {
   await held.get(resolve(sysroot))?.yieldOstreeLock();
 }
 
-async function startHelper(files: string[]): Promise<ChildProcessWithoutNullStreams> {
+/** The perl helper, or util-linux flock holding our own lock alone; undefined when neither can be run. */
+async function startHelper(files: string[]): Promise<ChildProcessWithoutNullStreams | undefined> {
+  const perl = await started('perl', ['-e', HELPER, ...files]);
+  if (perl) return perl;
+  return started('flock', ['--exclusive', '--nonblock', '--conflict-exit-code', String(FLOCK_BUSY), files[0]!, 'sh', '-c', 'echo locked; exec cat >/dev/null']);
+}
+
+async function started(command: string, args: string[]): Promise<ChildProcessWithoutNullStreams | undefined> {
   // Its own process group: a Ctrl-C on the terminal must not kill the holder while we clean up.
-  const perl = spawn('perl', ['-e', HELPER, ...files], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  const started = await new Promise<boolean>((resolveStart) => {
-    perl.once('spawn', () => resolveStart(true));
-    perl.once('error', () => resolveStart(false));
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const ok = await new Promise<boolean>((resolveStart) => {
+    child.once('spawn', () => resolveStart(true));
+    child.once('error', () => resolveStart(false));
   });
-  if (started) return guard(perl);
-  const flock = spawn('flock', ['--exclusive', '--nonblock', '--conflict-exit-code', String(FLOCK_BUSY), files[0]!, 'sh', '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  return guard(flock);
+  return ok ? guard(child) : undefined;
 }
 
 const FLOCK_BUSY = 75;

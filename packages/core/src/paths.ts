@@ -9,7 +9,7 @@ import { PackageFormatError } from './errors.js';
 export function normalizeArchivePath(raw: string, file: string, allowAbsolute = false): string {
   if (raw.includes('\0')) throw new PackageFormatError(file, `entry name contains a NUL byte: ${JSON.stringify(raw)}`);
   // dpkg refuses it too ("newline not allowed in archive object name"): file lists and tmpfiles.d are line-based.
-  if (raw.includes('\n')) throw new PackageFormatError(file, `entry ${JSON.stringify(raw)} has a newline in its name, which dpkg refuses too; rebuild the package without it`);
+  if (raw.includes('\n')) throw new PackageFormatError(file, `entry ${JSON.stringify(raw)} has a newline in its name, which line-based file lists and tmpfiles.d cannot hold; rebuild the package without it`);
   if (raw.startsWith('/') && !allowAbsolute) {
     throw new PackageFormatError(file, `entry "${raw}" has an absolute path; package members must be relative ("./…")`);
   }

@@ -1,9 +1,12 @@
 /**
- * The repository side of the backend contract: how a backend turns the deployment's configured repositories and its
- * installed database into solver terms, and what the engine downloads. The core runs the solver (resolve/) and the
- * downloader (fetch/); the backend only parses, verifies metadata and states its policy.
+ * The repository side of the contract (a plugin's `repositories`, plugin.ts): how a format turns the deployment's
+ * configured repositories and its installed database into solver terms, and what the engine downloads. Every call is
+ * told the target ({@link RepositoryTarget}: the tree, its database, the architecture that database declares), so a
+ * backend never guesses from the host. The core runs the solver (resolve/) and the downloader (fetch/); the backend
+ * only parses, verifies metadata and states its policy.
  */
 import type { InstalledDatabase } from './backend.js';
+import type { Report } from './report.js';
 import type { PackageSpec, PoolOptions, SolverPolicy } from './resolve/index.js';
 import type { TreeReader } from './tree.js';
 
@@ -29,22 +32,38 @@ export interface Download {
   verify?: { keys: string[] };
 }
 
-export interface RepositoryOptions {
+/**
+ * The deployment the repository side works for, opened once per transaction (see `openRepositoryTarget`): everything
+ * the backend needs to know about the target comes from here, never from the host running ostree-layer.
+ */
+export interface RepositoryTarget {
   tree: TreeReader;
+  /** The target's installed database, as the backend's `openDatabase` opened it. */
+  database: InstalledDatabase;
+  /** The native architecture the target's database declares ({@link RepositoryBackend.targetArch}). */
+  arch: string;
+}
+
+export interface RepositoryOptions extends RepositoryTarget {
   /** Root of ostree-layer's cache; the backend keeps its indexes under `<cacheDir>/<backend>/`. */
   cacheDir: string;
   /** Extra repositories from the command line, in the backend's own one-line syntax (sources.list line, baseurl). */
   extraSources?: string[];
   /** Accept unsigned or badly signed metadata (the user said --allow-unauthenticated / --nogpgcheck). */
   allowUnauthenticated?: boolean;
-  /** Progress lines for a human. */
-  progress?: (line: string) => void;
+  /** Where messages and warnings go (an unreachable mirror, a stale index, reading file lists); the CLI renders them. */
+  report: Report;
+}
+
+/** A repository candidate: the solver's spec plus where to download it. */
+export interface CandidateSpec extends PackageSpec {
+  download: Download;
 }
 
 /** The available packages of every enabled repository, loaded and verified. */
 export interface RepositorySet {
-  /** Every candidate as a solver spec; `data` must be the {@link Download} for it. */
-  specs(): PackageSpec[];
+  /** Every candidate as a solver spec with its download (`data` stays the backend's own, for its pool rules). */
+  specs(): CandidateSpec[];
   /** Packages whose name (or, backend permitting, description) matches `pattern` (a glob or substring). */
   search(pattern: string): Array<{ name: string; version: string; arch: string; summary: string }>;
   /** Full metadata of every candidate version of `name`, as plain JSON for `show`. */
@@ -69,14 +88,23 @@ export interface LoadedRepository {
 
 /** Implemented by a backend that can install by name. */
 export interface RepositoryBackend {
-  /** Reads the repository configuration from the tree (/usr/etc + /etc), loads and verifies the indexes. */
+  /**
+   * The native architecture of the target as its database declares it (the architecture the format's own tool would
+   * print inside the tree), never the host's: a server composes images for machines of another architecture.
+   */
+  targetArch(target: { tree: TreeReader; database: InstalledDatabase }): Promise<string>;
+  /**
+   * Reads the repository configuration from the tree (/usr/etc + /etc), loads and verifies the indexes of the
+   * target's architecture(s). A repository that cannot be reached and was never fetched is a `warning` event, not an
+   * error; only a request that needs one of its packages fails later.
+   */
   openRepositories(options: RepositoryOptions): Promise<RepositorySet>;
   /** The installed base as solver specs (they are locked). */
-  installedSpecs(database: InstalledDatabase): Promise<PackageSpec[]>;
-  /** Version order, arch rules, Multi-Arch / multilib for the pool. */
-  poolOptions(database: InstalledDatabase): Promise<PoolOptions>;
-  /** How to pick among candidates and alternatives so that answers match apt / dnf. */
-  solverPolicy(): SolverPolicy;
+  installedSpecs(target: RepositoryTarget): Promise<PackageSpec[]>;
+  /** Version order, which architectures the target runs and how qualifiers match them (Multi-Arch, multilib). */
+  poolOptions(target: RepositoryTarget): Promise<PoolOptions>;
+  /** How to pick among candidates and alternatives so that answers match the format's own tool (apt, dnf…). */
+  solverPolicy(target: RepositoryTarget): SolverPolicy;
   /** Parses a request ("htop", "libfoo:i386", "foo=1.2", "foo >= 2") into a name and optional constraint. */
   parseRequest(text: string): { name: string; op?: '<' | '<=' | '=' | '>=' | '>'; version?: string; arch?: string };
   /**
@@ -86,6 +114,9 @@ export interface RepositoryBackend {
   verifyPackage?(file: string, download: Download): Promise<void>;
 }
 
-export { describeAge, fetchAll, fetchKeepingCopy, downloadFile, formatBytes, NotFoundError, openUrl, UnreachableError, verifyExisting } from './fetch/index.js';
+export {
+  byteLimit, describeAge, downloadFile, fetchAll, fetchKeepingCopy, formatBytes, INDEX_MAX_BYTES, METADATA_MAX_BYTES, NotFoundError, openUrl, readUrl,
+  UnreachableError, verifyExisting,
+} from './fetch/index.js';
 export type { DownloadFileOptions, Expected, FetchOptions, Fetched, KeptFetch } from './fetch/index.js';
 export { planByName, type NamePlan, type PlanByNameOptions, type PlannedDownload } from './resolve-request.js';

@@ -6,7 +6,9 @@
  */
 import type { InstalledDatabase, PackageId } from './backend.js';
 import type { LayeredRecord } from './discover/sysroot.js';
+import { openRepositoryTarget } from './plugin.js';
 import type { RepositoryBackend } from './repository.js';
+import type { TreeReader } from './tree.js';
 import { alternativesOf, formatRelation, isRich, Pool, type PoolPackage, type Relation } from './resolve/index.js';
 
 export interface Dependent {
@@ -24,7 +26,9 @@ export interface RemovalPlan {
 }
 
 export interface RemovalInput {
-  repositoryBackend: RepositoryBackend;
+  /** The resolve model of the tree's format (its plugin's repository side); no repository is read. */
+  repositories: RepositoryBackend;
+  tree: TreeReader;
   database: InstalledDatabase;
   /** Every layered package of the tree. */
   layered: LayeredRecord[];
@@ -43,9 +47,10 @@ export function packageKey(p: PackageId): string {
 const key = packageKey;
 
 export async function planRemoval(input: RemovalInput): Promise<RemovalPlan> {
-  const rb = input.repositoryBackend;
-  const pool = new Pool(await rb.poolOptions(input.database));
-  for (const spec of await rb.installedSpecs(input.database)) pool.add(spec, true);
+  const rb = input.repositories;
+  const target = await openRepositoryTarget(rb, input.tree, input.database);
+  const pool = new Pool(await rb.poolOptions(target));
+  for (const spec of await rb.installedSpecs(target)) pool.add(spec, true);
   const ids = new Map<string, number>();
   for (let id = 1; id <= pool.size; id++) ids.set(key(pool.get(id)), id);
   const layeredIds = new Set(input.layered.map((p) => ids.get(key(p))).filter((id): id is number => id !== undefined));

@@ -2,15 +2,17 @@
  * Install by name: the backend's repositories and installed base go into one solver pool (the base locked), the
  * request is solved with the backend's policy, and the answer comes back as the downloads to fetch, in install order.
  */
-import type { Backend, InstalledDatabase, PackageId } from './backend.js';
+import type { InstalledDatabase, PackageId } from './backend.js';
 import { ResolutionError } from './errors.js';
+import { openRepositoryTarget } from './plugin.js';
+import { lineReport, type Report } from './report.js';
 import type { Download, RepositoryBackend, RepositorySet } from './repository.js';
 import { Pool, solve, type InstallReason, type Request, type Transaction } from './resolve/index.js';
 import type { TreeReader } from './tree.js';
 
 export interface PlanByNameOptions {
-  backend: Backend;
-  repositoryBackend: RepositoryBackend;
+  /** The repository side of the tree's format plugin. */
+  repositories: RepositoryBackend;
   tree: TreeReader;
   database: InstalledDatabase;
   names: string[];
@@ -19,9 +21,10 @@ export interface PlanByNameOptions {
   cacheDir: string;
   extraSources?: string[];
   allowUnauthenticated?: boolean;
-  progress?: (line: string) => void;
+  /** Messages and warnings of opening the repositories; default: none. */
+  report?: Report;
   /** An already opened repository set (tests and benchmarks resolve many requests against one load). */
-  repositories?: RepositorySet;
+  opened?: RepositorySet;
 }
 
 export interface PlannedDownload extends PackageId {
@@ -42,26 +45,28 @@ export interface NamePlan {
 
 /** Resolves `names` against the repositories with the installed base locked. Throws a ResolutionError explaining why not. */
 export async function planByName(options: PlanByNameOptions): Promise<NamePlan> {
-  const rb = options.repositoryBackend;
+  const rb = options.repositories;
   const started = performance.now();
+  const target = await openRepositoryTarget(rb, options.tree, options.database);
   const repositories =
-    options.repositories ??
+    options.opened ??
     (await rb.openRepositories({
-      tree: options.tree,
+      ...target,
       cacheDir: options.cacheDir,
       extraSources: options.extraSources,
       allowUnauthenticated: options.allowUnauthenticated,
-      progress: options.progress,
+      report: options.report ?? lineReport(),
     }));
-  const pool = new Pool(await rb.poolOptions(options.database));
-  const installed = await rb.installedSpecs(options.database);
+  const pool = new Pool(await rb.poolOptions(target));
+  const installed = await rb.installedSpecs(target);
   const present = new Set<string>();
   for (const spec of installed) {
     pool.add(spec, true);
     present.add(`${spec.name}\0${spec.version}\0${spec.arch}`);
   }
   // The repository copy of an installed version is the same package: keeping it out leaves the base's entry alone.
-  for (const spec of repositories.specs()) if (!present.has(`${spec.name}\0${spec.version}\0${spec.arch}`)) pool.add(spec);
+  const downloads = new Map<number, Download>();
+  for (const spec of repositories.specs()) if (!present.has(`${spec.name}\0${spec.version}\0${spec.arch}`)) downloads.set(pool.add(spec), spec.download);
   const loadMs = performance.now() - started;
 
   const requests: Request[] = [];
@@ -91,13 +96,13 @@ export async function planByName(options: PlanByNameOptions): Promise<NamePlan> 
 
   const solveStart = performance.now();
   // An UnsatisfiableError (a ResolutionError) already names the chain and the locked base package.
-  const transaction = solve(pool, requests, { recommends: options.recommends !== false, policy: rb.solverPolicy() });
+  const transaction = solve(pool, requests, { recommends: options.recommends !== false, policy: rb.solverPolicy(target) });
   const solveMs = performance.now() - solveStart;
 
   const install: PlannedDownload[] = [];
   for (const step of transaction.install) {
     const p = step.package;
-    const download = p.data as Download | undefined;
+    const download = downloads.get(p.id);
     if (!download?.url) throw new ResolutionError(`${p.name} ${p.version} (${p.arch}) was chosen but its repository entry has no download location`);
     install.push({
       name: p.name,

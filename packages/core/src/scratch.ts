@@ -4,15 +4,35 @@
  * the scratch directories of pids that are gone.
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { noteScratchRepo } from './interrupt.js';
 
 const PREFIX = 'ostree-layer-';
 
-/** A new scratch directory under `<repo>/tmp`, removed by the caller when done. */
+/** A new scratch directory under `<repo>/tmp`, removed by the caller when done. `purpose`: lower-case letters. */
 export function scratchDir(repoPath: string, purpose: string): Promise<string> {
   noteScratchRepo(repoPath);
   return mkdtemp(join(repoPath, 'tmp', `${PREFIX}${purpose}-${process.pid}-`));
+}
+
+/** The repo of the transaction that holds the lock in this process, whose scratch takes backends' temp files. */
+let transactionRepo: string | undefined;
+
+/** Called by the transaction that takes the lock (with its repo) and when it ends (with undefined). */
+export function setTransactionScratch(repoPath: string | undefined): void {
+  transactionRepo = repoPath;
+}
+
+/**
+ * A temp directory for a backend's own files (a database copy to query or write): under the running transaction's
+ * scratch, so that an interrupt or the next transaction after a kill removes it, or in the system's temp directory
+ * when no transaction runs (a read-only command, a test). The caller removes it when done. `purpose`: lower-case
+ * letters ("rpmdb").
+ */
+export async function tempDir(purpose: string): Promise<string> {
+  if (!/^[a-z]+$/.test(purpose)) throw new TypeError(`tempDir: purpose "${purpose}" must be lower-case letters`);
+  return transactionRepo ? scratchDir(transactionRepo, purpose) : mkdtemp(join(tmpdir(), `${PREFIX}${purpose}-`));
 }
 
 /** Removes scratch directories whose process no longer runs. */

@@ -3,7 +3,7 @@
  * Every step before deploy only adds objects and cache refs to the repo, so a failure or a kill anywhere moves no
  * deployment and no user-visible ref.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { Backend, InstalledDatabase, PackageFile, PackageId } from './backend.js';
@@ -12,17 +12,18 @@ import { importedDirectories } from './compose/final-layer.js';
 import { composeLayered } from './compose/layered.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit } from './deploy/deploy.js';
-import type { LayerState } from './discover/sysroot.js';
+import { SCRIPT_LAYER_REF_PREFIX, type LayerState } from './discover/sysroot.js';
 import { beginTransaction, type Target } from './discover/target.js';
 import { ResolutionError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
+import { noteCreatedRefs } from './interrupt.js';
 import { fetchAll } from './fetch/index.js';
 import { readAccounts } from './import/accounts.js';
 import { importPackage } from './import/importer.js';
 import { openPackageFor } from './import/open-package.js';
 import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
-import type { RepositoryBackend } from './repository.js';
+import type { FormatPlugin } from './plugin.js';
 import { lineReport, type Phase, type Report, phaseClock } from './report.js';
 import { planByName } from './resolve-request.js';
 import { droppedRequests, installState } from './layer-state.js';
@@ -30,12 +31,11 @@ import { markRequested } from './mark-requested.js';
 import { keepScriptLayer, runScriptPhase } from './scripts/phase.js';
 
 export interface InstallOptions extends Target {
-  backends: Backend[];
+  /** Every format the command knows, in detection order; the tree's database picks one. */
+  plugins: readonly FormatPlugin[];
   files: string[];
-  /** Package names to resolve against the deployment's repositories (needs `repositoryBackends`). */
+  /** Package names to resolve against the deployment's repositories (needs a plugin with `repositories`). */
   names?: string[];
-  /** Repository support per backend name ("dpkg" → its RepositoryBackend). */
-  repositoryBackends?: Record<string, RepositoryBackend>;
   /** Indexes and downloads; default /var/cache/ostree-layer. */
   cacheDir?: string;
   noInstallRecommends?: boolean;
@@ -101,21 +101,27 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const names = [...(options.names ?? [])];
   if (options.files.length === 0 && names.length === 0) throw new UsageError('name at least one package or package file to install');
   const files = options.files.map((f) => resolvePath(f));
-  for (const file of files) if (!existsSync(file)) throw new UsageError(`${file}: no such package file`);
+  for (const file of files) {
+    if (!existsSync(file)) throw new UsageError(`${file}: no such package file`);
+    if (statSync(file).isDirectory()) throw new UsageError(`${file} is a directory; name a package file`);
+  }
 
   const { timings, lap } = phaseClock(report);
   const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
-  const opened = await beginTransaction(options, options.backends, !options.dryRun);
+  const opened = await beginTransaction(options, options.plugins, !options.dryRun);
   const newRefs: string[] = [];
+  // A signal that stops the transaction takes them back as the failure path below does.
+  noteCreatedRefs(opened.repo.path, newRefs);
   try {
-    const { tree, repo, backend, location, database, previous } = opened;
+    const { tree, repo, plugin, backend, location, database, previous } = opened;
     // Layers a plain `ostree admin upgrade` dropped come back with this install, as rpm-ostree would.
     const restored = droppedRequests(opened);
     for (const r of restored) if (r.file) files.push(r.file); else if (!names.includes(r.text)) names.push(r.text);
     say(`${backend.name} database at ${location} in ${opened.deployment ? `deployment ${opened.deployment.commit.slice(0, 10)}.${opened.deployment.serial}` : opened.fromCommit.slice(0, 10)}`);
 
     lap('discover');
-    const byName = names.length > 0 ? await resolveNames(options, { backend, tree, database }, report) : undefined;
+    if (names.length > 0) await faultPoint('resolve');
+    const byName = names.length > 0 ? await resolveNames(options, { plugin, tree, database }, report) : undefined;
     const downloaded: string[] = [];
     if (byName) lap('resolve');
     const result: InstallResult = {
@@ -142,18 +148,19 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     }
     if (byName) {
       begin('fetch');
+      await faultPoint('fetch');
       const fetched = await fetchAll(byName.plan.install.map((p) => p.download), {
         cacheDir: byName.cacheDir,
         report,
         label: (d) => byName.plan.install.find((p) => p.download === d)?.name ?? d.fileName,
       });
       // Packages that carry their own signature (rpm gpgcheck=1) are checked before anything opens them.
-      for (const f of fetched) if (f.download.verify) await byName.repositoryBackend.verifyPackage?.(f.path, f.download);
+      for (const f of fetched) if (f.download.verify) await byName.repositories.verifyPackage?.(f.path, f.download);
       downloaded.push(...fetched.map((f) => f.path));
       lap('fetch');
     }
     const packages: PackageFile[] = [];
-    for (const file of [...files, ...downloaded]) packages.push(await openPackageFor(backend, options.backends, file));
+    for (const file of [...files, ...downloaded]) packages.push(await openPackageFor(backend, options.plugins, file));
     if (options.keys?.length) await verifyFileSignatures(backend, files, options.keys);
     const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages, previous);
 
@@ -195,6 +202,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
     lap('conflicts');
     begin('database');
+    await faultPoint('database');
     const state: LayerState = installState(previous, {
       baseCommit: result.baseCommit,
       backend: backend.name,
@@ -244,7 +252,12 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
           timeoutSeconds: options.scriptTimeoutSeconds,
           progress: say,
         });
-        if (phase.commit) await keepScriptLayer(repo, state, phase.commit);
+        if (phase.commit) {
+          // A stopped or failed install takes back the script layer's ref with its other new refs.
+          const scriptRef = SCRIPT_LAYER_REF_PREFIX + phase.commit;
+          if (!(await repo.refCommit(scriptRef))) newRefs.push(scriptRef);
+          await keepScriptLayer(repo, state, phase.commit);
+        }
         result.scripts = phase.steps;
         result.notes.push(...phase.notes);
         lap('scripts');
@@ -270,6 +283,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     await opened.repo.deleteRefs(newRefs).catch(() => undefined);
     throw err;
   } finally {
+    noteCreatedRefs(opened.repo.path, []);
     await opened.close();
   }
 }
@@ -284,21 +298,22 @@ async function confirmed(options: InstallOptions, result: InstallResult): Promis
 }
 
 /** Resolves `options.names` with the backend's repository support; the plan maps to downloads. */
-async function resolveNames(options: InstallOptions, opened: { backend: Backend; tree: TreeReader; database: InstalledDatabase }, report: Report) {
-  const repositoryBackend = options.repositoryBackends?.[opened.backend.name];
-  if (!repositoryBackend) throw new UsageError(`the ${opened.backend.name} backend cannot install by name yet; pass package files instead`);
+async function resolveNames(options: InstallOptions, opened: { plugin: FormatPlugin; tree: TreeReader; database: InstalledDatabase }, report: Report) {
+  const { repositories } = opened.plugin;
+  if (!repositories) throw new UsageError(`the ${opened.plugin.backend.name} backend cannot install by name yet; pass package files instead`);
   const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
   const plan = await planByName({
-    ...opened,
-    repositoryBackend,
+    repositories,
+    tree: opened.tree,
+    database: opened.database,
     names: options.names ?? [],
     recommends: !options.noInstallRecommends,
     cacheDir,
     extraSources: options.extraSources,
     allowUnauthenticated: options.allowUnauthenticated,
-    progress: (line) => report.emit({ type: 'message', text: line }),
+    report,
   });
-  return { plan, cacheDir, repositoryBackend };
+  return { plan, cacheDir, repositories };
 }
 
 export const DEFAULT_CACHE_DIR = '/var/cache/ostree-layer';
@@ -320,13 +335,19 @@ async function verifyFileSignatures(backend: Backend, files: string[], keyFiles:
 async function checkAgainstInstalled(backend: Backend, database: InstalledDatabase, packages: PackageFile[], previous: LayerState | null) {
   const layered = new Set((previous?.packages ?? []).map((p) => `${p.name}:${p.arch}`));
   const installed = new Map<string, PackageId>();
-  for (const pkg of await database.packages()) installed.set(`${pkg.name}:${pkg.arch}`, pkg);
+  const installedByName = new Map<string, PackageId[]>();
+  for (const pkg of await database.packages()) {
+    installed.set(`${pkg.name}:${pkg.arch}`, pkg);
+    installedByName.set(pkg.name, [...(installedByName.get(pkg.name) ?? []), pkg]);
+  }
+  // Another arch of the same name that the format counts as the same package (the backend says which).
+  const sameSlot = (id: PackageId) => (backend.sameSlot ? installedByName.get(id.name)?.find((p) => backend.sameSlot!(id, p)) : undefined);
   const fresh: PackageFile[] = [];
   const alreadyInstalled: PackageId[] = [];
   const seen = new Map<string, PackageFile>();
   for (const pkg of packages) {
     const key = `${pkg.id.name}:${pkg.id.arch}`;
-    const have = installed.get(key) ?? installed.get(`${pkg.id.name}:all`);
+    const have = installed.get(key) ?? sameSlot(pkg.id);
     if (have && backend.compareVersions(have.version, pkg.id.version) === 0) {
       alreadyInstalled.push(have);
       continue;

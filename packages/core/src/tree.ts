@@ -26,6 +26,11 @@ export interface TreeReader {
   readlink(path: string): Promise<string>;
   readdir(path: string): Promise<string[]>;
   createReadStream(path: string): Readable;
+  /**
+   * Metadata of every entry of directory `dir`, by name, in one read. Optional: for readers where a single lookup is
+   * costly (a commit read through `ostree ls`), so that callers asking about many paths ask once per directory.
+   */
+  listDirectory?(dir: string): Promise<Map<string, TreeStat>>;
   /** A hint that `dir` is about to be read in bulk (the package database); readers that fetch lazily load it now. */
   prefetch?(dir: string): Promise<void>;
   /**

@@ -6,7 +6,7 @@
  * Removing every layered package deploys the base commit itself. As with install, nothing before the deploy moves a
  * ref or a deployment.
  */
-import type { Backend, LayerFile, PackageId } from './backend.js';
+import type { LayerFile, PackageId } from './backend.js';
 import { composeLayered, layerDirectories } from './compose/layered.js';
 import { deployCommit } from './deploy/deploy.js';
 import { layerCommitOf } from './deploy/retention.js';
@@ -19,15 +19,14 @@ import { PathPlacer } from './import/placement.js';
 import type { OstreeRepo } from './ostree.js';
 import { lineReport, phaseClock, type Phase, type Report } from './report.js';
 import type { TreeReader } from './tree.js';
-import type { RepositoryBackend } from './repository.js';
+import type { FormatPlugin } from './plugin.js';
 import { packageKey as key, planRemoval, type Dependent } from './resolve-removal.js';
 
 export interface UninstallOptions extends Target {
-  backends: Backend[];
+  /** Every format the command knows; a plugin without `repositories` skips the dependency check. */
+  plugins: readonly FormatPlugin[];
   /** Layered packages to remove: "name" (every arch) or "name:arch". Empty with `autoremoveOnly`. */
   names: string[];
-  /** Resolve models per backend name, for the dependency check; without one the check is skipped. */
-  repositoryBackends?: Record<string, RepositoryBackend>;
   /** Remove the layered packages that need a removed one too (apt's behaviour) instead of refusing. */
   withDependents?: boolean;
   /** Remove nothing by name: only the pulled-in packages nothing needs any more (`autoremove`). */
@@ -69,17 +68,17 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
   const { timings, lap } = phaseClock(report);
   const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
   if (options.names.length === 0 && !options.autoremoveOnly) throw new UsageError('name at least one layered package to remove');
-  const opened = await beginTransaction(options, options.backends, !options.dryRun);
+  const opened = await beginTransaction(options, options.plugins, !options.dryRun);
   try {
     lap('discover');
-    const { backend, database, previous } = opened;
+    const { backend, database, previous, tree } = opened;
     const state: LayerState = previous ?? { baseCommit: opened.fromCommit, backend: backend.name, requests: [], requested: [], packages: [] };
     const named = pickLayered(options.names, state, await database.packages());
     const namedKeys = new Set(named.map(key));
     const requested = new Set(state.packages.filter((p) => p.requested && !namedKeys.has(key(p))).map(key));
-    const repositoryBackend = options.repositoryBackends?.[backend.name];
-    const plan = repositoryBackend
-      ? await planRemoval({ repositoryBackend, database, layered: state.packages, remove: named, requested, cascade: Boolean(options.withDependents) })
+    const { repositories } = opened.plugin;
+    const plan = repositories
+      ? await planRemoval({ repositories, tree, database, layered: state.packages, remove: named, requested, cascade: Boolean(options.withDependents) })
       : { dependents: [], autoremove: [] };
     if (plan.dependents.length > 0 && !options.withDependents) throw dependentsError(plan.dependents);
     lap('resolve');

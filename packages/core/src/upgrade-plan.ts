@@ -6,6 +6,7 @@
 import type { Backend, InstalledDatabase, PackageFile, PackageId } from './backend.js';
 import type { LayerRequest, LayerState } from './discover/sysroot.js';
 import { UsageError } from './errors.js';
+import type { Report } from './report.js';
 import type { RepositoryBackend } from './repository.js';
 import { planByName, type PlannedDownload } from './resolve-request.js';
 import type { TreeReader } from './tree.js';
@@ -43,7 +44,8 @@ export interface ResolvedLayers {
 
 export interface ResolveLayersInput {
   backend: Backend;
-  repositoryBackend?: RepositoryBackend;
+  /** The repository side of the tree's format plugin, when it has one. */
+  repositories?: RepositoryBackend;
   /** The new base and its database. */
   tree: TreeReader;
   database: InstalledDatabase;
@@ -52,7 +54,7 @@ export interface ResolveLayersInput {
   extraSources?: string[];
   allowUnauthenticated?: boolean;
   recommends?: boolean;
-  progress?: (line: string) => void;
+  report: Report;
 }
 
 /** Resolves the requests on the new base; an unsatisfiable request stops with the solver's reason. */
@@ -80,10 +82,9 @@ export async function resolveLayers(input: ResolveLayersInput): Promise<Resolved
   }
   let downloads: PlannedDownload[] = [];
   if (byName.length > 0) {
-    if (!input.repositoryBackend) throw new UsageError(`the ${input.backend.name} backend cannot resolve names, so ${byName.map((r) => r.text).join(', ')} cannot be layered again`);
+    if (!input.repositories) throw new UsageError(`the ${input.backend.name} backend cannot resolve names, so ${byName.map((r) => r.text).join(', ')} cannot be layered again`);
     const plan = await planByName({
-      backend: input.backend,
-      repositoryBackend: input.repositoryBackend,
+      repositories: input.repositories,
       tree: input.tree,
       database: input.database,
       names: byName.map((r) => r.text),
@@ -91,7 +92,7 @@ export async function resolveLayers(input: ResolveLayersInput): Promise<Resolved
       cacheDir: input.cacheDir,
       extraSources: input.extraSources,
       allowUnauthenticated: input.allowUnauthenticated,
-      progress: input.progress,
+      report: input.report,
     });
     downloads = plan.install;
     for (const request of byName) {

@@ -9,7 +9,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Backend, InstalledDatabase, PackageFile, PackageId } from './backend.js';
+import type { InstalledDatabase, PackageFile, PackageId } from './backend.js';
 import { checkConflicts } from './compose/conflicts.js';
 import { importedDirectories } from './compose/final-layer.js';
 import { composeLayered } from './compose/layered.js';
@@ -17,14 +17,14 @@ import { mapBounded } from './concurrency.js';
 import { deployCommit, originLayerState } from './deploy/deploy.js';
 import { derivedCachePath, RepoTree } from './discover/repo-tree.js';
 import type { LayerState } from './discover/sysroot.js';
-import { beginTransaction, detectBackend, type TransactionContext } from './discover/target.js';
+import { beginTransaction, type TransactionContext } from './discover/target.js';
 import { SystemStateError } from './errors.js';
 import { faultPoint } from './fault.js';
 import { fetchAll } from './fetch/index.js';
 import { readAccounts } from './import/accounts.js';
 import { importPackage } from './import/importer.js';
 import { PathPlacer } from './import/placement.js';
-import type { RepositoryBackend } from './repository.js';
+import { detectPlugin, type FormatPlugin } from './plugin.js';
 import { scratchDir } from './scratch.js';
 import { DirectoryTree, type TreeReader } from './tree.js';
 import { keepScriptLayer, runScriptPhase } from './scripts/phase.js';
@@ -33,8 +33,8 @@ import { diffPackages, isEmptyDiff, layeredIds, resolveLayers, type DroppedReque
 import { lineReport, type Phase, type Report, phaseClock } from './report.js';
 
 export interface UpgradeOptions {
-  backends: Backend[];
-  repositoryBackends?: Record<string, RepositoryBackend>;
+  /** Every format the command knows, in detection order. */
+  plugins: readonly FormatPlugin[];
   sysroot?: string;
   osName?: string;
   cacheDir?: string;
@@ -86,7 +86,7 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeResult> {
   const report = reportOf(options);
   const say = (text: string) => report.emit({ type: 'message', text });
   const { timings, lap } = phaseClock(report);
-  const opened = await beginTransaction({ sysroot: options.sysroot, osName: options.osName }, options.backends, !options.dryRun);
+  const opened = await beginTransaction({ sysroot: options.sysroot, osName: options.osName }, options.plugins, !options.dryRun);
   let base: BaseTree | undefined;
   try {
     const deployment = opened.deployment!;
@@ -98,12 +98,14 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeResult> {
     lap('pull');
 
     base = await openBase(opened, newBase, Boolean(options.dryRun));
-    const { backend, location } = await detectBackend([opened.backend], base.tree);
+    const { plugin, location } = await detectPlugin([opened.plugin], base.tree);
+    const { backend } = plugin;
+    await base.tree.prefetch?.(location);
     const baseDatabase = await backend.openDatabase(base.tree, location);
     const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
     const resolved = await resolveLayers({
       backend,
-      repositoryBackend: options.repositoryBackends?.[backend.name],
+      repositories: plugin.repositories,
       tree: base.tree,
       database: baseDatabase,
       requested: previous?.requested ?? [],
@@ -111,7 +113,7 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeResult> {
       extraSources: options.extraSources,
       allowUnauthenticated: options.allowUnauthenticated,
       recommends: !options.noInstallRecommends,
-      progress: say,
+      report,
     });
     lap('resolve');
 
@@ -234,8 +236,7 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
     report,
     label: (d) => resolved.downloads.find((p) => p.download === d)?.name ?? d.fileName,
   });
-  const repositoryBackend = input.options.repositoryBackends?.[backend.name];
-  for (const f of fetched) if (f.download.verify) await repositoryBackend?.verifyPackage?.(f.path, f.download);
+  for (const f of fetched) if (f.download.verify) await opened.plugin.repositories?.verifyPackage?.(f.path, f.download);
   const packages: PackageFile[] = [...resolved.files];
   for (const f of fetched) packages.push(await backend.openPackage(f.path));
   lap('fetch');

@@ -61,6 +61,8 @@ export function describeDatabaseConformance(backend: Backend, fixtures: () => Co
       expect(strangerPkg.id.name).not.toBe(ownerPkg.id.name);
       expect(backend.mayOverwrite(ownerPkg, ownerPkg.id, path), `${idText(ownerPkg.id)} over its own ${path}`).toBe(true);
       expect(backend.mayOverwrite(strangerPkg, ownerPkg.id, path), `${idText(strangerPkg.id)} over ${path} of ${idText(ownerPkg.id)}`).toBe(false);
+      // The fix a conflict message gives is the format's own words, naming what the package must declare about the owner.
+      if (backend.overwriteHint) expect(backend.overwriteHint(strangerPkg.id, ownerPkg.id)).toContain(ownerPkg.id.name);
       if (replacer) {
         const replacerPkg = await backend.openPackage(replacer);
         expect(await shipped(replacer)).toContain(path);

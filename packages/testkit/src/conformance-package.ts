@@ -30,6 +30,12 @@ export function describePackageConformance(backend: Backend, fixtures: () => Con
         expect(typeof info.version).toBe('string');
         expect(pkg.id.version).toContain(info.version);
         expect(Array.isArray(info.files)).toBe(true);
+        // Every backend prints the same shape for each entry (InspectedFile), whatever its format calls the fields.
+        for (const entry of info.files as InspectedFile[]) {
+          expect(entry.path, `${file}: path`).toMatch(ABSOLUTE_NORMALISED);
+          expect(typeof entry.type === 'string' && typeof entry.mode === 'number' && typeof entry.size === 'number', `${file}: ${entry.path} type, mode, size`).toBe(true);
+          expect(typeof entry.user === 'string' && typeof entry.group === 'string', `${file}: ${entry.path} user and group`).toBe(true);
+        }
         const listed = new Map((info.files as InspectedFile[]).map((file) => [file.path, file]));
         const payload = await listPayload(pkg);
         for (const entry of payload) expectListedAsShipped(file, entry, listed.get(entry.path));

@@ -1,17 +1,22 @@
 /**
- * The conformance suite every backend must pass: the engine relies on these properties of the contract
- * (packages/core/src/backend.ts) whatever the package format. A backend's own tests call
- * `describeBackendConformance` with real package files of its format and a tree holding its database.
+ * The conformance suite every format must pass: the engine relies on these properties of the contract
+ * (packages/core/src/plugin.ts, backend.ts, repository.ts) whatever the package format. A format's own tests call
+ * `describePluginConformance` with its plugin, real package files of its format, a tree holding its database and,
+ * when the plugin has a repository side, a tiny local repository (`describeBackendConformance` checks a backend
+ * alone).
  */
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Backend, PackageEntry } from '@ostree-layer/core';
-import { DirectoryTree, PackageFormatError } from '@ostree-layer/core';
+import type { Backend, FormatPlugin, PackageEntry } from '@ostree-layer/core';
+import { DirectoryTree, PackageFormatError, UsageError } from '@ostree-layer/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeDatabaseConformance } from './conformance-database.js';
 import { ABSOLUTE_NORMALISED, layeredPackages } from './conformance-helpers.js';
 import { describePackageConformance } from './conformance-package.js';
+import { describeRepositoryConformance, type RepositoryFixture } from './conformance-repository.js';
+
+export type { RepositoryFixture } from './conformance-repository.js';
 
 export interface ConformanceFixtures {
   /**
@@ -21,10 +26,14 @@ export interface ConformanceFixtures {
   packages: string[];
   /** A file of another format (or garbage) the backend must not claim. */
   foreignFile: string;
+  /** A real package file of another format (a .rpm for dpkg, a .deb for rpm): claimed by its own backend, not this one. */
+  otherFormatFile: string;
   /** A deployment-like tree (a directory) holding the backend's installed database. */
   treeWithDatabase: string;
   /** Versions in strictly ascending order by the backend's own rules. */
   ascendingVersions: string[];
+  /** The names `versionRelation` (`vercmp`) takes for "lower than", "equal" and "higher than" ("lt", "eq", "gt"). */
+  versionOperators: { lower: string; equal: string; higher: string };
   /**
    * Packages that all ship `path` with different content: `stranger` declares nothing that lets it overwrite
    * `owner`'s file; `replacer`, for formats that have such a declaration (dpkg Replaces:), declares it.
@@ -32,18 +41,33 @@ export interface ConformanceFixtures {
   overwrite: { owner: string; stranger: string; replacer?: string; path: string };
   /** A package with a maintainer script that gets a step of its own (dpkg preinst, rpm %post). */
   scripted: string;
+  /** Required when the plugin has `repositories`: a tiny local repository and what the target looks like to it. */
+  repository?: RepositoryFixture;
 }
 
+/** The whole contract of a format: its backend, and its repository side when it has one. */
+export function describePluginConformance(plugin: FormatPlugin, fixtures: () => Promise<ConformanceFixtures>): void {
+  describeConformance(plugin, fixtures);
+}
+
+/** The backend half of the contract alone (a format that layers package files only). */
 export function describeBackendConformance(backend: Backend, fixtures: () => Promise<ConformanceFixtures>): void {
+  describeConformance({ backend }, fixtures);
+}
+
+function describeConformance(plugin: FormatPlugin, fixtures: () => Promise<ConformanceFixtures>): void {
+  const { backend } = plugin;
   describe(`backend conformance: ${backend.name}`, () => {
     let f: ConformanceFixtures;
     beforeAll(async () => {
       f = await fixtures();
     });
 
-    it('claims its own package files by content and not a foreign one', async () => {
+    it('claims its own package files by content, and neither garbage nor a package of another format', async () => {
       for (const file of f.packages) expect(await backend.supportsFile(file), file).toBe(true);
       expect(await backend.supportsFile(f.foreignFile)).toBe(false);
+      expect(await backend.supportsFile(f.otherFormatFile), `${f.otherFormatFile} is another format's package`).toBe(false);
+      await expect(backend.openPackage(f.otherFormatFile)).rejects.toThrow(PackageFormatError);
     });
 
     it('lists payloads with absolute, normalised paths, the same way every time', async () => {
@@ -82,6 +106,24 @@ export function describeBackendConformance(backend: Backend, fixtures: () => Pro
       }
     });
 
+    it('answers vercmp as its own tool does: lower, equal and higher agree with the version order', () => {
+      const v = f.ascendingVersions;
+      const { lower, equal, higher } = f.versionOperators;
+      for (let i = 0; i + 1 < v.length; i++) {
+        const [a, b] = [v[i]!, v[i + 1]!];
+        const less = backend.versionRelation(a, lower, b);
+        expect(less.holds, `${a} ${lower} ${b}`).toBe(true);
+        expect(less.compare === null ? null : Math.sign(less.compare), `${a} vs ${b}`).toBe(-1);
+        expect(Array.isArray(less.warnings)).toBe(true);
+        expect(backend.versionRelation(b, lower, a).holds, `${b} ${lower} ${a}`).toBe(false);
+        expect(backend.versionRelation(b, higher, a).holds, `${b} ${higher} ${a}`).toBe(true);
+        expect(backend.versionRelation(a, equal, a).holds, `${a} ${equal} ${a}`).toBe(true);
+        expect(backend.versionRelation(a, equal, b).holds, `${a} ${equal} ${b}`).toBe(false);
+      }
+      // An operator the tool does not know is the user's mistake (exit 2), named as such.
+      expect(() => backend.versionRelation(v[0]!, 'is-about', v[0]!)).toThrow(UsageError);
+    });
+
     it('finds its database in a tree, and nothing in an empty one', async () => {
       const empty = mkdtempSync(join(tmpdir(), 'conformance-empty-'));
       try {
@@ -98,6 +140,7 @@ export function describeBackendConformance(backend: Backend, fixtures: () => Pro
 
     describeDatabaseConformance(backend, () => f);
     describePackageConformance(backend, () => f);
+    if (plugin.repositories) describeRepositoryConformance(plugin, () => f);
 
     it('writes the database for new packages without touching the tree, only as tree content, and cleans up after itself', async () => {
       const tree = new DirectoryTree(f.treeWithDatabase);

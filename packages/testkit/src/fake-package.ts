@@ -37,6 +37,8 @@ export interface FakePackageSpec {
   arch?: string;
   /** Names of packages whose files this one may overwrite (the fake's dpkg Replaces:). */
   replaces?: string[];
+  /** Names of packages it needs (no versions: the fake's relations are plain names). */
+  requires?: string[];
   /** Scripts by name ("postinst"), each run by /bin/sh after the payloads are in the tree. */
   scripts?: Record<string, string>;
   entries: FakeEntrySpec[];
@@ -60,6 +62,7 @@ export async function writeFakePackage(dir: string, spec: FakePackageSpec): Prom
 interface ParsedFake {
   id: PackageId;
   replaces: string[];
+  requires: string[];
   scripts: Map<string, string>;
   entries: Array<{ entry: PackageEntry; content?: Buffer }>;
 }
@@ -84,7 +87,8 @@ async function parseFakePackage(file: string): Promise<ParsedFake> {
   const entries = spec.entries.map((e: FakeEntrySpec) => parseEntry(file, e));
   const scripts = new Map(Object.entries(spec.scripts ?? {}).map(([name, body]) => [field('script name', name, NAME), String(body)]));
   const replaces = (spec.replaces ?? []).map((name) => field('replaces', name, NAME));
-  return { id, replaces, scripts, entries };
+  const requires = (spec.requires ?? []).map((name) => field('requires', name, NAME));
+  return { id, replaces, requires, scripts, entries };
 }
 
 function parseEntry(file: string, e: FakeEntrySpec): { entry: PackageEntry; content?: Buffer } {
@@ -117,6 +121,10 @@ export class FakePackage implements PackageFile {
     return this.parsed.replaces;
   }
 
+  get requires(): string[] {
+    return this.parsed.requires;
+  }
+
   get scripts(): Map<string, string> {
     return this.parsed.scripts;
   }
@@ -126,7 +134,7 @@ export class FakePackage implements PackageFile {
   }
 
   get metadata(): Record<string, unknown> {
-    return { ...this.id, replaces: [...this.replaces], scripts: [...this.scripts.keys()] };
+    return { ...this.id, replaces: [...this.replaces], requires: [...this.requires], scripts: [...this.scripts.keys()] };
   }
 
   /** Re-reads the file on every call, as a real backend streams its archive from the start. */

@@ -4,6 +4,8 @@
  */
 export { ensureCacheRepo, findTamperedObject, resolveCacheDir, withFileLock, type BaseImage, type CacheOptions } from './cache.js';
 export { compareFakeVersions, FAKE_DB_LOCATION, fakeBackend, FakeDatabase, makeFakeTree, type FakeRecord } from './fake-backend.js';
+export { fakePlugin } from './fake-plugin.js';
+export { fakeRepositories, writeFakeRepository } from './fake-repository.js';
 export { FAKE_EXTENSION, FAKE_PACKAGE_MAGIC, FakePackage, writeFakePackage, type FakeEntrySpec, type FakePackageSpec } from './fake-package.js';
 export { applyLayerFiles, treeWithLayer } from './layer-files.js';
 export { mountsUnder, removeTree, unmountUnder } from './cleanup.js';

@@ -53,8 +53,8 @@ export interface RpmSpec {
   /** Default "1". */
   release?: string;
   epoch?: number;
-  /** Default "noarch"; "x86_64" builds for the host. */
-  arch?: 'noarch' | 'x86_64';
+  /** Default "noarch"; "x86_64" builds for the host; another arch ("aarch64") is built with --target (no compiler runs). */
+  arch?: string;
   summary?: string;
   description?: string;
   license?: string;
@@ -117,7 +117,8 @@ export function rpmSpecText(spec: RpmSpec, stage: string): string {
     ...(spec.epoch !== undefined ? [`Epoch: ${spec.epoch}`] : []),
     `Summary: ${macroSafe(spec.summary ?? `${spec.name} test package`)}`,
     `License: ${spec.license ?? 'MIT'}`,
-    `BuildArch: ${spec.arch ?? 'noarch'}`,
+    // rpmbuild refuses a BuildArch the host cannot build for; --target alone names a foreign arch.
+    ...(spec.arch === undefined || spec.arch === 'noarch' || spec.arch === 'x86_64' ? [`BuildArch: ${spec.arch ?? 'noarch'}`] : []),
     `AutoReqProv: ${spec.autoReqProv ? 'yes' : 'no'}`,
   ];
   const relations: [string, string[] | undefined][] = [

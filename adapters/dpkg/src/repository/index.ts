@@ -3,8 +3,7 @@
  * Release verified, the Packages index of every component × architecture loaded through the compact cache, and the
  * candidates handed to the solver as specs whose `data` is the {@link Download} of the .deb.
  */
-import { SystemStateError, UnreachableError, type LoadedRepository, type PackageSpec, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
-import { findDatabase, openDatabase } from '../database.js';
+import { SystemStateError, UnreachableError, type CandidateSpec, type Download, type LoadedRepository, type RepositoryOptions, type RepositorySet } from '@ostree-layer/core';
 import { parseParagraphs } from '../control.js';
 import type { Compression } from '../decompress.js';
 import { compareDebVersions as compare } from '../version.js';
@@ -32,17 +31,17 @@ export function debFileName(name: string, version: string, arch: string): string
 }
 
 export class DebRepositorySet implements RepositorySet {
-  private cached?: PackageSpec[];
+  private cached?: CandidateSpec[];
 
   constructor(
     readonly indexes: LoadedIndex[],
     readonly architectures: string[],
   ) {}
 
-  specs(): PackageSpec[] {
+  specs(): CandidateSpec[] {
     if (this.cached) return this.cached;
     const seen = new Set<string>();
-    const out: PackageSpec[] = [];
+    const out: CandidateSpec[] = [];
     const allowed = new Set([...this.architectures, 'all']);
     for (const idx of this.indexes) {
       for (const row of idx.rows) {
@@ -51,6 +50,12 @@ export class DebRepositorySet implements RepositorySet {
         if (seen.has(key) || !allowed.has(row[F.Architecture])) continue;
         seen.add(key);
         const data: DebCandidate = {
+          multiArch: row[F['Multi-Arch']] || undefined,
+          essential: row[F.Essential] === 'yes',
+          priorityField: row[F.Priority] || undefined,
+          summary: row[F.Description],
+        };
+        const download: Download = {
           url: `${idx.source.uri}/${row[F.Filename]}`,
           size: Number(row[F.Size]),
           sha256: row[F.SHA256] || undefined,
@@ -58,12 +63,8 @@ export class DebRepositorySet implements RepositorySet {
           fileName: debFileName(row[F.Package], row[F.Version], row[F.Architecture]),
           origin: idx.origin,
           installedSize: Number(row[F['Installed-Size']] || 0) * 1024,
-          multiArch: row[F['Multi-Arch']] || undefined,
-          essential: row[F.Essential] === 'yes',
-          priorityField: row[F.Priority] || undefined,
-          summary: row[F.Description],
         };
-        out.push(specFromRow(row, data, idx.priority));
+        out.push(specFromRow(row, data, idx.priority, download));
       }
     }
     this.cached = out;
@@ -76,7 +77,7 @@ export class DebRepositorySet implements RepositorySet {
       ? new RegExp(`^${pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i')
       : undefined;
     const needle = pattern.toLowerCase();
-    const best = new Map<string, PackageSpec>();
+    const best = new Map<string, CandidateSpec>();
     for (const spec of this.specs()) {
       const summary = (spec.data as DebCandidate).summary ?? '';
       const hit = re ? re.test(spec.name) : spec.name.includes(needle) || summary.toLowerCase().includes(needle);
@@ -124,10 +125,10 @@ export class DebRepositorySet implements RepositorySet {
 
 /** Reads the sources, verifies every Release and loads every index (in parallel across suites). */
 export async function openDebRepositories(options: RepositoryOptions): Promise<DebRepositorySet> {
-  const say = options.progress ?? (() => undefined);
+  const say = (text: string) => options.report.emit({ type: 'message', text });
+  const warn = (text: string) => options.report.emit({ type: 'warning', text });
   const { tree } = options;
-  const location = await findDatabase(tree);
-  const arches = location ? await debArchitectures(await openDatabase(tree, location)) : { native: 'amd64', foreign: [] };
+  const arches = await debArchitectures(options);
   const architectures = [arches.native, ...arches.foreign];
   const sources = await readSources(tree, options.extraSources);
   if (sources.length === 0) {
@@ -143,7 +144,7 @@ export async function openDebRepositories(options: RepositoryOptions): Promise<D
         // As apt: a mirror that cannot be reached (and was never fetched) is a warning; the request fails later
         // only if it needs a package from there. Verification failures stay errors.
         if (!(err instanceof UnreachableError)) throw err;
-        say(`warning: ${source.uri} ${source.suite} (${source.origin}) is unreachable and has no cached index (${err.message}); its packages are left out`);
+        warn(`${source.uri} ${source.suite} (${source.origin}) is unreachable and has no cached index (${err.message}); its packages are left out`);
         return [];
       }
     }),
@@ -151,7 +152,7 @@ export async function openDebRepositories(options: RepositoryOptions): Promise<D
   return new DebRepositorySet(loaded.flat(), architectures);
 
   async function loadSource(source: SourceEntry): Promise<LoadedIndex[]> {
-    const release = await fetchRelease(source, { tree, allowUnauthenticated: options.allowUnauthenticated, warn: say, cacheDir: options.cacheDir });
+    const release = await fetchRelease(source, { tree, allowUnauthenticated: options.allowUnauthenticated, warn, cacheDir: options.cacheDir });
     const out: LoadedIndex[] = [];
     const flat = source.suite.endsWith('/');
     const components = flat ? [''] : source.components;
@@ -161,7 +162,7 @@ export async function openDebRepositories(options: RepositoryOptions): Promise<D
         const path = flat ? 'Packages' : `${component}/binary-${arch}/Packages`;
         const idx = await loadIndex({ path, release }, options.cacheDir, say);
         if (!idx) {
-          if (!flat && arch === arches.native) say(`warning: ${release.base} lists no ${path} index; skipping ${component} for ${arch}`);
+          if (!flat && arch === arches.native) warn(`${release.base} lists no ${path} index; skipping ${component} for ${arch}`);
           continue;
         }
         const origin = flat ? source.suite : `${release.codename || source.suite}/${component}`;

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import * as openpgp from 'openpgp';
 import { join } from 'node:path';
-import { describeAge, fetchKeepingCopy, NotFoundError, openUrl, VerificationError, type TreeReader } from '@ostree-layer/core';
+import { describeAge, fetchKeepingCopy, NotFoundError, readUrl, VerificationError, type TreeReader } from '@ostree-layer/core';
 import { parseParagraphs } from '../control.js';
 import type { SourceEntry } from './sources.js';
 
@@ -41,10 +41,7 @@ export interface ReleaseOptions {
 }
 
 async function readUrlText(url: string): Promise<string> {
-  const { stream } = await openUrl(url);
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return (await readUrl(url)).toString('utf8');
 }
 
 async function tryText(url: string): Promise<string | undefined> {
@@ -67,7 +64,7 @@ function keptText(cacheDir: string | undefined, label: string, warn: (line: stri
     });
     if (kept.stale && !warned) {
       warned = true;
-      warn(`warning: ${label}: unreachable (${kept.stale.reason}); using the Release verified ${describeAge(kept.stale.ageMs)} ago`);
+      warn(`${label}: unreachable (${kept.stale.reason}); using the Release verified ${describeAge(kept.stale.ageMs)} ago`);
     }
     return kept.data?.toString('utf8');
   };

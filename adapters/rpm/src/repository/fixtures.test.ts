@@ -3,11 +3,12 @@
  * data: epochs, every sense flag, non-UTF-8 headers, a source package) reads back as `rpm -qp` reports the packages.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DirectoryTree } from '@ostree-layer/core';
+import { DirectoryTree, lineReport } from '@ostree-layer/core';
+import { openRpmDatabase } from '../database.js';
 import { openRpmRepositories } from './index.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../../../../../shared/fixtures/rpm/createrepo_c');
@@ -40,7 +41,13 @@ describe.skipIf(!have && !process.env.CI)('primary.xml of the fixture packages',
     const repo = join(work, 'repo');
     cpSync(FIXTURES, repo, { recursive: true });
     execFileSync('createrepo_c', ['--quiet', repo]);
-    const set = await openRpmRepositories({ tree: new DirectoryTree(work), cacheDir: join(work, 'cache'), extraSources: [`file://${repo}`] });
+    const dbpath = join(work, 'usr/lib/sysimage/rpm');
+    mkdirSync(dbpath, { recursive: true });
+    execFileSync('rpm', ['--dbpath', dbpath, '--initdb']);
+    const tree = new DirectoryTree(work);
+    const database = await openRpmDatabase(tree, '/usr/lib/sysimage/rpm');
+    // The fixtures are x86_64 and noarch packages.
+    const set = await openRpmRepositories({ tree, database, arch: 'x86_64', report: lineReport(), cacheDir: join(work, 'cache'), extraSources: [`file://${repo}`] });
     const binaries = readdirSync(repo).filter((n) => n.endsWith('.rpm') && !n.endsWith('.src.rpm'));
     expect(set.specs().length).toBe(binaries.length);
     let compared = 0;

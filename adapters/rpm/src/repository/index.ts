@@ -5,14 +5,14 @@
  */
 import { join } from 'node:path';
 import type {
-  Download, InstalledDatabase, LoadedRepository, PackageSpec, RepositoryBackend, RepositoryOptions, RepositorySet, Relation,
+  CandidateSpec, Download, InstalledDatabase, LoadedRepository, RepositoryBackend, RepositoryOptions, RepositorySet, Relation,
 } from '@ostree-layer/core';
 import { alternativesOf, UnreachableError, VerificationError } from '@ostree-layer/core';
 import { readArchive } from '../archive.js';
-import type { RpmDatabase } from '../database.js';
+import { RpmDatabase } from '../database.js';
 import { parseRichDependency, type DependencyKind } from '../dependencies.js';
 import {
-  baseArchOfDatabase, installedSpecsOf, parseRpmRequest, providesOf, relationOf, requiresOf, rpmPoolOptions, rpmSolverPolicy, systemArch,
+  installedSpecsOf, parseRpmRequest, providesOf, relationOf, requiresOf, rpmPoolOptions, rpmSolverPolicy, targetArchOf,
 } from '../resolve-model.js';
 import { readKeys, verifyHeaderSignature } from '../signature.js';
 import { baseArchOf, readRepoConfigs, releaseVersion } from './config.js';
@@ -58,7 +58,7 @@ function downloadOf(c: Candidate): RpmDownload {
 }
 
 class RpmRepositorySet implements RepositorySet {
-  private readonly specList: PackageSpec[];
+  private readonly specList: CandidateSpec[];
 
   constructor(private readonly candidates: Candidate[], neededFiles: ReadonlySet<string>, private readonly loaded: LoadedRepo[] = []) {
     const specs = candidates.map((c) => this.toSpec(c, neededFiles));
@@ -66,7 +66,7 @@ class RpmRepositorySet implements RepositorySet {
     this.specList = specs;
   }
 
-  private toSpec(c: Candidate, neededFiles: ReadonlySet<string>): PackageSpec {
+  private toSpec(c: Candidate, neededFiles: ReadonlySet<string>): CandidateSpec {
     const { pkg, deps } = c;
     const { requires, preRequires } = requiresOf(deps.requires ?? []);
     const provides = providesOf(deps.provides ?? []);
@@ -74,11 +74,11 @@ class RpmRepositorySet implements RepositorySet {
     return {
       name: pkg.name, version: pkg.evr, arch: pkg.arch, provides, requires, preRequires,
       conflicts: (deps.conflicts ?? []).map(relationOf), obsoletes: (deps.obsoletes ?? []).map(relationOf),
-      recommends: (deps.recommends ?? []).map(relationOf), data: downloadOf(c),
+      recommends: (deps.recommends ?? []).map(relationOf), download: downloadOf(c),
     };
   }
 
-  specs(): PackageSpec[] {
+  specs(): CandidateSpec[] {
     return this.specList;
   }
 
@@ -118,8 +118,8 @@ function globRegExp(glob: string): RegExp {
  * forward weak relations, so each repository package named X gets a Recommends on S. Plain names only; rich
  * supplements (langpacks "(X and langpacks-de)") are left out.
  */
-function addSupplements(candidates: Candidate[], specs: PackageSpec[]): void {
-  const byName = new Map<string, PackageSpec[]>();
+function addSupplements(candidates: Candidate[], specs: CandidateSpec[]): void {
+  const byName = new Map<string, CandidateSpec[]>();
   for (const s of specs) byName.set(s.name, [...(byName.get(s.name) ?? []), s]);
   candidates.forEach((c, i) => {
     for (const dep of c.deps.supplements ?? []) {
@@ -133,11 +133,11 @@ function addSupplements(candidates: Candidate[], specs: PackageSpec[]): void {
 
 /** Loads every enabled repository and answers file dependencies as described above. */
 export async function openRpmRepositories(options: RepositoryOptions): Promise<RepositorySet> {
-  const say = options.progress ?? (() => undefined);
-  const arch = systemArch();
+  const { report, arch } = options;
+  const say = (text: string) => report.emit({ type: 'message', text });
   const vars = { releasever: await releaseVersion(options.tree), basearch: baseArchOf(arch), arch };
   const configs = (await readRepoConfigs(options.tree, vars, options.extraSources)).filter((r) => r.enabled);
-  const loadOptions = { tree: options.tree, cacheDir: join(options.cacheDir, 'rpm'), allowUnauthenticated: options.allowUnauthenticated, progress: say };
+  const loadOptions = { tree: options.tree, cacheDir: join(options.cacheDir, 'rpm'), allowUnauthenticated: options.allowUnauthenticated, report };
   const repos: LoadedRepo[] = [];
   for (const config of configs) {
     try {
@@ -146,7 +146,7 @@ export async function openRpmRepositories(options: RepositoryOptions): Promise<R
       // A repository that cannot be reached and was never fetched is left out with a warning (as apt does, and as dnf
       // does with skip_if_unavailable); the request fails later only if it needs a package from there.
       if (!(err instanceof UnreachableError)) throw err;
-      say(`warning: repository ${config.id} (${config.source}) is unreachable and has no cached metadata (${err.message}); its packages are left out`);
+      report.emit({ type: 'warning', text: `repository ${config.id} (${config.source}) is unreachable and has no cached metadata (${err.message}); its packages are left out` });
     }
   }
 
@@ -184,13 +184,17 @@ export async function verifyRpmDownload(file: string, download: Download): Promi
   await verifyHeaderSignature(await readArchive(file), publicKeys);
 }
 
+function asRpm(database: InstalledDatabase): RpmDatabase {
+  if (!(database instanceof RpmDatabase)) throw new TypeError('the rpm resolve model needs a database opened by the rpm backend');
+  return database;
+}
+
 export const rpmRepositories: RepositoryBackend = {
+  targetArch: ({ tree, database }) => targetArchOf(tree, database),
   openRepositories: openRpmRepositories,
-  installedSpecs: (database: InstalledDatabase) => installedSpecsOf(database as RpmDatabase),
-  async poolOptions(database: InstalledDatabase) {
-    return rpmPoolOptions(await baseArchOfDatabase(database));
-  },
-  solverPolicy: () => rpmSolverPolicy(systemArch()),
+  installedSpecs: ({ database }) => installedSpecsOf(asRpm(database)),
+  poolOptions: async ({ arch }) => rpmPoolOptions(arch),
+  solverPolicy: ({ arch }) => rpmSolverPolicy(arch),
   parseRequest: parseRpmRequest,
   verifyPackage: verifyRpmDownload,
 };

@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as openpgp from 'openpgp';
-import { describeAge, fetchKeepingCopy, LayerError, SystemStateError, VerificationError, type TreeReader } from '@ostree-layer/core';
+import { describeAge, fetchKeepingCopy, LayerError, SystemStateError, VerificationError, type Report, type TreeReader } from '@ostree-layer/core';
 import { sniffMetadata } from './compression.js';
 import type { RepoConfig } from './config.js';
 import { readTreeText } from './config.js';
@@ -31,7 +31,7 @@ export interface LoadOptions {
   /** `<cacheDir>/rpm`. */
   cacheDir: string;
   allowUnauthenticated?: boolean;
-  progress?: (line: string) => void;
+  report: Report;
 }
 
 /** A key file: file:// paths are looked up in the tree first (/etc through /usr/etc on OSTree), then on the host. */
@@ -86,9 +86,10 @@ async function fetchRepomd(config: RepoConfig, options: LoadOptions): Promise<{ 
     }
   }
   if (fallback) {
-    (options.progress ?? (() => undefined))(
-      `warning: repository ${config.id}: unreachable (${fallback.reason}); using the repomd.xml verified ${describeAge(fallback.ageMs)} ago`,
-    );
+    options.report.emit({
+      type: 'warning',
+      text: `repository ${config.id}: unreachable (${fallback.reason}); using the repomd.xml verified ${describeAge(fallback.ageMs)} ago`,
+    });
     return fallback;
   }
   if (last instanceof LayerError) throw last;
@@ -107,7 +108,7 @@ async function fetchKept(url: string, options: LoadOptions, fetchIt: () => Promi
 /** Downloads a metadata file named by repomd into the cache (digest-checked) unless it is there already. */
 async function fetchMetadata(baseurl: string, entry: RepomdEntry, dir: string): Promise<string> {
   const dest = join(dir, `${entry.checksum.value}-${basename(entry.href)}`);
-  if (!existsSync(dest)) await downloadVerified(`${baseurl}/${entry.href}`, dest, entry.checksum);
+  if (!existsSync(dest)) await downloadVerified(`${baseurl}/${entry.href}`, dest, entry.checksum, entry.size);
   return dest;
 }
 
@@ -127,7 +128,7 @@ async function cachedJson<T>(file: string, build: () => Promise<T>): Promise<T> 
 }
 
 export async function loadRepository(config: RepoConfig, options: LoadOptions): Promise<LoadedRepo> {
-  const say = options.progress ?? (() => undefined);
+  const say = (text: string) => options.report.emit({ type: 'message', text });
   const { baseurl, xml } = await fetchRepomd(config, options);
   const what = `${baseurl}/repodata/repomd.xml`;
   const needKeys = config.gpgcheck || config.repoGpgcheck;

@@ -10,10 +10,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DirectoryTree, Pool, solve, VerificationError } from '@ostree-layer/core';
+import { DirectoryTree, lineReport, Pool, solve, VerificationError } from '@ostree-layer/core';
+import { openRpmDatabase } from '../database.js';
 import { buildRpm, type RpmSpec } from '@ostree-layer/testkit';
 import { rpmPoolOptions, rpmSolverPolicy, parseRpmRequest } from '../resolve-model.js';
-import { openRpmRepositories, verifyRpmDownload, type RpmDownload } from './index.js';
+import { openRpmRepositories, verifyRpmDownload } from './index.js';
 import { readRepoConfigs, substitute } from './config.js';
 
 let work: string;
@@ -61,7 +62,11 @@ function zstdPrimary(dir: string): void {
   rmSync(join(repodata, gz));
   const sum = createHash('sha256').update(readFileSync(zst)).digest('hex');
   const md = join(repodata, 'repomd.xml');
-  const text = readFileSync(md, 'utf8').replace(/(<data type="primary">\s*<checksum type="sha256">)[0-9a-f]+/, `$1${sum}`).replace(`repodata/${gz}`, 'repodata/primary.xml.zst');
+  const size = readFileSync(zst).length;
+  const text = readFileSync(md, 'utf8')
+    .replace(/(<data type="primary">\s*<checksum type="sha256">)[0-9a-f]+/, `$1${sum}`)
+    .replace(/(<data type="primary">[\s\S]*?<size>)\d+/, `$1${size}`)
+    .replace(`repodata/${gz}`, 'repodata/primary.xml.zst');
   writeFileSync(md, text);
 }
 
@@ -81,8 +86,19 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/** The test tree as a repository target: an empty rpmdb made by the real rpm, x86_64 as the packages here. */
+async function target() {
+  const dbpath = join(treeDir(), 'usr/lib/sysimage/rpm');
+  if (!existsSync(dbpath)) {
+    mkdirSync(dbpath, { recursive: true });
+    execFileSync('rpm', ['--dbpath', dbpath, '--initdb']);
+  }
+  const tree = new DirectoryTree(treeDir());
+  return { tree, database: await openRpmDatabase(tree, '/usr/lib/sysimage/rpm'), arch: 'x86_64', report: lineReport() };
+}
+
 async function open(repo: string, options: string, cache = join(work, `cache-${Math.random()}`)) {
-  return openRpmRepositories({ tree: new DirectoryTree(treeDir()), cacheDir: cache, extraSources: [`file://${repo} ${options}`] });
+  return openRpmRepositories({ ...(await target()), cacheDir: cache, extraSources: [`file://${repo} ${options}`] });
 }
 
 describe('rpm-md repositories', () => {
@@ -98,7 +114,7 @@ describe('rpm-md repositories', () => {
     expect(JSON.stringify(app.requires)).not.toContain('rpmlib');
     expect(app.requires).toContainEqual({ op: 'or', args: [{ op: 'atom', alt: { name: 'fancy' } }, { op: 'atom', alt: { name: 'plain' } }] });
     expect(app.recommends).toContainEqual([{ name: 'app-addon', op: '=', version: '1-1' }]);
-    const download = app.data as RpmDownload;
+    const download = app.download;
     expect(download.url).toMatch(/^file:\/\/.*\/app-3-1\.x86_64\.rpm$/);
     expect(download.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(download.verify?.keys[0]).toContain('BEGIN PGP PUBLIC KEY');
@@ -135,16 +151,27 @@ describe('rpm-md repositories', () => {
     await expect(open(repo, '')).rejects.toThrow(/repomd\.xml says/);
   });
 
+  it('refuses a primary.xml longer than repomd.xml says, before reading it to the end', async () => {
+    const repo = makeRepo('repo-padded', 'gz');
+    const primary = readdirSync(join(repo, 'repodata')).find((n) => n.includes('primary.xml'))!;
+    const size = readFileSync(join(repo, 'repodata', primary)).length;
+    const md = join(repo, 'repodata/repomd.xml');
+    // The same file, but the metadata says it is shorter: a mirror sending more than promised is cut off.
+    writeFileSync(md, readFileSync(md, 'utf8').replace(new RegExp(`(<location href="repodata/${primary}"/>\\s*(?:<timestamp>\\d+</timestamp>\\s*)?<size>)${size}<`), `$1${size - 100}<`));
+    expect(readFileSync(md, 'utf8')).toContain(`<size>${size - 100}</size>`);
+    await expect(open(repo, '')).rejects.toThrow(`the server sends more than ${size - 100} bytes`);
+  });
+
   it('checks package signatures against the repository key when gpgcheck=1', async () => {
     const set = await open(makeRepo('repo-pkgsig', 'gz'), `gpgcheck=1 gpgkey=file://${key}`);
-    const helper = set.specs().find((s) => s.name === 'helper')!.data as RpmDownload;
+    const helper = set.specs().find((s) => s.name === 'helper')!.download;
     const file = new URL(helper.url).pathname;
     await expect(verifyRpmDownload(file, helper)).resolves.toBeUndefined();
     const otherHome = join(work, 'other-gnupg');
     mkdirSync(otherHome, { mode: 0o700 });
     execFileSync('gpg', ['--homedir', otherHome, '--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-gen-key', 'Other <o@example.org>', 'rsa2048', 'sign', 'never'], { stdio: 'ignore' });
     const other = execFileSync('gpg', ['--homedir', otherHome, '--armor', '--export'], { encoding: 'utf8' });
-    await expect(verifyRpmDownload(file, { ...helper, verify: { keys: [other] } } as RpmDownload)).rejects.toBeInstanceOf(VerificationError);
+    await expect(verifyRpmDownload(file, { ...helper, verify: { keys: [other] } })).rejects.toBeInstanceOf(VerificationError);
   });
 
   it('loads over http://, then answers from the parsed cache keyed by the primary checksum', async () => {
@@ -162,15 +189,15 @@ describe('rpm-md repositories', () => {
     try {
       const port = (server.address() as AddressInfo).port;
       const cache = join(work, 'cache-http');
-      const tree = new DirectoryTree(treeDir());
+      const opened = await target();
       const source = [`http://127.0.0.1:${port} repo_gpgcheck=1 gpgkey=file://${key}`];
-      const first = await openRpmRepositories({ tree, cacheDir: cache, extraSources: source });
-      const app = first.specs().find((s) => s.name === 'app')!.data as RpmDownload;
+      const first = await openRpmRepositories({ ...opened, cacheDir: cache, extraSources: source });
+      const app = first.specs().find((s) => s.name === 'app')!.download;
       expect(app.url).toBe(`http://127.0.0.1:${port}/app-3-1.x86_64.rpm`);
       expect(readdirSync(join(cache, 'rpm')).some((n) => /^primary-[0-9a-f]{64}\.json$/.test(n))).toBe(true);
       // With the metadata files gone from the server, only repomd.xml (and its signature) is fetched again.
       for (const n of readdirSync(join(repo, 'repodata'))) if (!n.startsWith('repomd')) rmSync(join(repo, 'repodata', n));
-      const again = await openRpmRepositories({ tree, cacheDir: cache, extraSources: source });
+      const again = await openRpmRepositories({ ...opened, cacheDir: cache, extraSources: source });
       expect(again.specs().length).toBe(first.specs().length);
       expect(again.search('lib*').map((p) => `${p.name}-${p.version}`).sort()).toEqual(['libfoo-1.0-1', 'libfoo-1.1-1']);
       expect(again.show('helper')[0]).toMatchObject({ name: 'helper', version: '2', release: '1', arch: 'noarch' });

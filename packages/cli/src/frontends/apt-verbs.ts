@@ -1,11 +1,10 @@
 /** The verbs of the apt front end (apt.ts parses and dispatches): apt's output over ostree-layer transactions. */
-import { formatBytes, install, uninstall, UsageError, type Download, type InstallResult, type UninstallResult } from '@ostree-layer/core';
+import { formatBytes, UsageError, type CandidateSpec, type InstallResult, type UninstallResult } from '@ostree-layer/core';
 import { DpkgDatabase, readAutoMarks } from '@ostree-layer/dpkg';
-import { BACKENDS, REPOSITORY_BACKENDS } from '../backends.js';
-import { renderer } from '../progress.js';
-import { splitArguments } from '../repo-commands.js';
-import { targetOf, type Session } from './options.js';
-import { confirm, openDeployment, openRepositories, wrapNames } from './session.js';
+import { abortedByUser, installAsked, uninstallAsked } from './asked.js';
+import type { Session } from './options.js';
+import { APT_PROMPT } from './prompts.js';
+import { openDeployment, openRepositories, wrapNames } from './session.js';
 
 /** apt's plan: additional packages, NEW, REMOVED, the counts and sizes. */
 export function aptPlanLines(plan: { install?: InstallResult['install']; remove?: UninstallResult['remove']; downloadSize?: number; installedSize?: number; requested?: string[] }): string[] {
@@ -25,33 +24,13 @@ export function aptPlanLines(plan: { install?: InstallResult['install']; remove?
 
 export async function aptInstall(session: Session, args: string[]): Promise<void> {
   if (args.length === 0) throw new UsageError('install: name at least one package or .deb file');
-  const { files, names } = splitArguments(args);
   console.log('Reading package lists... Done');
-  let asked = false;
-  const result = await install({
-    backends: BACKENDS,
-    repositoryBackends: REPOSITORY_BACKENDS,
-    files,
-    names,
-    cacheDir: session.cacheDir,
-    extraSources: session.sources,
-    noInstallRecommends: session.noRecommends,
-    allowUnauthenticated: session.allowUnauthenticated,
-    ...targetOf(session),
-    dryRun: session.simulate,
-    report: renderer({ json: false }),
-    confirm: async (plan) => {
-      asked = true;
-      for (const line of aptPlanLines(plan)) console.log(line);
-      return confirm(session, 'Do you want to continue? [Y/n] ', true);
-    },
-  });
+  const showPlan = (plan: InstallResult) => {
+    for (const line of aptPlanLines(plan)) console.log(line);
+  };
+  const { result, asked } = await installAsked(session, args, showPlan, APT_PROMPT);
   for (const p of result.alreadyInstalled) console.log(`${p.name} is already the newest version (${p.version}).`);
-  if (result.aborted) {
-    console.log('Abort.');
-    process.exitCode = 1;
-    return;
-  }
+  if (abortedByUser(result, APT_PROMPT)) return;
   if (result.dryRun) {
     if (result.install.length === 0) return void console.log('0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.');
     for (const line of aptPlanLines(result)) console.log(line);
@@ -70,27 +49,12 @@ export async function aptInstall(session: Session, args: string[]): Promise<void
 export async function aptRemove(session: Session, args: string[], autoremove = false): Promise<void> {
   if (args.length === 0 && !autoremove) throw new UsageError('remove: name at least one layered package');
   console.log('Reading package lists... Done');
-  const result = await uninstall({
-    backends: BACKENDS,
-    // apt removes what depends on a removed package too, after showing it in the plan.
-    repositoryBackends: REPOSITORY_BACKENDS,
-    withDependents: true,
-    autoremoveOnly: autoremove,
-    names: autoremove ? [] : args,
-    ...targetOf(session),
-    dryRun: session.simulate,
-    report: renderer({ json: false }),
-    confirm: async (plan) => {
-      for (const line of aptPlanLines({ remove: plan.remove })) console.log(line);
-      return confirm(session, 'Do you want to continue? [Y/n] ', true);
-    },
-  });
+  const showPlan = (plan: UninstallResult) => {
+    for (const line of aptPlanLines({ remove: plan.remove })) console.log(line);
+  };
+  const result = await uninstallAsked(session, args, autoremove, showPlan, APT_PROMPT);
   if (result.remove.length === 0) return void console.log('0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.');
-  if (result.aborted) {
-    console.log('Abort.');
-    process.exitCode = 1;
-    return;
-  }
+  if (abortedByUser(result, APT_PROMPT)) return;
   if (result.dryRun) {
     for (const line of aptPlanLines({ remove: result.remove })) console.log(line);
     for (const p of result.remove) console.log(`Remv ${p.name} [${p.version}]`);
@@ -124,9 +88,9 @@ export async function aptSearch(session: Session, terms: string[], namesOnly: bo
   }
 }
 
-function originsOf(specs: Array<{ name: string; version: string; arch: string; data?: unknown }>): Map<string, string> {
+function originsOf(specs: CandidateSpec[]): Map<string, string> {
   const out = new Map<string, string>();
-  for (const s of specs) out.set(`${s.name}\0${s.version}\0${s.arch}`, (s.data as Download | undefined)?.origin ?? '');
+  for (const s of specs) out.set(`${s.name}\0${s.version}\0${s.arch}`, s.download.origin);
   return out;
 }
 
@@ -227,7 +191,7 @@ export async function aptPolicy(session: Session, names: string[]): Promise<void
       const from = candidates.filter((c) => c.version === v);
       console.log(` ${have?.version === v ? '***' : '   '} ${v} ${Math.max(...from.map((c) => c.priority ?? 500), have?.version === v ? 100 : 0)}`);
       for (const c of from) {
-        const repo = urlOf.get((c.data as Download | undefined)?.origin ?? '');
+        const repo = urlOf.get(c.download.origin);
         console.log(`        ${String(c.priority ?? 500).padStart(3)} ${repo?.url ?? ''} ${repo?.id ?? ''} ${c.arch} Packages`);
       }
       if (have?.version === v) console.log('        100 /var/lib/dpkg/status');

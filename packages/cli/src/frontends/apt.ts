@@ -6,6 +6,7 @@ import { UsageError } from '@ostree-layer/core/errors';
 import { VERSION } from '../version.js';
 import { lifecycle } from './lifecycle.js';
 import { commonOption, newSession, type Session } from './options.js';
+import { APT_PROMPT } from './prompts.js';
 
 interface AptRequest {
   verb: string;
@@ -81,7 +82,7 @@ export async function runApt(me: string, argv: string[]): Promise<void> {
       if (!verb) process.exitCode = 2;
       return;
     default:
-      return lifecycle(session, verb, { remove: `${me} remove NAME`, question: 'Do you want to continue? [Y/n] ', defaultYes: true, aborted: 'Abort.' });
+      return lifecycle(session, verb, { remove: `${me} remove NAME`, ...APT_PROMPT });
   }
 }
 

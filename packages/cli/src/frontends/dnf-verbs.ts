@@ -1,13 +1,12 @@
 /** The verbs of the dnf front end (dnf.ts parses and dispatches): dnf's output over ostree-layer transactions. */
 import { statSync } from 'node:fs';
-import { install, uninstall, UsageError, type Download, type InstallResult, type PackageSpec } from '@ostree-layer/core';
+import { UsageError, type CandidateSpec, type InstallResult, type UninstallResult } from '@ostree-layer/core';
 import { parseEvr, RpmDatabase, Tag } from '@ostree-layer/rpm';
-import { BACKENDS, REPOSITORY_BACKENDS } from '../backends.js';
 import { formatValue } from '../output.js';
-import { renderer } from '../progress.js';
-import { splitArguments } from '../repo-commands.js';
-import { targetOf, type Session } from './options.js';
-import { confirm, openDeployment, openRepositories, table, type Deployed } from './session.js';
+import { abortedByUser, installAsked, uninstallAsked } from './asked.js';
+import type { Session } from './options.js';
+import { DNF_PROMPT } from './prompts.js';
+import { openDeployment, openRepositories, repositoryTarget, table, type Deployed } from './session.js';
 
 /** dnf's sizes: bytes, then k and M in 1024s. */
 function dnfSize(n: number | undefined): string {
@@ -48,33 +47,16 @@ function installRows(plan: InstallResult): Array<[string, string[][]]> {
 
 export async function dnfInstall(session: Session, args: string[]): Promise<void> {
   if (args.length === 0) throw new UsageError('install: name at least one package or .rpm file');
-  const { files, names } = splitArguments(args);
-  const result = await install({
-    backends: BACKENDS,
-    repositoryBackends: REPOSITORY_BACKENDS,
-    files,
-    names,
-    cacheDir: session.cacheDir,
-    extraSources: session.sources,
-    noInstallRecommends: session.noRecommends,
-    allowUnauthenticated: session.allowUnauthenticated,
-    ...targetOf(session),
-    report: renderer({ json: false }),
-    confirm: async (plan) => {
-      console.log('Dependencies resolved.');
-      const summary = [`Install  ${plan.install.length} Package${plan.install.length === 1 ? '' : 's'}`];
-      for (const line of dnfTransactionLines(installRows(plan), summary)) console.log(line);
-      if (plan.downloadSize !== undefined) console.log(`Total download size: ${dnfSize(plan.downloadSize)}`);
-      if (plan.installedSize !== undefined) console.log(`Installed size: ${dnfSize(plan.installedSize)}`);
-      return confirm(session, 'Is this ok [y/N]: ', false);
-    },
-  });
+  const showPlan = (plan: InstallResult) => {
+    console.log('Dependencies resolved.');
+    const summary = [`Install  ${plan.install.length} Package${plan.install.length === 1 ? '' : 's'}`];
+    for (const line of dnfTransactionLines(installRows(plan), summary)) console.log(line);
+    if (plan.downloadSize !== undefined) console.log(`Total download size: ${dnfSize(plan.downloadSize)}`);
+    if (plan.installedSize !== undefined) console.log(`Installed size: ${dnfSize(plan.installedSize)}`);
+  };
+  const { result } = await installAsked(session, args, showPlan, DNF_PROMPT);
   for (const p of result.alreadyInstalled) console.log(`Package ${p.name}-${p.version}.${p.arch} is already installed.`);
-  if (result.aborted) {
-    console.log('Operation aborted.');
-    process.exitCode = 1;
-    return;
-  }
+  if (abortedByUser(result, DNF_PROMPT)) return;
   if (result.install.length === 0) return void console.log('Dependencies resolved.\nNothing to do.\nComplete!');
   console.log('Installed:');
   for (const line of wrapDnf(result.install.map((p) => `${p.name}-${p.version}.${p.arch}`))) console.log(line);
@@ -88,28 +70,14 @@ function wrapDnf(items: string[]): string[] {
 
 export async function dnfRemove(session: Session, args: string[], autoremove = false): Promise<void> {
   if (args.length === 0 && !autoremove) throw new UsageError('remove: name at least one layered package');
-  const result = await uninstall({
-    backends: BACKENDS,
-    // dnf removes what depends on a removed package too, after showing it in the table.
-    repositoryBackends: REPOSITORY_BACKENDS,
-    withDependents: true,
-    autoremoveOnly: autoremove,
-    names: autoremove ? [] : args,
-    ...targetOf(session),
-    report: renderer({ json: false }),
-    confirm: async (plan) => {
-      console.log('Dependencies resolved.');
-      const rows = plan.remove.map((p) => [p.name, p.arch, p.version, '@System', '']);
-      for (const line of dnfTransactionLines([['Removing', rows]], [`Remove  ${rows.length} Package${rows.length === 1 ? '' : 's'}`])) console.log(line);
-      return confirm(session, 'Is this ok [y/N]: ', false);
-    },
-  });
+  const showPlan = (plan: UninstallResult) => {
+    console.log('Dependencies resolved.');
+    const rows = plan.remove.map((p) => [p.name, p.arch, p.version, '@System', '']);
+    for (const line of dnfTransactionLines([['Removing', rows]], [`Remove  ${rows.length} Package${rows.length === 1 ? '' : 's'}`])) console.log(line);
+  };
+  const result = await uninstallAsked(session, args, autoremove, showPlan, DNF_PROMPT);
   if (result.remove.length === 0) return void console.log('Dependencies resolved.\nNothing to do.\nComplete!');
-  if (result.aborted) {
-    console.log('Operation aborted.');
-    process.exitCode = 1;
-    return;
-  }
+  if (abortedByUser(result, DNF_PROMPT)) return;
   console.log('Removed:');
   for (const line of wrapDnf(result.remove.map((p) => `${p.name}-${p.version}.${p.arch}`))) console.log(line);
   console.log(`\nThe new deployment ${result.commit?.slice(0, 10)} boots next; reboot to use it.\nComplete!`);
@@ -213,8 +181,8 @@ export async function dnfList(session: Session, args: string[]): Promise<void> {
   if (scope === 'updates') return dnfCheckUpdate(session);
 }
 
-function originOf(spec: PackageSpec): string {
-  return (spec.data as Download | undefined)?.origin ?? '';
+function originOf(spec: CandidateSpec): string {
+  return spec.download.origin;
 }
 
 export async function dnfRepolist(session: Session, quiet = false): Promise<void> {
@@ -229,7 +197,7 @@ export async function dnfCheckUpdate(session: Session): Promise<void> {
   const deployed = await openDeployment(session);
   const repos = await openRepositories(session, deployed);
   const compare = deployed.backend.compareVersions;
-  const newest = new Map<string, PackageSpec>();
+  const newest = new Map<string, CandidateSpec>();
   for (const s of repos.specs()) {
     const key = `${s.name}:${s.arch}`;
     const have = newest.get(key);
@@ -251,8 +219,12 @@ export async function dnfProvides(session: Session, what: string[]): Promise<voi
   if (what.length === 0) throw new UsageError('provides: give a file path or a capability');
   const deployed = await openDeployment(session);
   const owners = await deployed.database.owners(what.filter((w) => w.startsWith('/')).flatMap((w) => [w, w.startsWith('/usr/') ? w.slice(4) : `/usr${w}`]));
-  const rb = REPOSITORY_BACKENDS[deployed.backend.name];
-  const installedSpecs = rb ? await rb.installedSpecs(deployed.database) : [];
+  const installedSpecs = deployed.plugin.repositories
+    ? await (async () => {
+      const { repositories, target } = await repositoryTarget(deployed);
+      return repositories.installedSpecs(target);
+    })()
+    : [];
   let found = 0;
   for (const w of what) {
     const paths = w.startsWith('/') ? [w, w.startsWith('/usr/') ? w.slice(4) : `/usr${w}`] : [];

@@ -6,6 +6,7 @@ import { UsageError } from '@ostree-layer/core/errors';
 import { VERSION } from '../version.js';
 import { lifecycle } from './lifecycle.js';
 import { commonOption, newSession, type Session } from './options.js';
+import { DNF_PROMPT } from './prompts.js';
 
 const ALIASES: Record<string, string> = {
   in: 'install', rm: 'remove', erase: 'remove', se: 'search', ls: 'list', wp: 'provides', whatprovides: 'provides',
@@ -86,7 +87,7 @@ export async function runDnf(argv: string[]): Promise<void> {
   }
 }
 
-const DNF_STYLE = { remove: 'dnf remove NAME', question: 'Is this ok [y/N]: ', defaultYes: false, aborted: 'Operation aborted.' };
+const DNF_STYLE = { remove: 'dnf remove NAME', ...DNF_PROMPT };
 
 const DNF_HELP = `usage: dnf [options] COMMAND
 

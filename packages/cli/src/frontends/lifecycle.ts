@@ -4,17 +4,14 @@
  * `rollback` (dnf history undo/rollback) is `ostree-layer rollback`. What cannot work on OSTree says why.
  */
 import { UsageError } from '@ostree-layer/core/errors';
+import type { Prompt } from './prompts.js';
 import { targetOf, unavailable, type Session } from './options.js';
 
 const UPGRADE = ['upgrade', 'full-upgrade', 'dist-upgrade', 'distro-sync', 'update', 'upgrade-minimal'];
 
-export interface LifecycleStyle {
+export interface LifecycleStyle extends Prompt {
   /** How the tool says "take a package off". */
   remove: string;
-  /** The tool's question and its default answer. */
-  question: string;
-  defaultYes: boolean;
-  aborted: string;
 }
 
 export async function lifecycle(session: Session, verb: string, style: LifecycleStyle): Promise<void> {
@@ -31,12 +28,11 @@ export async function lifecycle(session: Session, verb: string, style: Lifecycle
 
 /** Shows what the upgrade would change, asks (unless -y), then upgrades. */
 async function upgradeVerb(session: Session, style: LifecycleStyle): Promise<void> {
-  const [{ upgrade }, { printUpgrade }, { BACKENDS, REPOSITORY_BACKENDS }, { confirm }, { renderer }] = await Promise.all([
-    import('@ostree-layer/core'), import('../lifecycle-commands.js'), import('../backends.js'), import('./session.js'), import('../progress.js'),
+  const [{ upgrade }, { printUpgrade }, { PLUGINS }, { ask }, { renderer }] = await Promise.all([
+    import('@ostree-layer/core'), import('../lifecycle-commands.js'), import('../backends.js'), import('./asked.js'), import('../progress.js'),
   ]);
   const options = {
-    backends: BACKENDS,
-    repositoryBackends: REPOSITORY_BACKENDS,
+    plugins: PLUGINS,
     sysroot: session.sysroot,
     osName: session.os,
     cacheDir: session.cacheDir,
@@ -49,7 +45,7 @@ async function upgradeVerb(session: Session, style: LifecycleStyle): Promise<voi
     const check = await upgrade({ ...options, dryRun: true });
     printUpgrade(check);
     if (check.upToDate || session.simulate) return;
-    if (!(await confirm(session, style.question, style.defaultYes))) {
+    if (!(await ask(session, style))) {
       console.log(style.aborted);
       process.exitCode = 1;
       return;

@@ -1,14 +1,17 @@
 /** What the apt and dnf front ends share once they run a verb: the deployment, its repositories, the prompt, tables. */
 import { createInterface } from 'node:readline';
 import {
-  DEFAULT_CACHE_DIR, DirectoryTree, detectBackend, readLayerState, Sysroot, UsageError,
-  type Backend, type InstalledDatabase, type InstalledPackage, type LayerState, type RepositorySet, type TreeReader,
+  DEFAULT_CACHE_DIR, DirectoryTree, openRepositoryTarget, readLayerState, Sysroot, UsageError,
+  type Backend, type FormatPlugin, type InstalledDatabase, type InstalledPackage, type LayerState, type RepositoryBackend, type RepositorySet, type RepositoryTarget,
+  type TreeReader,
 } from '@ostree-layer/core';
-import { BACKENDS, REPOSITORY_BACKENDS } from '../backends.js';
+import { detect } from '../backends.js';
+import { renderer } from '../progress.js';
 import type { Session } from './options.js';
 
 export interface Deployed {
   tree: TreeReader;
+  plugin: FormatPlugin;
   backend: Backend;
   database: InstalledDatabase;
   installed: InstalledPackage[];
@@ -22,11 +25,13 @@ export async function openDeployment(session: Session): Promise<Deployed> {
   const sysroot = Sysroot.open(session.sysroot);
   const deployment = await sysroot.target(session.os);
   const tree = new DirectoryTree(deployment.dir);
-  const { backend, location } = await detectBackend(BACKENDS, tree);
+  const { plugin, location } = await detect(tree);
+  const { backend } = plugin;
   const database = await backend.openDatabase(tree, location);
   const state = await readLayerState(tree);
   return {
     tree,
+    plugin,
     backend,
     database,
     installed: await database.packages(),
@@ -37,15 +42,21 @@ export async function openDeployment(session: Session): Promise<Deployed> {
 
 /** The deployment's repositories (its APT sources or .repo files plus `--source`), loaded and verified. */
 export async function openRepositories(session: Session, deployed: Deployed): Promise<RepositorySet> {
-  const rb = REPOSITORY_BACKENDS[deployed.backend.name];
-  if (!rb) throw new UsageError(`the ${deployed.backend.name} backend has no repository support yet`);
-  return rb.openRepositories({
-    tree: deployed.tree,
+  const { repositories, target } = await repositoryTarget(deployed);
+  return repositories.openRepositories({
+    ...target,
     cacheDir: session.cacheDir ?? DEFAULT_CACHE_DIR,
     extraSources: session.sources,
     allowUnauthenticated: session.allowUnauthenticated,
-    progress: (line) => process.stderr.write(`${line}\n`),
+    report: renderer({ json: false }),
   });
+}
+
+/** The deployment's format's repository side with the target opened (its arch read from the database). */
+export async function repositoryTarget(deployed: Deployed): Promise<{ repositories: RepositoryBackend; target: RepositoryTarget }> {
+  const repositories = deployed.plugin.repositories;
+  if (!repositories) throw new UsageError(`the ${deployed.backend.name} backend has no repository support yet`);
+  return { repositories, target: await openRepositoryTarget(repositories, deployed.tree, deployed.database) };
 }
 
 /**

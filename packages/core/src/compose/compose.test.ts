@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fakeBackend, makeFakeTree, writeFakePackage } from '@ostree-layer/testkit';
+import { fakeBackend, fakePlugin, makeFakeTree, writeFakePackage } from '@ostree-layer/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RepoTree } from '../discover/repo-tree.js';
 import { FileConflictError } from '../errors.js';
@@ -37,7 +37,7 @@ describe('a commit-only install of fake packages', () => {
   it('composes the base, the package and the updated database into a new commit on the ref', async () => {
     const before = ostree('rev-parse', REF).trim();
     const hello = await writeFakePackage(join(dir, 'packages'), { name: 'hello', version: '2.1', entries: [{ path: '/usr/share/hello/greeting', content: 'hello\n' }] });
-    const result = await install({ backends: [fakeBackend], files: [hello], commitOnly: { repo: repoPath, ref: REF }, cacheDir: join(dir, 'cache') });
+    const result = await install({ plugins: [fakePlugin], files: [hello], commitOnly: { repo: repoPath, ref: REF }, cacheDir: join(dir, 'cache') });
     const after = ostree('rev-parse', REF).trim();
     expect(after).not.toBe(before);
     expect(result.commit).toBe(after);
@@ -53,7 +53,7 @@ describe('a commit-only install of fake packages', () => {
   it('refuses a package that ships a base file with other content, and leaves the ref where it was', async () => {
     const before = ostree('rev-parse', REF).trim();
     const clobber = await writeFakePackage(join(dir, 'packages'), { name: 'clobber', version: '1', entries: [{ path: '/usr/bin/tool', content: 'mine\n', mode: 0o755 }] });
-    await expect(install({ backends: [fakeBackend], files: [clobber], commitOnly: { repo: repoPath, ref: REF }, cacheDir: join(dir, 'cache') })).rejects.toThrow(FileConflictError);
+    await expect(install({ plugins: [fakePlugin], files: [clobber], commitOnly: { repo: repoPath, ref: REF }, cacheDir: join(dir, 'cache') })).rejects.toThrow(FileConflictError);
     expect(ostree('rev-parse', REF).trim()).toBe(before);
   });
 });

@@ -1,7 +1,7 @@
 /**
- * File conflicts, decided as dpkg decides them: a path that the base (by its database's file lists) or another new
- * package owns with different content is an error naming both packages, unless the backend says the newcomer may
- * overwrite it (dpkg Replaces). Identical content is fine. Directories never conflict with directories.
+ * File conflicts: a path that the base (by its database's file lists) or another new package owns with different
+ * content is an error naming both packages, unless the backend says the newcomer may overwrite it
+ * ({@link Backend.mayOverwrite}). Identical content is fine. Directories never conflict with directories.
  */
 import { createHash } from 'node:crypto';
 import type { Backend, InstalledDatabase, PackageId } from '../backend.js';
@@ -66,7 +66,7 @@ export async function checkConflicts(ctx: ConflictContext, imported: ImportedPac
     for (const owner of owners) {
       if (owner.name === claim.pkg.package.id.name) continue;
       if (!ctx.backend.mayOverwrite(claim.pkg.package, owner, claim.entry.source.path)) {
-        throw conflict(canonical, claim.pkg.package.id, owner, 'it is part of the base with different content', true);
+        throw conflict(canonical, claim.pkg.package.id, owner, 'it is part of the base with different content', ctx.backend.overwriteHint?.(claim.pkg.package.id, owner) ?? '');
       }
       let byOwner = takeovers.get(claim.pkg);
       if (!byOwner) takeovers.set(claim.pkg, (byOwner = new Map()));
@@ -132,9 +132,11 @@ function describe(id: PackageId): string {
   return `${id.name} ${id.version} (${id.arch})`;
 }
 
-function conflict(path: string, incoming: PackageId, owner: PackageId, why: string, base = false): FileConflictError {
+/** `baseHint` (a base owner only): the format's words for what the package must declare, from the backend. */
+function conflict(path: string, incoming: PackageId, owner: PackageId, why: string, baseHint?: string): FileConflictError {
+  const base = baseHint !== undefined;
   const fix = base
-    ? `the package must declare that it replaces ${owner.name} (dpkg: "Replaces: ${owner.name}"), or leave ${incoming.name} out`
+    ? `the package must declare that it replaces ${owner.name}${baseHint ? ` (${baseHint})` : ''}, or leave ${incoming.name} out`
     : `install only one of them, or have ${incoming.name} declare that it replaces ${owner.name}`;
   return new FileConflictError(`file conflict: ${describe(incoming)} ships ${path}, which ${base ? 'base package ' : ''}${describe(owner)} also owns; ${why}. Fix: ${fix}.`);
 }

@@ -25,6 +25,7 @@ export async function deployCommit(sysroot: Sysroot, from: Deployment, commit: s
   if (state) origin[ORIGIN_GROUP] = originGroup(state);
   if (state) await holdState(sysroot.repo, state);
   await adminDeploy(sysroot, from.osName, commit, origin);
+  await faultPoint('deployed');
   await cleanupSysroot(sysroot);
 }
 

@@ -103,6 +103,33 @@ export class RepoTree implements TreeReader {
     return (await this.ls(path))?.stat ?? null;
   }
 
+  /** One `ostree ls` of `dir`; its children's answers (symlink targets included) serve later lookups too. */
+  async listDirectory(dir: string): Promise<Map<string, TreeStat>> {
+    const local = this.local(dir);
+    const children = new Map<string, TreeStat>();
+    if (local) {
+      for (const name of await local.tree.readdir(local.rest)) {
+        const st = await local.tree.lstat(`${local.rest === '/' ? '' : local.rest}/${name}`);
+        if (st) children.set(name, st);
+      }
+      return children;
+    }
+    let out: string;
+    try {
+      out = (await execa('ostree', [`--repo=${this.repo.path}`, 'ls', this.commit, dir], { maxBuffer: 1 << 28 })).stdout;
+    } catch (err) {
+      throw toolError('ostree ls', err);
+    }
+    const prefix = dir === '/' ? '/' : `${dir}/`;
+    for (const line of out.split('\n')) {
+      const listed = parseLsLine(line);
+      if (!listed || listed.path.length <= prefix.length || !listed.path.startsWith(prefix) || listed.path.includes('/', prefix.length)) continue;
+      children.set(listed.path.slice(prefix.length), listed.stat);
+      if (!this.listed.has(listed.path)) this.listed.set(listed.path, Promise.resolve(listed));
+    }
+    return children;
+  }
+
   async readlink(path: string): Promise<string> {
     const local = this.local(path);
     if (local) return local.tree.readlink(local.rest);

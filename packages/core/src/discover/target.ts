@@ -6,11 +6,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend, InstalledDatabase } from '../backend.js';
 import { SystemStateError } from '../errors.js';
+import { detectPlugin, type FormatPlugin } from '../plugin.js';
 import { OstreeRepo } from '../ostree.js';
 import { DirectoryTree, type TreeReader } from '../tree.js';
 import { derivedCachePath, RepoTree } from './repo-tree.js';
 import { TransactionLock } from '../lock.js';
-import { removeStaleScratch } from '../scratch.js';
+import { removeStaleScratch, setTransactionScratch } from '../scratch.js';
 import { readLayerState, Sysroot, type Deployment, type LayerState } from './sysroot.js';
 
 export interface Target {
@@ -54,18 +55,10 @@ export async function openTarget(target: Target): Promise<Opened> {
   };
 }
 
-/** Finds the backend whose database the tree carries. */
-export async function detectBackend(backends: Backend[], tree: TreeReader): Promise<{ backend: Backend; location: string }> {
-  for (const backend of backends) {
-    const location = await backend.detect(tree);
-    if (location) return { backend, location };
-  }
-  const names = backends.map((b) => b.name).join(', ');
-  throw new SystemStateError(`no package database (${names}) found in ${tree.description}: is this the deployment of a dpkg- or rpm-based OS?`);
-}
-
 /** What every transaction starts from, opened, with the lock held (unless it only looks). */
 export interface TransactionContext extends Opened {
+  /** The format of the tree's database; `backend` is `plugin.backend`. */
+  plugin: FormatPlugin;
   backend: Backend;
   /** Where the backend's database is in the tree. */
   location: string;
@@ -80,27 +73,35 @@ export interface TransactionContext extends Opened {
  * Opens the target, takes its lock when `lock` (a dry run only reads), clears a killed run's scratch, and opens the
  * backend's database. The caller must `close()` the result.
  */
-export async function beginTransaction(target: Target, backends: Backend[], lock: boolean): Promise<TransactionContext> {
+export async function beginTransaction(target: Target, plugins: readonly FormatPlugin[], lock: boolean): Promise<TransactionContext> {
   const opened = await openTarget(target);
   let held: TransactionLock | undefined;
   try {
     held = lock ? await TransactionLock.acquire(opened.lockPath) : undefined;
-    if (held) await removeStaleScratch(opened.repo.path);
-    const { backend, location } = await detectBackend(backends, opened.tree);
+    if (held) {
+      await removeStaleScratch(opened.repo.path);
+      setTransactionScratch(opened.repo.path);
+    }
+    const { plugin, location } = await detectPlugin(plugins, opened.tree);
+    const { backend } = plugin;
+    await opened.tree.prefetch?.(location);
     const database = await backend.openDatabase(opened.tree, location);
     const previous = await readLayerState(opened.tree);
     return {
       ...opened,
+      plugin,
       backend,
       location,
       database,
       previous,
       close: async () => {
+        if (held) setTransactionScratch(undefined);
         await held?.release();
         await opened.cleanup();
       },
     };
   } catch (err) {
+    if (held) setTransactionScratch(undefined);
     await held?.release();
     await opened.cleanup();
     throw err;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { VerificationError } from '../errors.js';
-import { downloadFile } from './download.js';
+import { downloadFile, NotFoundError, readUrl } from './download.js';
 import { fetchAll } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fetch-'));
@@ -78,5 +78,36 @@ describe('a stalling mirror', () => {
       else process.env.OSTREE_LAYER_DOWNLOAD_TIMEOUT = saved;
       server.close();
     }
+  });
+});
+
+describe('readUrl: small metadata read whole, with a size limit', () => {
+  /** A server that sends `size` bytes, announcing the length or not (chunked). */
+  async function sendingServer(size: number, announce: boolean) {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, announce ? { 'content-length': String(size) } : {});
+      res.end(Buffer.alloc(size, 1));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/InRelease` };
+  }
+
+  it('reads a body up to the limit, and refuses a longer one whether its length is announced or not', async () => {
+    for (const announce of [true, false]) {
+      const { server, url: at } = await sendingServer(5000, announce);
+      try {
+        expect((await readUrl(at, { maxBytes: 5000 })).length).toBe(5000);
+        const over = readUrl(at, { maxBytes: 4999 });
+        await expect(over).rejects.toThrow(VerificationError);
+        await expect(over).rejects.toThrow(`${at}: the server sends more than 4999 bytes`);
+      } finally {
+        server.close();
+      }
+    }
+  });
+
+  it('reads file:// URLs and says NotFoundError for a missing one', async () => {
+    expect((await readUrl(url)).equals(body)).toBe(true);
+    await expect(readUrl(pathToFileURL(join(dir, 'missing')).href)).rejects.toBeInstanceOf(NotFoundError);
   });
 });

@@ -99,6 +99,54 @@ export async function openUrl(url: string, signal?: AbortSignal, idleTimeoutMs =
   return { stream: watchdog, length: Number.isFinite(length) ? length : undefined };
 }
 
+/**
+ * The most a metadata file read whole may hold (Release, InRelease, repomd.xml and its signature, a key): real ones
+ * are kilobytes to a few megabytes; a server sending more is refused before it fills the memory.
+ */
+export const METADATA_MAX_BYTES = 32 * 1024 * 1024;
+
+/** The most an index file whose size the signed metadata does not state may hold (streamed to disk, not to memory). */
+export const INDEX_MAX_BYTES = 2 * 1024 * 1024 * 1024;
+
+function tooLarge(url: string, maxBytes: number): VerificationError {
+  return new VerificationError(`${url}: the server sends more than ${maxBytes} bytes, more than such a file can hold; refusing it (a broken or hostile mirror)`);
+}
+
+/** Passes bytes through and fails with a {@link VerificationError} naming `url` once more than `maxBytes` went by. */
+export function byteLimit(url: string, maxBytes: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      done(seen > maxBytes ? tooLarge(url, maxBytes) : null, chunk);
+    },
+  });
+}
+
+/**
+ * The whole body of a small resource (signed metadata, a key) through {@link openUrl}: the same idle timeout and HTTP
+ * checks, and refused past `maxBytes` (announced or sent). Throws {@link NotFoundError} for a missing file.
+ */
+export async function readUrl(url: string, options: { maxBytes?: number; signal?: AbortSignal } = {}): Promise<Buffer> {
+  const maxBytes = options.maxBytes ?? METADATA_MAX_BYTES;
+  const { stream, length } = await openUrl(url, options.signal);
+  if (length !== undefined && length > maxBytes) {
+    stream.destroy();
+    throw tooLarge(url, maxBytes);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      stream.destroy();
+      throw tooLarge(url, maxBytes);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
 export interface DownloadFileOptions {
   url: string;
   /** Final path; the partial file goes to `<dirname(dest)>/partial/<basename>` unless `partialDir` is given. */

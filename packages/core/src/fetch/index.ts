@@ -4,12 +4,16 @@
  * out as {@link ReportEvent}s (totals, bytes so far, the end); drawing them is the caller's business.
  */
 import { join } from 'node:path';
+import { mapBounded } from '../concurrency.js';
 import { LayerError, VerificationError } from '../errors.js';
 import type { Report } from '../report.js';
 import type { Download } from '../repository.js';
 import { downloadFile, verifyExisting } from './download.js';
 
-export { downloadFile, NotFoundError, openUrl, UnreachableError, verifyExisting, type DownloadFileOptions, type Expected } from './download.js';
+export {
+  byteLimit, downloadFile, INDEX_MAX_BYTES, METADATA_MAX_BYTES, NotFoundError, openUrl, readUrl, UnreachableError, verifyExisting, type DownloadFileOptions,
+  type Expected,
+} from './download.js';
 export { describeAge, fetchKeepingCopy, type KeptFetch } from './offline.js';
 
 export interface FetchOptions {
@@ -50,55 +54,46 @@ export async function fetchAll(downloads: Download[], options: FetchOptions): Pr
   let doneBytes = cachedBytes;
   emit({ type: 'download-start', files: downloads.length, totalBytes, cachedBytes });
 
-  let next = 0;
-  let failure: unknown;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < downloads.length) {
-      const i = next++;
-      const d = downloads[i];
-      const dest = join(dir, d.fileName);
-      const expected = { size: d.size, sha256: d.sha256, sha512: d.sha512 };
-      if (!d.sha256 && !d.sha512) {
-        failure = new VerificationError(`${label(d)}: ${d.url} has no digest in the repository metadata; refusing an unverifiable download`);
+  // One at a time per slot; after the first failure no new download starts, and the failure is thrown once the
+  // downloads in flight have settled.
+  await mapBounded(downloads.map((_, i) => i), concurrency, async (i) => {
+    const d = downloads[i]!;
+    const dest = join(dir, d.fileName);
+    const expected = { size: d.size, sha256: d.sha256, sha512: d.sha512 };
+    if (!d.sha256 && !d.sha512) {
+      throw new VerificationError(`${label(d)}: ${d.url} has no digest in the repository metadata; refusing an unverifiable download`);
+    }
+    if (cached[i]) {
+      results[i] = { download: d, path: dest, cached: true };
+      return;
+    }
+    let counted = 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await downloadFile({
+          url: d.url,
+          dest,
+          expected,
+          what: label(d),
+          onBytes: (received) => {
+            doneBytes += received - counted;
+            counted = received;
+            emit({ type: 'download-progress', doneBytes, totalBytes });
+          },
+        });
+        say(`Get: ${d.url} [${formatBytes(d.size)}]`);
+        results[i] = { download: d, path: dest, cached: false };
         return;
-      }
-      if (cached[i]) {
-        results[i] = { download: d, path: dest, cached: true };
-        continue;
-      }
-      let counted = 0;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await downloadFile({
-            url: d.url,
-            dest,
-            expected,
-            what: label(d),
-            onBytes: (received) => {
-              doneBytes += received - counted;
-              counted = received;
-              emit({ type: 'download-progress', doneBytes, totalBytes });
-            },
-          });
-          say(`Get: ${d.url} [${formatBytes(d.size)}]`);
-          results[i] = { download: d, path: dest, cached: false };
-          break;
-        } catch (err) {
-          doneBytes -= counted;
-          counted = 0;
-          const retryable = !(err instanceof LayerError) || err instanceof VerificationError || /HTTP 5\d\d|ECONN|ETIMEDOUT|socket/i.test(err.message);
-          if (attempt >= retries || !retryable || d.url.startsWith('file:')) {
-            failure ??= err;
-            break;
-          }
-          emit({ type: 'warning', text: `retrying ${label(d)} (${(err as Error).message})` });
-          await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
-        }
+      } catch (err) {
+        doneBytes -= counted;
+        counted = 0;
+        const retryable = !(err instanceof LayerError) || err instanceof VerificationError || /HTTP 5\d\d|ECONN|ETIMEDOUT|socket/i.test(err.message);
+        if (attempt >= retries || !retryable || d.url.startsWith('file:')) throw err;
+        emit({ type: 'warning', text: `retrying ${label(d)} (${(err as Error).message})` });
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
       }
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, downloads.length) }, worker));
-  if (failure !== undefined) throw failure;
+  });
   emit({ type: 'download-end', fetchedBytes: totalBytes - cachedBytes, ms: performance.now() - started, files: downloads.filter((_, i) => !cached[i]).length });
   return results;
 }

@@ -67,3 +67,44 @@ describe('PathPlacer', () => {
     await expect(placer.place(entry('/var/lib/dev0', 'char-device'), 'evil.deb')).rejects.toThrow(/evil\.deb: \/var\/lib\/dev0/);
   });
 });
+
+describe('PathPlacer questions to the base', () => {
+  /** The on-disk base above, with every lookup counted. */
+  function countingTree(): { tree: DirectoryTree; asked: string[] } {
+    const tree = new DirectoryTree(root);
+    const asked: string[] = [];
+    const lstat = tree.lstat.bind(tree);
+    tree.lstat = (path: string) => {
+      asked.push(path);
+      return lstat(path);
+    };
+    return { tree, asked };
+  }
+
+  it('answers for paths under a directory the base lacks without asking', async () => {
+    const { tree, asked } = countingTree();
+    const counted = new PathPlacer(tree);
+    for (let i = 0; i < 50; i++) await counted.place(entry(`/usr/share/new-package/sub/file${i}`), 'x.deb');
+    expect(await counted.stat('/usr/share/new-package/sub/file3')).toBeNull();
+    expect(asked.filter((p) => p.startsWith('/usr/share/new-package/'))).toEqual([]);
+  });
+
+  it('writes down the facts it placed by, which hold on the same base and fail on another', async () => {
+    const facts = new Map<string, string>();
+    const recording = new PathPlacer(new DirectoryTree(root)).recording(facts);
+    expect(await recording.place(entry('/lib/x86_64-linux-gnu/libnew.so'), 'x.deb')).toEqual({ kind: 'tree', path: '/usr/lib/x86_64-linux-gnu/libnew.so' });
+    await recording.stat('/usr/lib/x86_64-linux-gnu/libnew.so');
+    expect(facts.get('/lib')).toBe('l usr/lib');
+    expect(facts.get('/usr/lib/x86_64-linux-gnu')).toMatch(/^d 755 /);
+    expect(facts.get('/usr/lib/x86_64-linux-gnu/libnew.so')).toBe('-');
+    expect(await new PathPlacer(new DirectoryTree(root)).sameFacts([...facts])).toBe(true);
+
+    const other = mkdtempSync(join(tmpdir(), 'placement-other-'));
+    try {
+      mkdirSync(join(other, 'lib/x86_64-linux-gnu'), { recursive: true });
+      expect(await new PathPlacer(new DirectoryTree(other)).sameFacts([...facts])).toBe(false);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+});

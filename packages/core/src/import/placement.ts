@@ -20,23 +20,88 @@ export type Placement =
 const MAX_SYMLINK_HOPS = 40;
 export const FACTORY_DIR = '/usr/share/factory';
 
+/** What the placer asked the base, shared by every view of one placer (the same directories come up for every file). */
+interface BaseAnswers {
+  stats: Map<string, Promise<TreeStat | null>>;
+  /** Answers already settled, so that the common case (a known ancestor) needs no await. */
+  settled: Map<string, TreeStat | null>;
+  links: Map<string, Promise<string>>;
+  listings: Map<string, Promise<Map<string, TreeStat>>>;
+}
+
+/**
+ * The facts about the base one import was decided on, by path: "-" for nothing there, else the type with a
+ * directory's mode and owner or a symlink's target. A layer made from the same package file is valid on any base that
+ * gives the same answers (see {@link PathPlacer.sameFacts}). Paths implied by an ancestor's answer (everything under a
+ * directory the base does not have) are not listed.
+ */
+export type BaseFacts = Map<string, string>;
+
 export class PathPlacer {
-  private readonly statCache = new Map<string, Promise<TreeStat | null>>();
-  private readonly linkCache = new Map<string, Promise<string>>();
+  constructor(
+    private readonly base: TreeReader,
+    private readonly answers: BaseAnswers = { stats: new Map(), settled: new Map(), links: new Map(), listings: new Map() },
+    private readonly facts?: BaseFacts,
+  ) {}
 
-  constructor(private readonly base: TreeReader) {}
+  /** A view of this placer (same base, same cache) that writes down every fact of the base it decides on. */
+  recording(facts: BaseFacts): PathPlacer {
+    return new PathPlacer(this.base, this.answers, facts);
+  }
 
-  /** Metadata of a path in the base (cached: the same directories come up for every file). */
-  stat(path: string): Promise<TreeStat | null> {
-    let st = this.statCache.get(path);
-    if (!st) this.statCache.set(path, (st = this.base.lstat(path)));
+  /** True when the base answers every recorded question as it did when `facts` were recorded. */
+  async sameFacts(facts: Array<[string, string]>): Promise<boolean> {
+    // Asked all at once: a reader that lists directories lists each once, and siblings side by side.
+    const now = await Promise.all(facts.map(async ([path]) => {
+      const st = await this.stat(path);
+      return st?.type === 'symlink' ? `l ${await this.readlink(path)}` : describeStat(st);
+    }));
+    return facts.every(([, fact], i) => now[i] === fact);
+  }
+
+  /**
+   * Metadata of a path in the base. Nothing lies under a path the base does not have (or has as a file), so those are
+   * answered without asking; readers where single lookups are costly (a commit read through `ostree ls`) are asked
+   * for whole directories instead.
+   */
+  async stat(path: string): Promise<TreeStat | null> {
+    if (path !== '/') {
+      const parent = await this.stat(parentPath(path));
+      if (parent === null || parent.type === 'file' || parent.type === 'other') return null;
+    }
+    const st = this.answers.settled.has(path) ? this.answers.settled.get(path)! : await this.ask(path);
+    if (this.facts) {
+      // A symlink's fact is its target (written down by readlink).
+      if (st?.type === 'symlink') await this.readlink(path);
+      else this.facts.set(path, describeStat(st));
+    }
     return st;
   }
 
-  private readlink(path: string): Promise<string> {
-    let target = this.linkCache.get(path);
-    if (!target) this.linkCache.set(path, (target = this.base.readlink(path)));
-    return target;
+  private ask(path: string): Promise<TreeStat | null> {
+    let st = this.answers.stats.get(path);
+    if (!st) {
+      const parent = parentPath(path);
+      const listable = path !== '/' && this.base.listDirectory && this.answers.settled.get(parent)?.type === 'directory';
+      st = listable ? this.listing(parent).then((children) => children.get(path.slice(parent.length === 1 ? 1 : parent.length + 1)) ?? null) : this.base.lstat(path);
+      this.answers.stats.set(path, st);
+      st.then((value) => this.answers.settled.set(path, value), () => undefined);
+    }
+    return st;
+  }
+
+  private listing(dir: string): Promise<Map<string, TreeStat>> {
+    let children = this.answers.listings.get(dir);
+    if (!children) this.answers.listings.set(dir, (children = this.base.listDirectory!(dir)));
+    return children;
+  }
+
+  private async readlink(path: string): Promise<string> {
+    let target = this.answers.links.get(path);
+    if (!target) this.answers.links.set(path, (target = this.base.readlink(path)));
+    const value = await target;
+    this.facts?.set(path, `l ${value}`);
+    return value;
   }
 
   /**
@@ -119,6 +184,12 @@ function runtimePlacement(entry: PackageEntry, path: string, file: string): Plac
     default:
       throw new PackageFormatError(file, `${entry.path}: a ${entry.type} under ${parentPath(path)} cannot be layered`);
   }
+}
+
+function describeStat(st: TreeStat | null): string {
+  if (!st) return '-';
+  if (st.type === 'directory') return `d ${st.mode.toString(8)} ${st.uid} ${st.gid}`;
+  return st.type;
 }
 
 const CONTROL_CHARACTER = /[\x00-\x1f\x7f]/;

@@ -5,8 +5,8 @@
  *   htop 3.2-1 amd64 ; requires: libc6 (>= 2.38), libncursesw6 | libncurses6 ; recommends: lsof
  *   libc6 2.36-9 amd64 @base
  *
- * Fields after the first ";" are `key: relations` with keys requires, pre, provides, conflicts, obsoletes,
- * recommends, priority. Relations use Debian spelling ("a (>= 1) | b:any"); `@base` marks an installed package.
+ * The arch is optional (see {@link NO_ARCH}). Fields after the first ";" are `key: relations` with keys requires, pre,
+ * provides, conflicts, obsoletes, recommends, priority. Relations use Debian spelling ("a (>= 1) | b:any"); `@base` marks an installed package.
  * Versions here are compared by {@link compareSimpleVersions} unless the caller passes another comparator.
  */
 import { Pool, type PackageSpec, type PoolOptions } from './pool.js';
@@ -35,6 +35,12 @@ export function parseRelations(text: string): Alternative[][] {
     .map((s) => s.split('|').map(parseAlternative));
 }
 
+/**
+ * The arch of a line that names none: no format's word, so that only the pool's own `installable`/`archAllows` rules
+ * (none by default) give arches a meaning in a test universe.
+ */
+export const NO_ARCH = '-';
+
 export interface UniverseLine {
   spec: PackageSpec;
   installed: boolean;
@@ -44,7 +50,7 @@ export function parsePackageLine(line: string): UniverseLine {
   const [head, ...fields] = line.split(';');
   const words = head.trim().split(/\s+/);
   const installed = words.includes('@base');
-  const [name, version, arch = 'all'] = words.filter((w) => w !== '@base');
+  const [name, version, arch = NO_ARCH] = words.filter((w) => w !== '@base');
   if (!name || !version) throw new SyntaxError(`bad package line: ${line}`);
   const spec: PackageSpec = { name, version, arch };
   for (const field of fields) {
