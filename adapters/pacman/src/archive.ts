@@ -18,7 +18,7 @@ import {
   type PackageId,
   type PayloadItem,
 } from '@ostree-layer/core';
-import { decompress, type Compression } from '@ostree-layer/dpkg/decompress';
+import { decompress, type Compression } from '@ostree-layer/core';
 import { buildMetadata } from './inspect.js';
 import { mtreeMd5s, parseMtree, type MtreeEntry } from './mtree.js';
 import { PkgInfoError, parsePkgInfo, type PkgInfo } from './pkginfo.js';

@@ -5,7 +5,7 @@
  * legacy place of a mutable system.
  */
 import { mapBounded, ResolutionError, type InstalledDatabase, type InstalledPackage, type LayerFile, type PackageId, type TreeReader, type WriteDatabaseOptions } from '@ostree-layer/core';
-import { loadOwnersIndex, type OwnedList, type OwnersIndex } from '@ostree-layer/dpkg/owners-index';
+import { loadOwnersIndex, type OwnedList, type OwnersIndex } from '@ostree-layer/core';
 import { PacmanPackage } from './archive.js';
 import { parseDep, transactionProblems, type PacmanDep, type TransactionPackage } from './dependencies.js';
 import { nativeToolFiles } from './native-tools.js';

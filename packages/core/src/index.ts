@@ -26,3 +26,4 @@ export { diffPackages, type PackageDiff, type VersionChange, type DroppedRequest
 export { originLayerState } from './deploy/deploy.js';
 export { runScriptPhase, type ScriptPhaseInput, type ScriptPhaseResult } from './scripts/phase.js';
 export { handleInterrupts, type InterruptReport } from './interrupt.js';
+export { loadOwnersIndex, OwnersIndex, type OwnedList } from './owners-index.js';

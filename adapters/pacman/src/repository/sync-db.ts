@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import * as tar from 'tar-stream';
 import { fetchKeepingCopy, NotFoundError, readUrl, SystemStateError, VerificationError, type Download } from '@ostree-layer/core';
-import { decompress, type Compression } from '@ostree-layer/dpkg/decompress';
+import { decompress, type Compression } from '@ostree-layer/core';
 import { parseDbFile } from '../database.js';
 import { parseDep, type PacmanDep } from '../dependencies.js';
 import type { SyncRepoConfig } from './config.js';
