@@ -48,6 +48,7 @@ for (let i = 0; i < RUNS; i++) {
     installs.push(performance.now() - t);
     t = performance.now();
     const un = phaseReport();
+    // The plugin brings the resolve model, as the CLI's does (the dependency check and autoremove).
     await uninstall({ ...target, names, report: un.report });
     uninstalls.push(performance.now() - t);
     lastPhases = { install: inst.phases, uninstall: un.phases };

@@ -48,14 +48,18 @@ function listLines(buf: Buffer): string[] {
 
 /** Builds the database layer for an uninstall: see {@link Backend.databaseWithout}. */
 export async function databaseWithout(options: DatabaseWithoutOptions): Promise<LayerFile[]> {
-  const { tree, base, remove } = options;
+  const { tree, base, remove, changed } = options;
   const db = options.database instanceof DpkgDatabase ? options.database : await openDatabase(tree, options.database.location);
   const loc = db.location;
-  if ((await base.lstat(`${loc}/status`))?.type !== 'file') {
+  // Without the engine's list of what differs, every file is compared with the base: read both from disk.
+  if (!changed) await Promise.all([tree.prefetch?.(loc), base.prefetch?.(loc)]);
+  // Asked together: a base read from the repo answers each with a process.
+  const [baseStatus, opened] = await Promise.all([base.lstat(`${loc}/status`), openDatabase(base, loc).catch((err: unknown) => err)]);
+  if (baseStatus?.type !== 'file') {
     throw new SystemStateError(`${base.description}: the base has no dpkg database at ${loc} where the current tree keeps it; cannot uninstall onto a base with a moved database`);
   }
-  await Promise.all([tree.prefetch?.(loc), base.prefetch?.(loc)]);
-  const baseDb = await openDatabase(base, loc);
+  if (!(opened instanceof DpkgDatabase)) throw opened;
+  const baseDb = opened;
   const baseByKey = new Map(baseDb.paragraphs.map((p) => [keyOf(p), p]));
 
   // Removal by name and architecture: the status file holds one paragraph per pair.
@@ -102,7 +106,8 @@ export async function databaseWithout(options: DatabaseWithoutOptions): Promise<
 
   const files: LayerFile[] = [];
   const info = `${loc}/info`;
-  const current = await readdirOrEmpty(tree, info);
+  // Files identical to the base's need no place in the layer: with the engine's diff only the differing ones are read.
+  const current = changed ? childrenIn(changed, info) : await readdirOrEmpty(tree, info);
   const kept = current.filter((f) => {
     const dot = f.lastIndexOf('.');
     return dot <= 0 || !removedInfo.has(f.slice(0, dot));
@@ -111,18 +116,20 @@ export async function databaseWithout(options: DatabaseWithoutOptions): Promise<
   const layeredPaths = new Set<string>();
   for (const lines of await mapBounded([...layeredInfoNames], READS_IN_FLIGHT, (n) => db.listFile(n))) for (const l of lines) layeredPaths.add(l);
 
-  const changed = await mapBounded(kept, READS_IN_FLIGHT, async (f): Promise<LayerFile | null> => {
+  const differing = await mapBounded(kept, READS_IN_FLIGHT, async (f): Promise<LayerFile | null> => {
     const path = `${info}/${f}`;
-    const entry = await changedEntry(tree, base, path);
-    if (!entry || !f.endsWith('.list') || !baseInfoNames.has(f.slice(0, -5)) || !(await base.lstat(path))) return entry;
+    const entry = changed ? await entryOf(tree, path) : await changedEntry(tree, base, path);
+    const inBase = changed ? changed.get(path) === 'modified' : Boolean(await base.lstat(path));
+    if (!entry || !f.endsWith('.list') || !baseInfoNames.has(f.slice(0, -5)) || !inBase) return entry;
     return restoredList(base, path, entry, layeredPaths);
   });
-  for (const f of changed) if (f) files.push(f);
+  for (const f of differing) if (f) files.push(f);
 
-  files.push(...(await carriedOver(tree, base, loc, '')));
+  files.push(...(changed ? await changedElsewhere(tree, loc, changed) : await carriedOver(tree, base, loc, '')));
   for (const dir of [info, `${loc}/updates`]) {
     const st = await tree.lstat(dir);
-    if (st?.type === 'directory' && !(await base.lstat(dir))) files.push({ path: dir, type: 'directory', mode: st.mode });
+    const inBase = changed ? changed.get(dir) !== 'added' : Boolean(await base.lstat(dir));
+    if (st?.type === 'directory' && !inBase) files.push({ path: dir, type: 'directory', mode: st.mode });
   }
   files.push({ path: `${loc}/status`, type: 'file', mode: 0o644, content: formatParagraphs(status) });
   // The marks come from the current tree (the base's would lose those of the packages that stay).
@@ -142,6 +149,42 @@ async function restoredList(base: TreeReader, path: string, current: LayerFile, 
   const lines = baseLines.filter((l) => now.has(l) || !layeredPaths.has(l));
   if (lines.length === baseLines.length) return null;
   return { path, type: 'file', mode: current.mode, content: lines.map((l) => l + '\n').join('') };
+}
+
+/** The names directly inside `dir` among the changed paths. */
+function childrenIn(changed: Map<string, 'added' | 'modified'>, dir: string): string[] {
+  const out: string[] = [];
+  for (const path of changed.keys()) {
+    const rest = path.startsWith(dir + '/') ? path.slice(dir.length + 1) : '';
+    if (rest && !rest.includes('/')) out.push(rest);
+  }
+  return out;
+}
+
+/** The file or symlink at `path` in `tree` as a LayerFile (null for anything else). */
+async function entryOf(tree: TreeReader, path: string): Promise<LayerFile | null> {
+  const st = await tree.lstat(path);
+  if (st?.type === 'symlink') return { path, type: 'symlink', mode: 0o777, content: await tree.readlink(path) };
+  if (st?.type === 'file') return { path, type: 'file', mode: st.mode, content: await tree.readFile(path) };
+  return null;
+}
+
+/** {@link carriedOver} from the engine's diff: the changed paths outside `info/` and {@link NOT_CARRIED}. */
+async function changedElsewhere(tree: TreeReader, loc: string, changed: Map<string, 'added' | 'modified'>): Promise<LayerFile[]> {
+  const out: LayerFile[] = [];
+  for (const [path, change] of changed) {
+    if (!path.startsWith(loc + '/')) continue;
+    const segments = path.slice(loc.length + 1).split('/');
+    if (segments.some((_, i) => NOT_CARRIED.has(segments.slice(0, i + 1).join('/')))) continue;
+    const st = await tree.lstat(path);
+    if (st?.type === 'directory') {
+      if (change === 'added') out.push({ path, type: 'directory', mode: st.mode });
+    } else {
+      const entry = await entryOf(tree, path);
+      if (entry) out.push(entry);
+    }
+  }
+  return out;
 }
 
 /**

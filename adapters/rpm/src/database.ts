@@ -178,13 +178,29 @@ export function takenOverPaths(added: LayeredPackage[]): (owner: PackageId) => S
 /**
  * Records takeovers the way rpm does on --replacefiles: the old owner's FILESTATES entry for each taken path becomes
  * "replaced". FILESTATES lies outside the immutable region and has one byte per file, so the blob is patched in place.
+ * Only the old owners' headers are read, found by rpm's Name index.
  */
-function markReplaced(db: Database.Database, headers: InstalledHeader[], added: LayeredPackage[]): void {
+function markReplaced(db: Database.Database, added: LayeredPackage[], where: string): void {
   if (!added.some((layered) => layered.takenOver.size)) return;
   const takenFrom = takenOverPaths(added);
+  // Owner keys are "name", "name.arch" or "name-version-release.arch": every prefix that could be the name is asked.
+  const names = new Set<string>();
+  for (const layered of added) {
+    for (const key of layered.takenOver.keys()) {
+      let candidate = key;
+      names.add(candidate);
+      if (candidate.includes('.')) names.add((candidate = candidate.slice(0, candidate.lastIndexOf('.'))));
+      for (let i = 0; i < 2 && candidate.includes('-'); i++) names.add((candidate = candidate.slice(0, candidate.lastIndexOf('-'))));
+    }
+  }
+  const byName = db.prepare("SELECT DISTINCT hnum FROM 'Name' WHERE key = ?").pluck();
+  const blobOf = db.prepare("SELECT blob FROM 'Packages' WHERE hnum = ?").pluck();
   const update = db.prepare("UPDATE 'Packages' SET blob = ? WHERE hnum = ?");
-  for (const { hnum, header, id } of headers) {
-    const wanted = takenFrom(id);
+  const hnums = new Set<number>();
+  for (const name of names) for (const hnum of byName.all(name) as number[]) hnums.add(hnum);
+  for (const hnum of [...hnums].sort((a, b) => a - b)) {
+    const header = parseHeaderBlob(blobOf.get(hnum) as Buffer, where, `installed header #${hnum}`);
+    const wanted = takenFrom(installedId(header, where));
     const states = header.entry(Tag.FileStates);
     if (!wanted.size || !states) continue;
     const blob = Buffer.from(header.blob);
@@ -198,9 +214,13 @@ function markReplaced(db: Database.Database, headers: InstalledHeader[], added: 
   }
 }
 
-/** The transaction colour to record: what the base's packages recorded, else 0 (rpm's value on non-multilib arches). */
-function baseColor(headers: InstalledHeader[]): number {
-  for (const { header } of headers) {
+/**
+ * The transaction colour to record: what the base's packages recorded, else 0 (rpm's value on non-multilib arches).
+ * Read from the first headers that carry one, not from all of them.
+ */
+function baseColor(db: Database.Database, where: string): number {
+  for (const row of db.prepare("SELECT hnum, blob FROM 'Packages' ORDER BY hnum").iterate() as Iterable<{ hnum: number; blob: Buffer }>) {
+    const header = parseHeaderBlob(row.blob, where, `installed header #${row.hnum}`);
     const c = header.number(Tag.InstallColor);
     if (c !== undefined && header.string(Tag.Name) !== 'gpg-pubkey') return c;
   }
@@ -220,13 +240,13 @@ export async function writeRpmDatabase(options: WriteDatabaseOptions & { now?: n
     // An rpm old enough to use BerkeleyDB cannot read sqlite, and writing BerkeleyDB is out of scope.
     throw new SystemStateError(`${base.tree.description}${base.dbFile}: layering onto a BerkeleyDB rpm database is not supported (its rpm cannot read sqlite); only rpm 4.16+ images with rpmdb.sqlite can be layered`);
   }
-  const headers = await base.headers();
+  const where = `${base.tree.description}${base.dbFile}`;
   const { out, db } = await copyDatabase(base.tree, base.dbFile);
   try {
     createSchema(db);
-    const stamp = { time: options.now ?? Math.floor(Date.now() / 1000), color: baseColor(headers) };
+    const stamp = { time: options.now ?? Math.floor(Date.now() / 1000), color: baseColor(db, where) };
     db.transaction(() => {
-      markReplaced(db, headers, options.added);
+      markReplaced(db, options.added, where);
       for (const layered of options.added) {
         const pkg = layered.package as RpmPackage;
         if (!(pkg instanceof RpmPackage)) throw new SystemStateError(`${layered.package.file}: not opened by the rpm backend`);

@@ -168,6 +168,12 @@ export interface DatabaseWithoutOptions {
   base: TreeReader;
   /** Layered packages to drop. Never base packages: the engine refuses those before asking. */
   remove: PackageId[];
+  /**
+   * Every path at or below the database's location where `tree` differs from `base`, when the engine knows (OSTree
+   * compares the two commits without reading what they share): "added" is not in the base at all. A backend uses it
+   * to look only at what layering changed; without it, it compares the trees itself.
+   */
+  changed?: Map<string, 'added' | 'modified'>;
 }
 
 export interface WriteDatabaseOptions {

@@ -124,6 +124,19 @@ export class OstreeRepo {
     await this.run([`--repo=${this.path}`, 'checkout', ...(options.union ? ['--union'] : []), commit, dir]);
   }
 
+  /**
+   * `ostree diff FROM TO`: the paths added, modified or deleted, directories included (an added directory is followed
+   * by its content). OSTree skips subtrees whose checksums match, so the cost follows what differs.
+   */
+  async diff(from: string, to: string): Promise<Array<{ change: 'added' | 'modified' | 'deleted'; path: string }>> {
+    const out = await this.run([`--repo=${this.path}`, 'diff', from, to]);
+    const kinds = { A: 'added', M: 'modified', D: 'deleted' } as const;
+    return out.split('\n').flatMap((line) => {
+      const m = /^([AMD])\s+(\/.*)$/.exec(line);
+      return m ? [{ change: kinds[m[1] as 'A' | 'M' | 'D'], path: m[2]! }] : [];
+    });
+  }
+
   /** `ostree ls -d` of one path in a commit: null when missing. */
   async lsDir(commit: string, path: string): Promise<string | null> {
     return (await this.lsDirs(commit, [path]))[0]!;

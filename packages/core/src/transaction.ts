@@ -6,13 +6,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import type { Backend, InstalledDatabase, LayerFile, PackageFile, PackageId } from './backend.js';
-import { composeCommit } from './compose/compose.js';
+import type { Backend, InstalledDatabase, PackageFile, PackageId } from './backend.js';
 import { checkConflicts } from './compose/conflicts.js';
-import { commitFinalLayer, importedDirectories } from './compose/final-layer.js';
+import { importedDirectories } from './compose/final-layer.js';
+import { composeLayered } from './compose/layered.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit } from './deploy/deploy.js';
-import { STATE_PATH, type LayerState } from './discover/sysroot.js';
+import type { LayerState } from './discover/sysroot.js';
 import { beginTransaction, type Target } from './discover/target.js';
 import { ResolutionError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
@@ -217,47 +217,50 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       takenOver: takeovers.get(p) ?? new Map(),
       automatic: byName?.plan.install.some((d) => d.reason !== 'request' && d.name === p.package.id.name && d.arch === p.package.id.arch),
     }));
-    const dbFiles: LayerFile[] = await backend.writeDatabase({ tree, database, added });
-    dbFiles.push({ path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' });
-    const finalLayer = await commitFinalLayer({ repo, placer, directories: importedDirectories(imported), files: dbFiles });
-    const layers = [...imported.map((p) => p.commit), finalLayer];
-
-    lap('database');
+    const databaseFiles = await backend.writeDatabase({ tree, database, added });
     const plan = scriptsRun ? await backend.planScripts!({ tree, database, added }) : null;
-    if (plan) {
-      begin('scripts');
-      await faultPoint('scripts');
-      const phase = await runScriptPhase({
-        repo,
-        plan,
-        fromCommit: opened.fromCommit,
-        fromDir: opened.deployment?.dir,
-        layers,
-        runtimeLines: imported.flatMap((p) => p.tmpfiles),
-        accounts,
-        serverSide: Boolean(options.commitOnly),
-        timeoutSeconds: options.scriptTimeoutSeconds,
-        progress: say,
-      });
-      if (phase.commit) {
-        await keepScriptLayer(refs, state, phase.commit);
-        // The state in the database layer could not name the script layer made after it: one small layer on top does.
-        const stateFile: LayerFile = { path: STATE_PATH, type: 'file', mode: 0o644, content: JSON.stringify(state, null, 2) + '\n' };
-        layers.push(phase.commit, await commitFinalLayer({ repo, placer, directories: [], files: [stateFile] }));
-      }
-      result.scripts = phase.steps;
-      result.notes.push(...phase.notes);
-      lap('scripts');
-    }
-    begin('compose');
-    await faultPoint('compose');
-    result.commit = await composeCommit({
+    // The same composition as uninstall and upgrade: package layers, the final layer (database, state, directory
+    // metadata), then what the maintainer scripts changed.
+    result.commit = await composeLayered({
       repo,
-      from: opened.fromCommit,
-      layers,
-      branch: options.commitOnly?.ref,
+      onto: opened.fromCommit,
+      placer,
+      layers: imported.map((p) => p.commit),
+      directories: importedDirectories(imported),
+      databaseFiles,
       state,
+      branch: options.commitOnly?.ref,
       subject: `ostree-layer: install ${fresh.map((p) => p.id.name).join(' ')}`,
+      afterDatabase: async (layers) => {
+        lap('database');
+        if (!plan) {
+          begin('compose');
+          return null;
+        }
+        begin('scripts');
+        await faultPoint('scripts');
+        const phase = await runScriptPhase({
+          repo,
+          plan,
+          fromCommit: opened.fromCommit,
+          fromDir: opened.deployment?.dir,
+          layers,
+          runtimeLines: imported.flatMap((p) => p.tmpfiles),
+          accounts,
+          serverSide: Boolean(options.commitOnly),
+          timeoutSeconds: options.scriptTimeoutSeconds,
+          progress: say,
+        });
+        if (phase.commit) {
+          // A stopped or failed install takes back the script layer's ref with its other new refs.
+          await keepScriptLayer(refs, state, phase.commit);
+        }
+        result.scripts = phase.steps;
+        result.notes.push(...phase.notes);
+        lap('scripts');
+        begin('compose');
+        return phase.commit;
+      },
     });
     result.install = imported.map((p) => ({ ...p.package.id, file: p.package.file, note: noteFor(p.package), cached: p.cached, ref: p.ref }));
     lap('compose');

@@ -17,7 +17,8 @@ import { ResolutionError, SystemStateError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
 import { PathPlacer } from './import/placement.js';
 import type { OstreeRepo } from './ostree.js';
-import { lineReport, type Phase, type Report } from './report.js';
+import { lineReport, phaseClock, type Phase, type Report } from './report.js';
+import type { TreeReader } from './tree.js';
 import type { FormatPlugin } from './plugin.js';
 import { packageKey as key, planRemoval, type Dependent } from './resolve-removal.js';
 
@@ -56,21 +57,20 @@ export interface UninstallResult {
   deployed: boolean;
   /** The `confirm` callback said no: nothing was changed. */
   aborted?: boolean;
+  /** Milliseconds per phase (discover, resolve, database, compose, deploy). */
+  timings: Partial<Record<Phase, number>>;
 }
 
 export async function uninstall(options: UninstallOptions): Promise<UninstallResult> {
   const report = options.report ?? lineReport(options.progress);
   const say = (text: string) => report.emit({ type: 'message', text });
   // Each phase reports its start and its time, as install's do.
-  let phaseStarted = 0;
-  const begin = (phase: Phase) => {
-    phaseStarted = performance.now();
-    report.emit({ type: 'phase-start', phase });
-  };
-  const end = (phase: Phase) => report.emit({ type: 'phase-end', phase, ms: Math.round((performance.now() - phaseStarted) * 10) / 10 });
+  const { timings, lap } = phaseClock(report);
+  const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
   if (options.names.length === 0 && !options.autoremoveOnly) throw new UsageError('name at least one layered package to remove');
   const opened = await beginTransaction(options, options.plugins, !options.dryRun);
   try {
+    lap('discover');
     const { backend, database, previous, tree } = opened;
     const state: LayerState = previous ?? { baseCommit: opened.fromCommit, backend: backend.name, requests: [], requested: [], packages: [] };
     const named = pickLayered(options.names, state, await database.packages());
@@ -81,6 +81,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
       ? await planRemoval({ repositories, tree, database, layered: state.packages, remove: named, requested, cascade: Boolean(options.withDependents) })
       : { dependents: [], autoremove: [] };
     if (plan.dependents.length > 0 && !options.withDependents) throw dependentsError(plan.dependents);
+    lap('resolve');
 
     const goes = new Set([...namedKeys, ...plan.dependents.map((d) => key(d.package)), ...plan.autoremove.map(key)]);
     const remove = state.packages.filter((p) => goes.has(key(p)));
@@ -95,6 +96,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
       autoremoved: plan.autoremove,
       keep: keep.map(identity),
       deployed: false,
+      timings,
     };
     if (remove.length === 0) return result;
     if (!opened.repo.hasCommit(state.baseCommit)) {
@@ -116,9 +118,12 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
       packages: keep.map((p, i) => ({ ...p, commit: keepCommits[i] })),
     };
     const subject = `ostree-layer: ${options.autoremoveOnly ? 'autoremove' : 'uninstall'} ${remove.map((p) => p.name).join(' ')}`;
-    if (keep.length > 0) begin('compose');
-    result.commit = keep.length === 0 ? state.baseCommit : await recomposeWithout(opened, newState, remove, keepCommits, scriptCommits, options.commitOnly?.ref, subject);
-    if (keep.length > 0) end('compose');
+    if (keep.length === 0) result.commit = state.baseCommit;
+    else {
+      begin('database');
+      result.commit = await recomposeWithout({ opened, state: newState, remove, keepCommits, scriptCommits, branch: options.commitOnly?.ref, subject, lap, begin });
+      lap('compose');
+    }
     say(keep.length === 0 ? `nothing stays layered: the base ${state.baseCommit.slice(0, 10)} is deployed as it is` : `composed ${result.commit}`);
 
     if (options.commitOnly && keep.length === 0) await opened.repo.setRef(options.commitOnly.ref, result.commit);
@@ -126,7 +131,7 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
       begin('deploy');
       await faultPoint('deploy');
       await deployCommit(opened.sysroot, opened.deployment, result.commit, keep.length === 0 ? null : newState);
-      end('deploy');
+      lap('deploy');
       result.deployed = true;
       say(`deployed ${result.commit.slice(0, 10)}; it boots next`);
     }
@@ -136,38 +141,100 @@ export async function uninstall(options: UninstallOptions): Promise<UninstallRes
   }
 }
 
-/** Base + the layers that stay + the backend's database without the removed packages. */
-async function recomposeWithout(
-  opened: TransactionContext,
-  state: LayerState,
-  remove: PackageId[],
-  keepCommits: string[],
-  scriptCommits: string[],
-  branch: string | undefined,
-  subject: string,
-): Promise<string> {
+interface Recompose {
+  opened: TransactionContext;
+  state: LayerState;
+  remove: LayeredRecord[];
+  keepCommits: string[];
+  scriptCommits: string[];
+  branch: string | undefined;
+  subject: string;
+  lap: (phase: Phase) => void;
+  begin: (phase: Phase) => void;
+}
+
+/**
+ * Base + the layers that stay + the backend's database without the removed packages. Nothing is imported or
+ * decompressed: the layers are the recorded commits, the database is the current one minus what OSTree's diff of the
+ * base and the current commit says layering changed, and directory metadata comes from the current tree.
+ */
+async function recomposeWithout(input: Recompose): Promise<string> {
+  const { opened, state, remove } = input;
   const { backend, repo, tree, database, location } = opened;
   if (!backend.databaseWithout) throw new UsageError(`the ${backend.name} backend cannot remove packages from its database yet`);
   const base = new RepoTree(repo, state.baseCommit);
   try {
-    await base.prefetch(location);
-    const databaseFiles: LayerFile[] = await backend.databaseWithout({ tree, database, base, remove: remove.map(identity) });
+    // The layers' directories are listed while OSTree diffs the base and the current commit (each a process).
+    const removedCommits = Promise.all(remove.map((p) => layerCommitOf(repo, p)));
+    const listing = Promise.all([
+      layerDirectories(repo, input.keepCommits),
+      // A removed package whose layer is gone (pruned by hand) leaves its directories unknown: then the base is read.
+      removedCommits.then((commits) => (commits.every((c) => c && repo.hasCommit(c)) ? layerDirectories(repo, commits as string[]) : null)),
+    ]);
+    listing.catch(() => undefined);
+    const changed = new Map<string, 'added' | 'modified'>();
+    for (const { change, path } of await repo.diff(state.baseCommit, opened.fromCommit)) {
+      if (change !== 'deleted' && (path === location || path.startsWith(location + '/'))) changed.set(path, change);
+    }
+    const databaseFiles: LayerFile[] = await backend.databaseWithout({ tree, database, base, remove: remove.map(identity), changed });
+    const [directories, removedDirectories] = await listing;
+    input.lap('database');
+    input.begin('compose');
     return await composeLayered({
       repo,
       onto: state.baseCommit,
-      placer: new PathPlacer(base),
+      placer: new PathPlacer(removedDirectories ? new RecomposedBase(base, tree, new Set(removedDirectories.map((d) => d.path))) : base),
       // Script layers before the database: the database written for what stays must win over the one the scripts
       // left. Removal runs no scripts (neither does rpm-ostree): what the removed packages' scripts made (users,
       // alternatives) stays, as after `apt remove` without purge.
-      layers: [...keepCommits, ...scriptCommits],
-      directories: await layerDirectories(repo, keepCommits),
+      layers: [...input.keepCommits, ...input.scriptCommits],
+      directories,
       databaseFiles,
       state,
-      branch,
-      subject,
+      branch: input.branch,
+      subject: input.subject,
     });
   } finally {
     await base.dispose();
+  }
+}
+
+/**
+ * The base as the recompose's path policy reads it. A directory of the current tree has the base's metadata there
+ * when the base has it (the final layer of the compose that made it put it back), and otherwise the metadata the
+ * first layer holding it gave it; the kept layers give it the same unless a removed layer held it first. So only
+ * directories the removed layers hold are read from the base commit (a process per batch); the rest, and every
+ * symlink, come from the current tree (a deployment on disk).
+ */
+class RecomposedBase implements TreeReader {
+  constructor(
+    private readonly base: TreeReader,
+    private readonly current: TreeReader,
+    private readonly removedDirectories: Set<string>,
+  ) {}
+
+  get description(): string {
+    return this.base.description;
+  }
+
+  lstat(path: string) {
+    return this.removedDirectories.has(path) ? this.base.lstat(path) : this.current.lstat(path);
+  }
+
+  readlink(path: string) {
+    return this.removedDirectories.has(path) ? this.base.readlink(path) : this.current.readlink(path);
+  }
+
+  readFile(path: string) {
+    return this.base.readFile(path);
+  }
+
+  readdir(path: string) {
+    return this.base.readdir(path);
+  }
+
+  createReadStream(path: string) {
+    return this.base.createReadStream(path);
   }
 }
 

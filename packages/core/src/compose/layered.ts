@@ -64,9 +64,7 @@ export function stateFile(state: LayerState): LayerFile {
 
 /** The directories of already committed layers, with the metadata each layer gives them. */
 export async function layerDirectories(repo: OstreeRepo, commits: string[]): Promise<LayerDirectory[]> {
-  const out: LayerDirectory[] = [];
-  for (const commit of commits) {
-    for (const dir of await listDirectories(repo, commit)) out.push({ path: dir.path, meta: { mode: dir.stat.mode, uid: dir.stat.uid, gid: dir.stat.gid } });
-  }
-  return out;
+  // Listed side by side (a process each), kept in layer order.
+  const listed = await Promise.all(commits.map((commit) => listDirectories(repo, commit)));
+  return listed.flat().map((dir) => ({ path: dir.path, meta: { mode: dir.stat.mode, uid: dir.stat.uid, gid: dir.stat.gid } }));
 }

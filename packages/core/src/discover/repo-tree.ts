@@ -9,6 +9,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { OstreeRepo, toolError } from '../ostree.js';
+import { parentPath } from '../paths.js';
 import { scratchDir } from '../scratch.js';
 import { DirectoryTree, type TreeReader, type TreeStat } from '../tree.js';
 
@@ -31,6 +32,10 @@ export class RepoTree implements TreeReader {
 
   derivedCachePath(dir: string, name: string): Promise<string | null> {
     return derivedCachePath(this.repo, this.commit, dir, name);
+  }
+
+  get identity(): string {
+    return this.commit;
   }
 
   /** Checks out `dir` (and everything below it) so that reads beneath it come from disk. */
@@ -58,29 +63,43 @@ export class RepoTree implements TreeReader {
     return undefined;
   }
 
+  /**
+   * A path's listing, answered from its parent directory's: one `ostree ls` per directory instead of one per path
+   * (an import asks about every file it places; a process each was most of a server-side install's time).
+   */
   private ls(path: string): Promise<Listed | null> {
     let found = this.listed.get(path);
     if (!found) {
-      found = new Promise((resolve, reject) => {
-        // Lookups asked for in the same turn go to one `ostree ls` (a process each was most of a compose's time).
-        if (this.batch.length === 0) setImmediate(() => this.flush());
-        this.batch.push({ path, resolve, reject });
-      });
+      found = path === '/'
+        ? this.repo.lsDir(this.commit, '/').then((line) => (line === null ? null : parseLsLine(line)))
+        : this.children(parentPath(path)).then((children) => children?.get(path) ?? null);
       this.listed.set(path, found);
     }
     return found;
   }
 
-  private batch: Array<{ path: string; resolve: (listed: Listed | null) => void; reject: (err: unknown) => void }> = [];
-
-  private flush(): void {
-    const batch = this.batch;
-    this.batch = [];
-    this.repo.lsDirs(this.commit, batch.map((b) => b.path)).then(
-      (lines) => batch.forEach((b, i) => b.resolve(lines[i] == null ? null : parseLsLine(lines[i]!))),
-      (err: unknown) => batch.forEach((b) => b.reject(err)),
-    );
+  /** The entries directly in `dir`, by path; null when `dir` is not a directory of the commit. */
+  private children(dir: string): Promise<Map<string, Listed> | null> {
+    let found = this.listings.get(dir);
+    if (!found) {
+      found = this.ls(dir).then(async (self) => {
+        if (self?.stat.type !== 'directory') return null;
+        const out = new Map<string, Listed>();
+        const run = await execa('ostree', [`--repo=${this.repo.path}`, 'ls', this.commit, '--', dir], { reject: false });
+        if (run.exitCode !== 0) throw toolError('ostree ls', run);
+        for (const line of run.stdout.split('\n')) {
+          const listed = parseLsLine(line);
+          // The directory itself comes first; children are the paths one level below it.
+          if (listed && listed.path !== dir && parentPath(listed.path) === dir) out.set(listed.path, listed);
+        }
+        return out;
+      });
+      this.listings.set(dir, found);
+    }
+    return found;
   }
+
+  private readonly listings = new Map<string, Promise<Map<string, Listed> | null>>();
 
   async lstat(path: string): Promise<TreeStat | null> {
     const local = this.local(path);
