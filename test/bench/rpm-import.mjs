@@ -56,6 +56,7 @@ try {
   const ourTotal = [];
   const ourImport = [];
   const cachedImport = [];
+  let phases;
   const theirs = [];
   for (let run = 0; run < RUNS; run++) {
     const repo = freshRepo(`ours-${run}`);
@@ -63,6 +64,7 @@ try {
     const result = await install({ plugins: [rpmPlugin], files: [big], commitOnly: { repo, ref: base.ref }, noScripts: true });
     ourTotal.push(performance.now() - t);
     ourImport.push(result.timings.import);
+    phases = result.timings;
     // The same file onto the same base again: the layer cache answers from the file's digest.
     sh('ostree', [`--repo=${repo}`, 'refs', '--create=again', base.commit]);
     const again = await install({ plugins: [rpmPlugin], files: [big], commitOnly: { repo, ref: 'again' }, noScripts: true });
@@ -84,6 +86,7 @@ try {
   const paired = (ours) => median(ours.map((v, i) => v / theirs[i])).toFixed(2);
   const mbps = (ms) => `${(MB / (ms / 1000)).toFixed(0)} MB/s`;
   console.log(`import: ours ${fmt(median(ourImport))} (${mbps(median(ourImport))}); whole install --commit-only --no-scripts ${fmt(median(ourTotal))}; a cached second import ${fmt(median(cachedImport))}`);
+  console.log(`        phases of the last run: ${JSON.stringify(phases)}`);
   console.log(`        (the rpm adapter's part, open + digests + payload stream: ${fmt(median(decode))}, ${mbps(median(decode))}; the rest is core's importer and ostree)`);
   console.log(`        rpm2cpio | cpio -idm + ostree commit --tree=ref=BASE --tree=dir: ${fmt(median(theirs))} (${mbps(median(theirs))})`);
   console.log(`ratio import/naive ${paired(ourImport)}, whole transaction/naive ${paired(ourTotal)} (goal ≤ 1.0)`);

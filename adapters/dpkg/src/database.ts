@@ -16,7 +16,7 @@ import { triggerFiles } from './triggers.js';
 import { RELATION_FIELDS, formatRelation, parseRelationField } from './dependencies.js';
 import { ControlSyntaxError, formatParagraphs, parseParagraphs, type Paragraph } from './control.js';
 import { nativeToolFiles } from './native-tools.js';
-import { loadOwnersIndex, type OwnedList, type OwnersIndex } from './owners-index.js';
+import { loadOwnersIndex, type OwnedList, type OwnersIndex } from '@ostree-layer/core';
 
 /** Where an OSTree-ready tree keeps the database, best first; /var/lib/dpkg is the legacy, mutable location. */
 export const DATABASE_LOCATIONS = ['/usr/lib/sysimage/dpkg', '/usr/share/dpkg/database', '/var/lib/dpkg'];

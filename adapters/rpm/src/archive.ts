@@ -5,13 +5,14 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { LayerError, PackageFormatError } from '@ostree-layer/core';
+import { LayerError, PackageFormatError, type Compression } from '@ostree-layer/core';
 import { HEADER_MAGIC, SigTag, Tag, checkCounts, parseHeaderBlob, type RpmHeader } from './header.js';
 
 export const LEAD_MAGIC = Buffer.from([0xed, 0xab, 0xee, 0xdb]);
 const LEAD_SIZE = 96;
 
-export type Compressor = 'gzip' | 'bzip2' | 'xz' | 'lzma' | 'zstd' | 'none';
+/** The payload compressors rpm writes: the ones core decompresses. */
+export type Compressor = Compression;
 
 /** The structure of an .rpm file: both headers and where each part starts. */
 export interface RpmArchive {

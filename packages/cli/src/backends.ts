@@ -4,9 +4,10 @@
  */
 import { detectPlugin, pluginForFile as findPluginForFile, type FormatPlugin, type TreeReader } from '@ostree-layer/core';
 import { dpkgPlugin } from '@ostree-layer/dpkg';
+import { pacmanPlugin } from '@ostree-layer/pacman';
 import { rpmPlugin } from '@ostree-layer/rpm';
 
-export const PLUGINS: readonly FormatPlugin[] = [dpkgPlugin, rpmPlugin];
+export const PLUGINS: readonly FormatPlugin[] = [dpkgPlugin, rpmPlugin, pacmanPlugin];
 
 /** The plugin of `--backend NAME`, or undefined. */
 export function pluginByName(name: string): FormatPlugin | undefined {

@@ -121,7 +121,7 @@ program
   .argument('<a>')
   .argument('<op>', 'lt le eq ne ge gt, lt-nl le-nl ge-nl gt-nl (an empty version is the latest), or << <= = >= >> < >')
   .argument('<b>')
-  .option('--backend <name>', 'version rules to use: dpkg or rpm', 'dpkg')
+  .option('--backend <name>', 'version rules to use: dpkg, rpm or pacman', 'dpkg')
   .option('--json', 'print the result as JSON')
   .action(async (a, op, b, opts) => (await import('./vercmp-command.js')).runVercmp(a, op, b, opts));
 

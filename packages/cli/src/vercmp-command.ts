@@ -18,6 +18,10 @@ const VERSION_RULES: Record<string, () => Promise<{ relation: Relation; invalid:
     const m = await import('@ostree-layer/rpm/version');
     return { relation: m.rpmCompareVersions, invalid: m.RpmVersionError };
   },
+  pacman: async () => {
+    const m = await import('@ostree-layer/pacman/version');
+    return { relation: m.pacmanCompareVersions, invalid: m.PacmanVersionError };
+  },
 };
 
 export async function runVercmp(a: string, op: string, b: string, opts: { backend: string; json?: boolean }): Promise<void> {

@@ -1,4 +1,5 @@
 export * from './backend.js';
+export * from './decompress.js';
 export * from './errors.js';
 export * from './paths.js';
 export * from './tree.js';
@@ -25,3 +26,4 @@ export { diffPackages, type PackageDiff, type VersionChange, type DroppedRequest
 export { originLayerState } from './deploy/deploy.js';
 export { runScriptPhase, type ScriptPhaseInput, type ScriptPhaseResult } from './scripts/phase.js';
 export { handleInterrupts, type InterruptReport } from './interrupt.js';
+export { loadOwnersIndex, OwnersIndex, type OwnedList } from './owners-index.js';

@@ -20,6 +20,8 @@ export interface TreeStat {
 export interface TreeReader {
   /** Human-readable name for messages (a directory or "repo:commit"). */
   readonly description: string;
+  /** A name for exactly this content (a commit checksum), when the reader has one: equal names, equal trees. */
+  readonly identity?: string;
   /** Metadata of `path` without following a final symlink, or null when nothing is there. */
   lstat(path: string): Promise<TreeStat | null>;
   readFile(path: string): Promise<Buffer>;

@@ -19,3 +19,5 @@ export { runScriptStep, writePlanFiles } from './script-steps.js';
 export { defaultDeployment, deploymentOrigin, initSysroot, listDeployments, makeSysroot, readLoaderEntries, type InitializedSysroot, type LoaderEntry, type Sysroot, type SysrootOptions } from './sysroot.js';
 export { aptDownloadClosure, aptPlan } from './apt.js';
 export * from './boot/index.js';
+export { buildPacmanPackage, pkgbuildText, type PacmanCompression, type PacmanFileSpec, type PacmanSpec } from './pacman.js';
+export { ensurePacmanBase, installPacmanRoot, pacmanBaseSpecs, PACMAN_BASE_REF, PACMAN_DB_PATH, type PacmanBase } from './pacmanbase.js';

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises';
 import { decompress } from '../payload.js';
 import type { Compressor } from '../archive.js';
 
-export async function sniffMetadata(file: string): Promise<AsyncGenerator<Buffer>> {
+export async function sniffMetadata(file: string): Promise<AsyncIterable<Buffer>> {
   const fd = await open(file, 'r');
   const magic = Buffer.alloc(6);
   try {

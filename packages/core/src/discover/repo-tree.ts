@@ -34,6 +34,10 @@ export class RepoTree implements TreeReader {
     return derivedCachePath(this.repo, this.commit, dir, name);
   }
 
+  get identity(): string {
+    return this.commit;
+  }
+
   /** Checks out `dir` (and everything below it) so that reads beneath it come from disk. */
   async prefetch(dir: string): Promise<void> {
     if (this.local(dir)) return;

@@ -125,4 +125,24 @@ describe('the layer cache', () => {
     expect(redone.cached).toBe(false);
     expect(again.reads()).toBe(1);
   });
+
+  it('on a base that names its content (a commit), reuses the layer for that same base without asking it anything', async () => {
+    /** The plain base, named like a commit, with its lookups counted. */
+    const named = (identity: string) => {
+      const tree = Object.assign(new DirectoryTree(plainBase.root), { identity });
+      const asked: string[] = [];
+      const lstat = tree.lstat.bind(tree);
+      tree.lstat = (path: string) => (asked.push(path), lstat(path));
+      return { tree, asked };
+    };
+    const spec = { ...SPEC, name: 'named-base' };
+    await importOnto(named('c1').tree, (await counted(spec, 'f')).pkg);
+    const same = named('c1');
+    expect((await importOnto(same.tree, (await counted(spec, 'f')).pkg)).cached).toBe(true);
+    expect(same.asked).toEqual([]);
+    // Another commit with the same answers: the facts are checked, and they hold.
+    const other = named('c2');
+    expect((await importOnto(other.tree, (await counted(spec, 'f')).pkg)).cached).toBe(true);
+    expect(other.asked).toContain('/lib');
+  });
 });

@@ -66,11 +66,12 @@ export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promi
     subject: `${pkg.id.name} ${pkg.id.version} ${pkg.id.arch}`,
     signal: abort.signal,
   });
-  committing.catch(() => undefined);
+  // ostree failing (a full disk) stops the walk at once, instead of leaving it waiting for a reader that is gone.
+  committing.catch((err: unknown) => layer.destroy(err instanceof Error ? err : new Error(String(err))));
   let walked;
   try {
     walked = await walkPayload({ placer, accounts: ctx.accounts, layer }, pkg);
-    const record = makeRecord(pkg, fileDigest, facts, walked);
+    const record = makeRecord(pkg, fileDigest, placer, facts, walked);
     await layer.file(recordPath, { mode: 0o644, uid: 0, gid: 0 }, Buffer.byteLength(record), record);
     layer.finalize();
   } catch (err) {

@@ -29,6 +29,8 @@ export interface LayerRecord {
   /** The algorithm of the entries' `digest` fields, when the package asked for digests. */
   digestAlgorithm: string | null;
   facts: Array<[string, string]>;
+  /** The base's identity (a commit checksum) when it had one: the same base answers every fact the same way. */
+  base: string | null;
   users: Record<string, number>;
   groups: Record<string, number>;
   entries: PackageEntry[];
@@ -49,7 +51,7 @@ export async function fileSha256(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-export function makeRecord(pkg: PackageFile, fileDigest: string, facts: BaseFacts, walked: WalkedPayload): string {
+export function makeRecord(pkg: PackageFile, fileDigest: string, placer: PathPlacer, facts: BaseFacts, walked: WalkedPayload): string {
   const index = new Map(walked.entries.map((e, i) => [e, i]));
   const record: LayerRecord = {
     package: pkg.id,
@@ -57,6 +59,7 @@ export function makeRecord(pkg: PackageFile, fileDigest: string, facts: BaseFact
     file: fileDigest,
     digestAlgorithm: pkg.fileDigest?.algorithm ?? null,
     facts: [...facts],
+    base: placer.baseIdentity ?? null,
     users: Object.fromEntries(walked.users),
     groups: Object.fromEntries(walked.groups),
     entries: walked.entries,
@@ -76,7 +79,8 @@ export async function reusableLayer(data: Buffer | null, pkg: PackageFile, fileD
   if (record.digestAlgorithm !== (pkg.fileDigest?.algorithm ?? null)) return null;
   for (const [name, id] of Object.entries(record.users)) if (accounts.users.get(name) !== id) return null;
   for (const [name, id] of Object.entries(record.groups)) if (accounts.groups.get(name) !== id) return null;
-  if (!(await placer.sameFacts(record.facts))) return null;
+  const sameBase = typeof record.base === 'string' && record.base === placer.baseIdentity;
+  if (!sameBase && !(await placer.sameFacts(record.facts))) return null;
   const entries = record.entries;
   const placed = record.placed.map((p) => ({ ...p, source: entries[p.source]! }));
   return { entries, placed, tmpfiles: record.tmpfiles, users: new Map(Object.entries(record.users)), groups: new Map(Object.entries(record.groups)) };

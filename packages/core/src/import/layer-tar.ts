@@ -18,8 +18,9 @@ export interface DirMeta {
 
 export const DEFAULT_DIR: DirMeta = { mode: 0o755, uid: 0, gid: 0 };
 
-/** Writes gathered up to this size go out as one chunk; body chunks at least this large go out as they are. */
+/** Headers and small bodies are gathered up to this size and go out as one chunk. */
 const GATHER = 256 << 10;
+const SMALL_CHUNK = 4 << 10;
 const BLOCK = 512;
 const ZERO_BLOCKS = Buffer.alloc(BLOCK * 2);
 
@@ -86,13 +87,12 @@ export class LayerTar {
   write(chunk: Buffer): Promise<void> | undefined {
     if (chunk.length > this.bodyLeft) throw new Error(`layer tar: ${chunk.length} bytes written where ${this.bodyLeft} were left`);
     this.bodyLeft -= chunk.length;
-    if (chunk.length >= GATHER) {
+    // Content is passed on as it came: a copy is a new external allocation, and those are what make V8 collect garbage
+    // here. Headers, padding and tiny files are gathered.
+    if (chunk.length < SMALL_CHUNK) this.gather(chunk);
+    else {
       this.flush();
       this.stream.push(chunk);
-    } else {
-      this.gathered.push(chunk);
-      this.gatheredBytes += chunk.length;
-      if (this.gatheredBytes >= GATHER) this.flush();
     }
     return this.backpressure();
   }

@@ -20,12 +20,14 @@ export type Placement =
 const MAX_SYMLINK_HOPS = 40;
 export const FACTORY_DIR = '/usr/share/factory';
 
-/** What the placer asked the base, shared by every view of one placer (the same directories come up for every file). */
+/** What the placer learnt of the base, shared by every view of one placer (the same directories come up for every file). */
 interface BaseAnswers {
-  stats: Map<string, Promise<TreeStat | null>>;
-  /** Answers already settled, so that the common case (a known ancestor) needs no await. */
-  settled: Map<string, TreeStat | null>;
-  links: Map<string, Promise<string>>;
+  /** The answer for each path asked about or implied by an ancestor's answer; settled, so most lookups need no await. */
+  known: Map<string, TreeStat | null>;
+  /** Questions under way, so that concurrent imports ask each once. */
+  asking: Map<string, Promise<TreeStat | null>>;
+  /** Symlink targets, read as soon as a symlink is found. */
+  targets: Map<string, string>;
   listings: Map<string, Promise<Map<string, TreeStat>>>;
 }
 
@@ -40,9 +42,14 @@ export type BaseFacts = Map<string, string>;
 export class PathPlacer {
   constructor(
     private readonly base: TreeReader,
-    private readonly answers: BaseAnswers = { stats: new Map(), settled: new Map(), links: new Map(), listings: new Map() },
+    private readonly answers: BaseAnswers = { known: new Map(), asking: new Map(), targets: new Map(), listings: new Map() },
     private readonly facts?: BaseFacts,
   ) {}
+
+  /** The base's {@link TreeReader.identity}, when it has one. */
+  get baseIdentity(): string | undefined {
+    return this.base.identity;
+  }
 
   /** A view of this placer (same base, same cache) that writes down every fact of the base it decides on. */
   recording(facts: BaseFacts): PathPlacer {
@@ -54,7 +61,7 @@ export class PathPlacer {
     // Asked all at once: a reader that lists directories lists each once, and siblings side by side.
     const now = await Promise.all(facts.map(async ([path]) => {
       const st = await this.stat(path);
-      return st?.type === 'symlink' ? `l ${await this.readlink(path)}` : describeStat(st);
+      return st?.type === 'symlink' ? `l ${this.answers.targets.get(path)}` : describeStat(st);
     }));
     return facts.every(([, fact], i) => now[i] === fact);
   }
@@ -62,30 +69,49 @@ export class PathPlacer {
   /**
    * Metadata of a path in the base. Nothing lies under a path the base does not have (or has as a file), so those are
    * answered without asking; readers where single lookups are costly (a commit read through `ostree ls`) are asked
-   * for whole directories instead.
+   * for whole directories instead. Answers are kept, so the common case costs a map lookup.
    */
   async stat(path: string): Promise<TreeStat | null> {
-    if (path !== '/') {
-      const parent = await this.stat(parentPath(path));
-      if (parent === null || parent.type === 'file' || parent.type === 'other') return null;
-    }
-    const st = this.answers.settled.has(path) ? this.answers.settled.get(path)! : await this.ask(path);
-    if (this.facts) {
-      // A symlink's fact is its target (written down by readlink).
-      if (st?.type === 'symlink') await this.readlink(path);
-      else this.facts.set(path, describeStat(st));
-    }
+    const st = this.answers.known.has(path) ? this.answers.known.get(path)! : await this.learn(path);
+    if (this.facts && !this.facts.has(path)) this.note(path);
     return st;
   }
 
+  private async learn(path: string): Promise<TreeStat | null> {
+    let st: TreeStat | null | undefined;
+    if (path !== '/') {
+      const up = parentPath(path);
+      const parent = this.answers.known.has(up) ? this.answers.known.get(up)! : await this.learn(up);
+      if (implies(parent)) st = null;
+    }
+    if (st === undefined) {
+      st = await this.ask(path);
+      if (st?.type === 'symlink' && !this.answers.targets.has(path)) this.answers.targets.set(path, await this.base.readlink(path));
+    }
+    this.answers.known.set(path, st);
+    return st;
+  }
+
+  /** Writes down the facts `path`'s answer rests on: its own unless its parent's implies it, and its ancestors'. */
+  private note(path: string): void {
+    const facts = this.facts!;
+    for (let p = path; !facts.has(p); p = parentPath(p)) {
+      const up = parentPath(p);
+      if (p === '/' || !implies(this.answers.known.get(up))) {
+        const st = this.answers.known.get(p)!;
+        facts.set(p, st?.type === 'symlink' ? `l ${this.answers.targets.get(p)}` : describeStat(st));
+      }
+      if (p === '/') return;
+    }
+  }
+
   private ask(path: string): Promise<TreeStat | null> {
-    let st = this.answers.stats.get(path);
+    let st = this.answers.asking.get(path);
     if (!st) {
       const parent = parentPath(path);
-      const listable = path !== '/' && this.base.listDirectory && this.answers.settled.get(parent)?.type === 'directory';
+      const listable = path !== '/' && this.base.listDirectory && this.answers.known.get(parent)?.type === 'directory';
       st = listable ? this.listing(parent).then((children) => children.get(path.slice(parent.length === 1 ? 1 : parent.length + 1)) ?? null) : this.base.lstat(path);
-      this.answers.stats.set(path, st);
-      st.then((value) => this.answers.settled.set(path, value), () => undefined);
+      this.answers.asking.set(path, st);
     }
     return st;
   }
@@ -97,11 +123,11 @@ export class PathPlacer {
   }
 
   private async readlink(path: string): Promise<string> {
-    let target = this.answers.links.get(path);
-    if (!target) this.answers.links.set(path, (target = this.base.readlink(path)));
-    const value = await target;
-    this.facts?.set(path, `l ${value}`);
-    return value;
+    const known = this.answers.targets.get(path);
+    if (known !== undefined) return known;
+    const target = await this.base.readlink(path);
+    this.answers.targets.set(path, target);
+    return target;
   }
 
   /**
@@ -184,6 +210,11 @@ function runtimePlacement(entry: PackageEntry, path: string, file: string): Plac
     default:
       throw new PackageFormatError(file, `${entry.path}: a ${entry.type} under ${parentPath(path)} cannot be layered`);
   }
+}
+
+/** Nothing lies under a path the base lacks or has as a file: its answer implies its children's. */
+function implies(parent: TreeStat | null | undefined): boolean {
+  return parent === null || parent?.type === 'file' || parent?.type === 'other';
 }
 
 function describeStat(st: TreeStat | null): string {

@@ -1,19 +1,20 @@
 /**
- * Which installed package owns a path, without reading every `info/*.list` file on each transaction: the lists are
- * read once per database content into one sorted file, kept where the tree says derived data may live (keyed by
- * OSTree's checksum of the database directory), and each later question is a binary search in it.
+ * Which installed package owns a path, for databases that keep one file list per package (dpkg's `info/*.list`,
+ * pacman's `local/<name>-<version>/files`) and no index of their own: the lists are read once per database content
+ * into one sorted file, kept where the tree says derived data may live (keyed by OSTree's checksum of the database
+ * directory), and each later question is a binary search in it. A format names its index file so that two formats never share one.
  *
  * Format (UTF-8 text, one record per line, the path section sorted by bytes so that a search needs no offsets):
- *   ostree-layer dpkg owners 1
+ *   ostree-layer owners 1
  *   <number of packages>
  *   <name>\0<version>\0<arch>            one line per package, numbered from 0
  *   <path>\0<package number>[,<number>…]  one line per path
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import type { PackageId } from '@ostree-layer/core';
+import type { PackageId } from './backend.js';
 
-const MAGIC = 'ostree-layer dpkg owners 1';
+const MAGIC = 'ostree-layer owners 1';
 const NEWLINE = 0x0a;
 const NUL = 0x00;
 
