@@ -103,7 +103,6 @@ export async function upgrade(options: UpgradeOptions): Promise<UpgradeResult> {
     base = await openBase(opened, newBase, Boolean(options.dryRun));
     const { plugin, location } = await detectPlugin([opened.plugin], base.tree);
     const { backend } = plugin;
-    await base.tree.prefetch?.(location);
     const baseDatabase = await backend.openDatabase(base.tree, location);
     const cacheDir = options.cacheDir ?? DEFAULT_CACHE_DIR;
     const resolved = await resolveLayers({

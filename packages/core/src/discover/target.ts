@@ -84,7 +84,6 @@ export async function beginTransaction(target: Target, plugins: readonly FormatP
     }
     const { plugin, location } = await detectPlugin(plugins, opened.tree);
     const { backend } = plugin;
-    await opened.tree.prefetch?.(location);
     const database = await backend.openDatabase(opened.tree, location);
     const previous = await readLayerState(opened.tree);
     return {
