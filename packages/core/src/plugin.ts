@@ -1,6 +1,6 @@
 /**
- * A package format as the engine sees it: one object per format, registered once (Yarn's `Plugin` holds a format's
- * fetchers, resolvers and linkers the same way). The command keeps one list of plugins in detection order; the engine
+ * A package format as the engine sees it: one object per format, registered once, holding everything the format plugs
+ * in (files, database, version order, repositories). The command keeps one list of plugins in detection order; the engine
  * picks the plugin whose {@link Backend.detect} finds a database in the tree, or whose {@link Backend.supportsFile}
  * recognises a package file. Core names no format: a new one is one more plugin in that list.
  */

@@ -1,6 +1,7 @@
 /**
  * What a transaction tells whoever watches it. Core emits these events and never draws: the CLI renders them (a
- * progress line on a terminal, quiet lines otherwise, nothing with --json), as Yarn's Report separates the two.
+ * progress line on a terminal, quiet lines otherwise, nothing with --json), so that what happened and how it is shown
+ * never mix.
  */
 
 /** Phases of a transaction, in the order they run (a transaction skips those it does not need). */
