@@ -10,6 +10,7 @@ import {
   LayerError,
   PackageFormatError,
   normalizeArchivePath,
+  tarEntryBody,
   type EntryType,
   type PackageEntry,
   type PackageFile,
@@ -319,40 +320,6 @@ function toEntry(h: tar.Header, pkg: DebPackage, path: string, seen: Map<string,
   return entry;
 }
 
-/** Wraps tar-stream's entry (a streamx stream) into a Node Readable, as the contract promises. */
-function nodeBody(source: Readable, onError: (err: unknown) => Error): { body: Readable; ended: Promise<void> } {
-  const body = new Readable({
-    highWaterMark: 1 << 16,
-    read() {
-      source.resume();
-    },
-    destroy(err, cb) {
-      cb(err);
-    },
-  });
-  // The consumer may be between receiving the body and piping it (awaiting something else) when the archive turns
-  // out truncated: the error must not be an unhandled 'error' event. It still reaches the consumer, through the
-  // stream's errored state (pipeline, for-await) and through the payload iterator (`ended`).
-  body.on('error', () => undefined);
-  const ended = new Promise<void>((resolve, reject) => {
-    source.on('data', (c: Buffer) => {
-      if (!body.destroyed && !body.push(c)) source.pause();
-    });
-    source.on('end', () => {
-      if (!body.destroyed) body.push(null);
-      resolve();
-    });
-    source.on('error', (err: Error) => {
-      const mapped = onError(err);
-      body.destroy(mapped);
-      reject(mapped);
-    });
-  });
-  ended.catch(() => undefined);
-  source.pause();
-  return { body, ended };
-}
-
 async function* readPayload(pkg: DebPackage): AsyncGenerator<PayloadItem> {
   const file = pkg.file;
   const it = members(file);
@@ -388,7 +355,7 @@ async function* readPayload(pkg: DebPackage): AsyncGenerator<PayloadItem> {
         yield { entry, body: entry.type === 'file' ? Readable.from([]) : undefined };
         continue;
       }
-      const { body, ended } = nodeBody(source as unknown as Readable, (err) => wrap(file, `reading ${pkg.dataMember}`, err));
+      const { body, ended } = tarEntryBody(source, (err) => wrap(file, `reading ${pkg.dataMember}`, err));
       yield { entry, body };
       // The consumer may have left the body unread or destroyed it: drain what remains so the tar parser moves on.
       if (!body.readableEnded) {

@@ -12,6 +12,7 @@ import {
   LayerError,
   PackageFormatError,
   normalizeArchivePath,
+  tarEntryBody,
   type EntryType,
   type PackageEntry,
   type PackageFile,
@@ -236,33 +237,6 @@ function toEntry(h: tar.Header, pkg: PacmanPackage, path: string, seen: Map<stri
   return entry;
 }
 
-/**
- * A Node Readable over a tar-stream entry (a streamx stream), as the contract promises. `ended` settles when the
- * entry has been read to its end, or rejects with the archive's error (which also reaches the body).
- */
-function nodeBody(source: TarEntry, onError: (err: unknown) => Error): { body: Readable; ended: Promise<void> } {
-  const body = new Readable({ highWaterMark: 1 << 16, read: () => void source.resume() });
-  // A consumer between receiving the body and reading it must not see an unhandled 'error' event.
-  body.on('error', () => undefined);
-  const ended = new Promise<void>((resolve, reject) => {
-    source.on('data', (c: Buffer) => {
-      if (!body.destroyed && !body.push(c)) source.pause();
-    });
-    source.on('end', () => {
-      if (!body.destroyed) body.push(null);
-      resolve();
-    });
-    source.on('error', (err: Error) => {
-      const mapped = onError(err);
-      body.destroy(mapped);
-      reject(mapped);
-    });
-  });
-  ended.catch(() => undefined);
-  source.pause();
-  return { body, ended };
-}
-
 async function* readPayload(pkg: PacmanPackage): AsyncGenerator<PayloadItem> {
   const file = pkg.file;
   const it = members(file, pkg.compression);
@@ -284,7 +258,7 @@ async function* readPayload(pkg: PacmanPackage): AsyncGenerator<PayloadItem> {
         yield { entry, body: entry.type === 'file' ? Readable.from([]) : undefined };
         continue;
       }
-      const { body, ended } = nodeBody(source, (err) => wrap(file, 'reading the payload', err));
+      const { body, ended } = tarEntryBody(source, (err) => wrap(file, 'reading the payload', err));
       yield { entry, body };
       // The consumer may have left the body unread or destroyed it: drain the rest so the tar parser moves on.
       if (!body.readableEnded) {
