@@ -120,13 +120,7 @@ export class DpkgDatabase implements InstalledDatabase {
     this.index ??= this.tree.derivedCachePath?.(this.location, 'dpkg-owners').then(
       (cachePath) => loadOwnersIndex(cachePath, () => this.readLists()),
     ) ?? loadOwnersIndex(null, () => this.readLists());
-    const index = await this.index;
-    const out = new Map<string, PackageId[]>();
-    for (const path of paths) {
-      const found = index.lookup(path);
-      if (found) out.set(path, found);
-    }
-    return out;
+    return (await this.index).ownersOf(paths);
   }
 
   /** The paths of one package's `.list` file, in file order ([] when it has none). */

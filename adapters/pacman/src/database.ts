@@ -109,19 +109,13 @@ export class PacmanDatabase implements InstalledDatabase {
 
   /**
    * Answered from a path index of this database's content, built once from every package's `files` and kept where
-   * the tree keeps derived data (the dpkg adapter's owners index: one helper for the job), then searched.
+   * the tree keeps derived data (core's owners index, which dpkg's lists use too), then searched.
    */
   async owners(paths: string[]): Promise<Map<string, PackageId[]>> {
     this.index ??= (this.tree.derivedCachePath?.(this.localDir, 'pacman-owners') ?? Promise.resolve(null)).then((cachePath) =>
       loadOwnersIndex(cachePath, () => this.readFileLists()),
     );
-    const index = await this.index;
-    const out = new Map<string, PackageId[]>();
-    for (const path of paths) {
-      const found = index.lookup(path);
-      if (found) out.set(path, found);
-    }
-    return out;
+    return (await this.index).ownersOf(paths);
   }
 
   /** Every package's %FILES%: what the path index is built from. */

@@ -92,6 +92,16 @@ export class OwnersIndex {
     }
     return undefined;
   }
+
+  /** The owners of each of `paths` that some package lists (`InstalledDatabase.owners`). */
+  ownersOf(paths: string[]): Map<string, PackageId[]> {
+    const out = new Map<string, PackageId[]>();
+    for (const path of paths) {
+      const found = this.lookup(path);
+      if (found) out.set(path, found);
+    }
+    return out;
+  }
 }
 
 /**
