@@ -6,6 +6,8 @@
  * Cost follows what changes, not the base: rpm's own indexes find the removed headers (Name) and the other owners of
  * their files (Basenames); only those headers are decoded, and the base database is asked only about their hnums.
  */
+import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { SystemStateError, type DatabaseWithoutOptions, type LayerFile, type PackageId } from '@ostree-layer/core';
 import { FILE_STATE_REPLACED, RpmDatabase, cloneDatabase, databaseLayer, filePaths, installedId, openRpmDatabase } from './database.js';
@@ -63,10 +65,21 @@ export async function rpmDatabaseWithout(options: DatabaseWithoutOptions): Promi
     throw new SystemStateError(`${current.tree.description}${current.dbFile}: only rpmdb.sqlite databases can be changed; this one is ${current.format}`);
   }
   const where = `${current.tree.description}${current.dbFile}`;
-  const baseDb = await openRpmDatabase(options.base, current.location);
+  // The base (often read from the repository) is opened while the current database is copied.
+  const openingBase = openRpmDatabase(options.base, current.location)
+    .then(async (found) => ({ found, opened: found.format === 'sqlite' ? await openSqliteReadOnly(options.base, found.dbFile) : undefined }));
+  const [baseSide, cloned] = await Promise.allSettled([openingBase, cloneDatabase(current.tree, current.dbFile)]);
+  if (baseSide.status === 'rejected' || cloned.status === 'rejected') {
+    if (baseSide.status === 'fulfilled') await baseSide.value.opened?.close();
+    if (cloned.status === 'fulfilled') {
+      cloned.value.db.close();
+      await rm(dirname(cloned.value.out), { recursive: true, force: true });
+    }
+    throw baseSide.status === 'rejected' ? baseSide.reason : (cloned as PromiseRejectedResult).reason;
+  }
   // A base without an sqlite database (an image converted since) shares no header with the current one.
-  const baseOpened = baseDb.format === 'sqlite' ? await openSqliteReadOnly(options.base, baseDb.dbFile) : undefined;
-  const { out, db } = await cloneDatabase(current.tree, current.dbFile);
+  const { found: baseDb, opened: baseOpened } = baseSide.value;
+  const { out, db } = cloned.value;
   try {
     const readCurrent = headerReader(db, where);
     const readBase = baseOpened ? headerReader(baseOpened.db, `${options.base.description}${baseDb.dbFile}`) : () => undefined;
@@ -94,8 +107,13 @@ export async function rpmDatabaseWithout(options: DatabaseWithoutOptions): Promi
       dropHeaders(db, [...removed.values()]);
       restoreFileStates(db, [...removed.values()], readCurrent, baseTwin, where);
     })();
-  } finally {
+  } catch (err) {
+    // A refusal leaves no copy behind (databaseLayer's dispose removes it on success).
     db.close();
+    await rm(dirname(out), { recursive: true, force: true });
+    throw err;
+  } finally {
+    if (db.open) db.close();
     await baseOpened?.close();
   }
   return databaseLayer(options.base, current.location, out);
