@@ -176,6 +176,48 @@ describe('databaseWithout, checked by rpm 4.18', () => {
     expect(rpm(copy, '-qa', '--qf', '%{NAME}\\n').trim().split('\n').sort()).toEqual(['basepkg', 'plain', 'taker-keep']);
   });
 
+  it('the written database passes sqlite\'s integrity and foreign-key checks', () => {
+    const db = new Database(join(ours, DBPATH, 'rpmdb.sqlite'), { readonly: true });
+    try {
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      expect(db.pragma('foreign_key_check')).toEqual([]);
+      expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
+    } finally {
+      db.close();
+    }
+  });
+
+  it('decodes only the removed headers and the owners of their files: a header that stays untouched is copied byte for byte', async () => {
+    // taker-keep shares no file name with taker-gone. Its blob is made undecodable here; an uninstall that read every
+    // header would fail on it, one that reads what changes copies it as it is.
+    const current = copyTree(join(work, 'current'), join(work, 'current-broken'));
+    const dbFile = join(current, DBPATH, 'rpmdb.sqlite');
+    const garbage = Buffer.from('not an rpm header');
+    const rw = new Database(dbFile);
+    try {
+      const hnum = rw.prepare("SELECT hnum FROM 'Name' WHERE key = 'taker-keep'").pluck().get() as number;
+      rw.prepare("UPDATE 'Packages' SET blob = ? WHERE hnum = ?").run(garbage, hnum);
+      rw.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      rw.close();
+    }
+    const tree = new DirectoryTree(current);
+    const database = await rpmBackend.openDatabase(tree, DBPATH);
+    const files = await rpmBackend.databaseWithout!({ tree, database, base: new DirectoryTree(join(work, 'base')), remove: [{ name: 'taker-gone', version: '2.0-3', arch: 'noarch' }] });
+    try {
+      const out = new Database(files.find((f) => f.path === `${DBPATH}/rpmdb.sqlite`)!.source!, { readonly: true });
+      try {
+        const keep = out.prepare("SELECT blob FROM 'Packages' WHERE hnum = (SELECT hnum FROM 'Name' WHERE key = 'taker-keep')").pluck().get() as Buffer;
+        expect(Buffer.compare(keep, garbage)).toBe(0);
+        expect(out.prepare("SELECT count(*) FROM 'Name' WHERE key = 'taker-gone'").pluck().get()).toBe(0);
+      } finally {
+        out.close();
+      }
+    } finally {
+      for (const f of files) await f.dispose?.();
+    }
+  });
+
   it('refuses a package that is not installed and a base package, naming it', async () => {
     const tree = new DirectoryTree(join(work, 'current'));
     const database = await rpmBackend.openDatabase(tree, DBPATH);

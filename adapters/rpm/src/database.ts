@@ -2,7 +2,9 @@
  * The installed rpm database inside a deployment: read it (sqlite with better-sqlite3, BerkeleyDB `Packages` through
  * @snyk/rpm-parser's page reader) and write the full updated copy as a new rpmdb.sqlite layer file.
  */
-import { rm } from 'node:fs/promises';
+import { constants, copyFile, rm } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
@@ -15,7 +17,7 @@ import { createSchema, insertHeader } from './indexes.js';
 import { installedBlob } from './installed.js';
 import { databaseFileIn, dbPathMacro, type DatabaseFormat } from './locate.js';
 import { RpmPackage } from './package.js';
-import { openSqliteReadOnly } from './sqlite.js';
+import { diskPath, openSqliteReadOnly } from './sqlite.js';
 import { formatEvr } from './version.js';
 
 export { locateDatabase } from './locate.js';
@@ -27,7 +29,7 @@ export interface InstalledHeader {
 }
 
 /** Identity of an installed header; gpg-pubkey pseudo-packages have no arch, shown as rpm shows it: "(none)". */
-function installedId(h: RpmHeader, where: string): PackageId {
+export function installedId(h: RpmHeader, where: string): PackageId {
   const name = h.string(Tag.Name) ?? '';
   const version = h.string(Tag.Version) ?? '';
   const release = h.string(Tag.Release);
@@ -119,7 +121,7 @@ export class RpmDatabase implements InstalledDatabase {
 }
 
 /** The normalised path of file `idx` of a header (dirname + basename), or undefined when it has none. */
-function filePaths(h: RpmHeader, where: string): (idx: number) => string | undefined {
+export function filePaths(h: RpmHeader, where: string): (idx: number) => string | undefined {
   const basenames = h.strings(Tag.BaseNames);
   const dirIndexes = h.numbers(Tag.DirIndexes);
   const dirnames = h.strings(Tag.DirNames);
@@ -277,6 +279,30 @@ export async function copyDatabase(tree: TreeReader, dbFile: string): Promise<{ 
   const db = new Database(out);
   db.pragma('journal_mode = DELETE');
   return { out, db };
+}
+
+/**
+ * A writable copy of a tree's rpmdb.sqlite made by copying its bytes (a reflink where the file system has them) and
+ * its -wal file if any: nothing is re-encoded, unlike {@link copyDatabase}'s VACUUM. Opening the private copy
+ * read-write replays the -wal; the copy is then switched to rollback-journal mode, like copyDatabase's.
+ */
+export async function cloneDatabase(tree: TreeReader, dbFile: string): Promise<{ out: string; db: Database.Database }> {
+  const onDisk = diskPath(tree, dbFile);
+  const dir = await tempDir('rpmdb');
+  const out = join(dir, 'rpmdb.sqlite');
+  try {
+    for (const suffix of ['', '-wal']) {
+      if ((await tree.lstat(dbFile + suffix))?.type !== 'file') continue;
+      if (onDisk) await copyFile(onDisk + suffix, out + suffix, constants.COPYFILE_FICLONE);
+      else await pipeline(tree.createReadStream(dbFile + suffix), createWriteStream(out + suffix));
+    }
+    const db = new Database(out, { fileMustExist: true });
+    db.pragma('journal_mode = DELETE');
+    return { out, db };
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw new SystemStateError(`${tree.description}${dbFile}: cannot copy the rpm database (${(err as Error).message}); check that it is an rpm 4.16+ sqlite database`, { cause: err });
+  }
 }
 
 /**
