@@ -11,6 +11,7 @@ import {
   PackageFormatError,
   normalizeArchivePath,
   tarEntryBody,
+  tarHeaderEntry,
   type EntryType,
   type PackageEntry,
   type PackageFile,
@@ -268,57 +269,13 @@ function exactNames(h: tar.Header, file: string): tar.Header {
   };
 }
 
-const TYPES: Record<string, EntryType> = {
-  file: 'file', 'contiguous-file': 'file', directory: 'directory', symlink: 'symlink', link: 'hardlink',
-  'character-device': 'char-device', 'block-device': 'block-device', fifo: 'fifo',
-};
-
-function paxNumber(pax: Record<string, string> | undefined, key: string): number | undefined {
-  const v = pax?.[key];
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-/** Turns a tar header into a contract entry, refusing what dpkg refuses or what we cannot represent. */
+/** A data.tar header as a contract entry (core's tar rules); conffiles are marked as configuration. */
 function toEntry(h: tar.Header, pkg: DebPackage, path: string, seen: Map<string, EntryType>, conffiles: Set<string>): PackageEntry {
-  const file = pkg.file;
-  const pax = (h.pax ?? undefined) as Record<string, string> | undefined;
-  if (pax && Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) {
-    throw new PackageFormatError(file, `data.tar entry "${h.name}" is a sparse file, which dpkg does not support; rebuild the package without --sparse`);
-  }
-  const type = h.type ? TYPES[h.type] : undefined;
-  if (!type) {
-    throw new PackageFormatError(file, `data.tar entry "${h.name}" has an unsupported type (GNU sparse or unknown); rebuild the package with dpkg-deb`);
-  }
-  const entry: PackageEntry = {
-    path,
-    type,
-    mode: h.mode & 0o7777,
-    user: pax?.uname ?? h.uname ?? '',
-    group: pax?.gname ?? h.gname ?? '',
-    uid: paxNumber(pax, 'uid') ?? h.uid,
-    gid: paxNumber(pax, 'gid') ?? h.gid,
-    size: type === 'file' ? h.size : 0,
-    mtime: Math.floor(paxNumber(pax, 'mtime') ?? h.mtime.getTime() / 1000),
-  };
-  if (type === 'symlink') entry.linkTarget = h.linkname;
-  if (type === 'hardlink') {
-    if (!h.linkname) throw new PackageFormatError(file, `data.tar hardlink "${h.name}" has no target`);
-    const target = normalizeArchivePath(h.linkname, file);
-    const targetType = seen.get(target);
-    if (targetType !== 'file' && targetType !== 'hardlink') {
-      throw new PackageFormatError(file, `data.tar hardlink "${h.name}" points to "${h.linkname}", which is not an earlier regular file of this package`);
-    }
-    entry.linkTarget = target;
-  }
-  if (type === 'char-device' || type === 'block-device') {
-    entry.devMajor = h.devmajor;
-    entry.devMinor = h.devminor;
-  }
+  const entry = tarHeaderEntry(h, { file: pkg.file, path, seen, what: 'data.tar entry', builder: 'dpkg-deb' });
   if (conffiles.has(path)) entry.config = true;
   return entry;
 }
+
 
 async function* readPayload(pkg: DebPackage): AsyncGenerator<PayloadItem> {
   const file = pkg.file;

@@ -13,6 +13,7 @@ import {
   PackageFormatError,
   normalizeArchivePath,
   tarEntryBody,
+  tarHeaderEntry,
   type EntryType,
   type PackageEntry,
   type PackageFile,
@@ -184,58 +185,18 @@ export async function openPacmanPackage(file: string): Promise<PacmanPackage> {
   return new PacmanPackage(file, compression, info, mtreeRaw, mtree, meta.get('.INSTALL'));
 }
 
-const TYPES: Record<string, EntryType> = {
-  file: 'file', 'contiguous-file': 'file', directory: 'directory', symlink: 'symlink', link: 'hardlink',
-  'character-device': 'char-device', 'block-device': 'block-device', fifo: 'fifo',
-};
-
-function paxNumber(pax: Record<string, string> | undefined, key: string): number | undefined {
-  const n = pax?.[key] === undefined ? NaN : Number(pax[key]);
-  return Number.isFinite(n) ? n : undefined;
-}
-
-/** A tar header as a contract entry; refuses what pacman's libarchive extraction could not represent either. */
+/** A tar header as a contract entry (core's tar rules, plus what libalpm refuses too); `backup` files are config. */
 function toEntry(h: tar.Header, pkg: PacmanPackage, path: string, seen: Map<string, EntryType>, backup: Set<string>): PackageEntry {
   const file = pkg.file;
-  const pax = (h.pax ?? undefined) as Record<string, string> | undefined;
   if (h.name.includes('\uFFFD') || h.linkname?.includes('\uFFFD')) {
     throw new PackageFormatError(file, `entry ${JSON.stringify(h.name)} has a name that is not valid UTF-8; rebuild the package with UTF-8 names`);
   }
-  if (pax && Object.keys(pax).some((k) => k.startsWith('GNU.sparse.'))) {
-    throw new PackageFormatError(file, `entry "${h.name}" is a sparse file, which ostree-layer cannot import; rebuild the package without sparse files`);
-  }
-  const type = h.type ? TYPES[h.type] : undefined;
-  if (!type) throw new PackageFormatError(file, `entry "${h.name}" has an unsupported tar type (${h.type}); rebuild the package with makepkg`);
-  const entry: PackageEntry = {
-    path,
-    type,
-    mode: h.mode & 0o7777,
-    user: pax?.uname ?? h.uname ?? '',
-    group: pax?.gname ?? h.gname ?? '',
-    uid: paxNumber(pax, 'uid') ?? h.uid,
-    gid: paxNumber(pax, 'gid') ?? h.gid,
-    size: type === 'file' ? h.size : 0,
-    mtime: Math.floor(paxNumber(pax, 'mtime') ?? h.mtime.getTime() / 1000),
-  };
-  if (type === 'symlink') {
-    if (!h.linkname) throw new PackageFormatError(file, `symlink "${h.name}" has no target`);
-    entry.linkTarget = h.linkname;
-  }
-  if (type === 'hardlink') {
-    const target = normalizeArchivePath(h.linkname ?? '', file);
-    const targetType = seen.get(target);
-    if (targetType !== 'file' && targetType !== 'hardlink') {
-      throw new PackageFormatError(file, `hardlink "${h.name}" points to "${h.linkname}", which is not an earlier regular file of this package`);
-    }
-    entry.linkTarget = target;
-  }
-  if (type === 'char-device' || type === 'block-device') {
-    entry.devMajor = h.devmajor;
-    entry.devMinor = h.devminor;
-  }
+  if (h.type === 'symlink' && !h.linkname) throw new PackageFormatError(file, `symlink "${h.name}" has no target`);
+  const entry = tarHeaderEntry(h, { file, path, seen, what: 'entry', builder: 'makepkg' });
   if (backup.has(path)) entry.config = true;
   return entry;
 }
+
 
 async function* readPayload(pkg: PacmanPackage): AsyncGenerator<PayloadItem> {
   const file = pkg.file;

@@ -27,4 +27,4 @@ export { originLayerState } from './deploy/deploy.js';
 export { runScriptPhase, type ScriptPhaseInput, type ScriptPhaseResult } from './scripts/phase.js';
 export { handleInterrupts, type InterruptReport } from './interrupt.js';
 export { loadOwnersIndex, OwnersIndex, type OwnedList } from './owners-index.js';
-export { tarEntryBody, type TarEntrySource } from './tar-entry-body.js';
+export { tarEntryBody, tarHeaderEntry, type TarEntryContext, type TarEntrySource } from './tar-entry.js';
