@@ -71,6 +71,8 @@ export function describeDatabaseConformance(backend: Backend, fixtures: () => Co
     });
 
     // databaseWithout is optional in the contract: a backend without it does not offer that verb (the engine says so), so there is nothing to check.
+    // Optional in the contract: a format without it layers but cannot uninstall (the engine refuses it as a usage error), so
+    // there is nothing of it to check. dpkg, rpm, pacman and the fake format all have it.
     it.skipIf(!backend.databaseWithout)('drops a layered package from the database again, keeping the base and the other layered packages (databaseWithout)', async () => {
       const f = fixtures();
       const base = new DirectoryTree(f.treeWithDatabase);

@@ -16,6 +16,7 @@ const PER_MACHINE_PATH = /^\/(?!.*\/\/)(?!.*\/\.\.?(\/|$))[^*]*\*?$/;
 export function describePackageConformance(backend: Backend, fixtures: () => ConformanceFixtures): void {
   describe('inspect and scripts', () => {
     // inspect is optional in the contract: a backend without it does not offer that verb (the engine says so), so there is nothing to check.
+    // Optional in the contract: without it `inspect` is a usage error naming the backend. All formats here have it.
     it.skipIf(!backend.inspect)('inspects a package as plain JSON: its identity, its metadata and every payload entry with path, type, mode, owner and size', async () => {
       const f = fixtures();
       for (const file of [...f.packages, f.scripted]) {
@@ -46,6 +47,7 @@ export function describePackageConformance(backend: Backend, fixtures: () => Con
     });
 
     // planScripts is optional in the contract: a backend without it does not offer that verb (the engine says so), so there is nothing to check.
+    // Optional in the contract: without it packages stay unconfigured, as stateNote says. All formats here have it.
     it.skipIf(!backend.planScripts)('plans no scripts for packages without any, and a well-formed plan naming the package that has one', async () => {
       const f = fixtures();
       const tree = new DirectoryTree(f.treeWithDatabase);
