@@ -11,8 +11,12 @@ import { DiskFullError, ToolError } from './errors.js';
 import { interruptSignal } from './interrupt.js';
 
 export interface CommitOptions {
-  /** Trees overlaid in order; later ones win. `ref:` a commit or ref, `tar:` a stream fed on stdin. */
-  trees: Array<{ ref: string } | { tar: Readable }>;
+  /**
+   * Trees overlaid in order; later ones win. `ref:` a commit or ref, `tar:` a stream fed on stdin, `linkedDir:` a
+   * directory whose files are hardlinks of this repo's objects (a checkout): committed with `--link-checkout-speedup`,
+   * so ostree takes each file's checksum from its inode instead of reading it.
+   */
+  trees: Array<{ ref: string } | { tar: Readable } | { linkedDir: string }>;
   /** Ref to point at the new commit; without one the commit is written as an orphan. */
   branch?: string;
   subject?: string;
@@ -111,7 +115,11 @@ export class OstreeRepo {
     if (tars.length > 1) throw new Error('ostree commit reads at most one tar stream (stdin) per call');
     const args = [`--repo=${this.path}`, 'commit', options.branch ? `--branch=${options.branch}` : '--orphan'];
     args.push(`--subject=${options.subject ?? 'ostree-layer'}`);
-    for (const tree of options.trees) args.push('ref' in tree ? `--tree=ref=${tree.ref}` : '--tree=tar=-');
+    for (const tree of options.trees) {
+      args.push('ref' in tree ? `--tree=ref=${tree.ref}` : 'linkedDir' in tree ? `--tree=dir=${tree.linkedDir}` : '--tree=tar=-');
+    }
+    // Not a commit modifier: a `--tree=ref=` base stays lazy (measured: 33 ms for base + a 117 MB layer).
+    if (options.trees.some((t) => 'linkedDir' in t)) args.push('--link-checkout-speedup');
     for (const [key, value] of Object.entries(options.metadata ?? {})) args.push(`--add-metadata-string=${key}=${value}`);
     return this.run(args, tars[0]?.tar, options.signal);
   }

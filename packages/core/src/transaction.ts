@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import type { Backend, InstalledDatabase, PackageFile, PackageId } from './backend.js';
 import { checkConflicts } from './compose/conflicts.js';
-import { importedDirectories } from './compose/final-layer.js';
+import { importedDirectories, importedLayerBytes } from './compose/final-layer.js';
 import { composeLayered } from './compose/layered.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit } from './deploy/deploy.js';
@@ -226,6 +226,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       onto: opened.fromCommit,
       placer,
       layers: imported.map((p) => p.commit),
+      layerBytes: importedLayerBytes(imported),
       directories: importedDirectories(imported),
       databaseFiles,
       state,

@@ -11,7 +11,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstalledDatabase, PackageFile, PackageId } from './backend.js';
 import { checkConflicts } from './compose/conflicts.js';
-import { importedDirectories } from './compose/final-layer.js';
+import { importedDirectories, importedLayerBytes } from './compose/final-layer.js';
 import { composeLayered } from './compose/layered.js';
 import { mapBounded } from './concurrency.js';
 import { deployCommit, originLayerState } from './deploy/deploy.js';
@@ -279,6 +279,7 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
     onto: baseCommit,
     placer,
     layers: imported.map((p) => p.commit),
+    layerBytes: importedLayerBytes(imported),
     directories: importedDirectories(imported),
     databaseFiles,
     state,

@@ -1,10 +1,15 @@
 /**
- * Compose: the new commit is the starting tree overlaid with each package layer and the final (database) layer, all
- * given as `--tree=ref=`, so ostree reuses the base's directory trees instead of reading them: O(changes). The commit's
- * metadata records what it is made of.
+ * Compose: the new commit is the starting tree overlaid with each package layer and the final (database) layer, given
+ * as `--tree=ref=`, so ostree reuses the base's directory trees instead of reading them: O(changes). Layers with many
+ * bytes go in as hardlinked checkouts instead (layer-routes.ts says why). The commit's metadata records what it is
+ * made of.
  */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { LayerState } from '../discover/sysroot.js';
-import type { OstreeRepo } from '../ostree.js';
+import type { CommitOptions, OstreeRepo } from '../ostree.js';
+import { scratchDir } from '../scratch.js';
+import { layersToLink } from './layer-routes.js';
 
 export interface ComposeInput {
   repo: OstreeRepo;
@@ -12,16 +17,40 @@ export interface ComposeInput {
   from: string;
   /** Layer commits in order; later ones win. */
   layers: string[];
+  /** Bytes of regular files per layer commit, where known (the import knows them): picks each layer's route. */
+  layerBytes?: ReadonlyMap<string, number>;
   /** Move this ref to the result (server side); without it the commit is an orphan held by its deployment. */
   branch?: string;
   state: LayerState;
   subject: string;
 }
 
-export function composeCommit(input: ComposeInput): Promise<string> {
+export async function composeCommit(input: ComposeInput): Promise<string> {
+  const { state, repo } = input;
+  const linked = await layersToLink(repo, input.layers, input.layerBytes);
+  const scratch = linked.size > 0 ? await scratchDir(repo.path, 'compose') : null;
+  try {
+    const trees: CommitOptions['trees'] = [{ ref: input.from }];
+    for (const [i, commit] of input.layers.entries()) {
+      if (!scratch || !linked.has(commit)) {
+        trees.push({ ref: commit });
+        continue;
+      }
+      // Read-only: ostree commit only stats these hardlinks, and the scratch is removed below.
+      const dir = join(scratch, String(i));
+      await repo.checkout(commit, dir);
+      trees.push({ linkedDir: dir });
+    }
+    return await commitComposed(input, trees);
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+function commitComposed(input: ComposeInput, trees: CommitOptions['trees']): Promise<string> {
   const { state } = input;
   return input.repo.commit({
-    trees: [{ ref: input.from }, ...input.layers.map((ref) => ({ ref }))],
+    trees,
     branch: input.branch,
     subject: input.subject,
     metadata: {

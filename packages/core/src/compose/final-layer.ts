@@ -39,6 +39,13 @@ export function* importedDirectories(packages: ImportedPackage[]): Generator<Lay
   }
 }
 
+/** Bytes of regular files in each imported layer (by commit): what the compose picks each layer's route by. */
+export function importedLayerBytes(packages: ImportedPackage[]): Map<string, number> {
+  const bytes = new Map<string, number>();
+  for (const pkg of packages) bytes.set(pkg.commit, pkg.placed.reduce((sum, e) => sum + (e.type === 'file' ? e.size : 0), 0));
+  return bytes;
+}
+
 /** Writes the final layer as an orphan commit and returns its checksum; the files' own temporary sources go after. */
 export async function commitFinalLayer(input: FinalLayerInput): Promise<string> {
   try {

@@ -21,6 +21,8 @@ export interface LayeredComposeInput {
   placer: PathPlacer;
   /** Package layer commits in order; later ones win. */
   layers: string[];
+  /** Bytes of regular files per layer commit, where known (see importedLayerBytes). */
+  layerBytes?: ReadonlyMap<string, number>;
   /** Every directory the layers contain (see importedDirectories / layerDirectories). */
   directories: Iterable<LayerDirectory>;
   /** The backend's database files for the result. */
@@ -52,6 +54,7 @@ export async function composeLayered(input: LayeredComposeInput): Promise<string
     repo: input.repo,
     from: input.onto,
     layers,
+    layerBytes: input.layerBytes,
     branch: input.branch,
     state: input.state,
     subject: input.subject,
