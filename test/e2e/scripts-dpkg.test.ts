@@ -6,6 +6,7 @@
  */
 import { execa } from 'execa';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, readdirSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -171,6 +172,31 @@ exit 0
     const json = await cli(['install', '--json', ...target(s), deb]);
     expect(json.exitCode).toBe(10);
     expect(JSON.parse(json.stdout).error.kind).toBe('script');
+  });
+
+  it('a package with many bytes after another: its postinst sees its files, and the tree holds them unchanged', async () => {
+    // Layers this big are checked out for the sandbox one by one and composed from a hardlinked checkout
+    // (compose/layer-routes.ts) instead of through --tree=ref: the result must be the same.
+    const s = await sysroot();
+    const big = randomBytes(24 << 20);
+    const small = await buildDeb(join(work, 'routes'), { name: 'aaa-small', version: '1', files: [{ path: '/usr/share/aaa-small/x', content: 'x\n' }] });
+    const large = await buildDeb(join(work, 'routes'), {
+      name: 'zzz-large',
+      version: '1',
+      files: [{ path: '/usr/lib/zzz-large/blob', content: big }],
+      scripts: { postinst: '#!/bin/sh\nset -e\nmkdir -p /usr/share/zzz-large\nsha256sum /usr/lib/zzz-large/blob > /usr/share/zzz-large/seen\n' },
+      compression: 'gzip',
+    });
+    const r = await cli(['install', '--json', ...target(s), small, large]);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const dir = s.deploymentDir();
+    expect(dir).toContain(JSON.parse(r.stdout).commit);
+    const digest = createHash('sha256').update(big).digest('hex');
+    expect(readFileSync(join(dir, 'usr/share/zzz-large/seen'), 'utf8')).toBe(`${digest}  /usr/lib/zzz-large/blob\n`);
+    expect(sha256File(join(dir, 'usr/lib/zzz-large/blob'))).toBe(digest);
+    const status = await execa('dpkg-query', [`--admindir=${join(dir, DB)}`, '-W', '-f=${db:Status-Abbrev}${Package}\n', 'aaa-small', 'zzz-large']);
+    expect(status.stdout).toBe('ii aaa-small\nii zzz-large');
+    await execa('ostree', ['fsck', '--quiet', `--repo=${s.sysroot}/ostree/repo`]);
   });
 
   it('a failing preinst is named with its package; nothing deployed', async () => {

@@ -246,6 +246,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
           fromCommit: opened.fromCommit,
           fromDir: opened.deployment?.dir,
           layers,
+          layerBytes: importedLayerBytes(imported),
           runtimeLines: imported.flatMap((p) => p.tmpfiles),
           accounts,
           serverSide: Boolean(options.commitOnly),

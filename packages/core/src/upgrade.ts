@@ -294,6 +294,7 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
         fromCommit: baseCommit,
         fromDir: input.base.dir,
         layers,
+        layerBytes: importedLayerBytes(imported),
         runtimeLines: imported.flatMap((p) => p.tmpfiles),
         accounts,
         timeoutSeconds: input.options.scriptTimeoutSeconds,

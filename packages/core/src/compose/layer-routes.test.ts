@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OstreeRepo } from '../ostree.js';
 import { composeCommit } from './compose.js';
-import { layersToLink } from './layer-routes.js';
+import { layersToLink, stackReadsMore } from './layer-routes.js';
 
 const BIG = 12 << 20;
 let dir: string;
@@ -70,5 +70,13 @@ describe('layer routes in the compose', () => {
     const archive = new OstreeRepo(join(dir, 'archive'));
     ostree(archive.path, 'init', '--mode=archive');
     expect((await layersToLink(archive, [bigLayer], new Map([[bigLayer, 1 << 30]]))).size).toBe(0);
+  });
+
+  it('checks the maintainer scripts\' layers out one by one only when stacking them would re-read many bytes', () => {
+    const bytes = new Map([['a', 100 << 20], ['b', 1000], ['c', 1000]]);
+    // The first layer of a stack is never re-read.
+    expect(stackReadsMore(['a', 'b', 'c'], bytes)).toBe(false);
+    expect(stackReadsMore(['b', 'a', 'c'], bytes)).toBe(true);
+    expect(stackReadsMore(['b', 'a'], undefined)).toBe(false);
   });
 });

@@ -32,6 +32,15 @@ export async function layersToLink(repo: OstreeRepo, layers: readonly string[], 
   return reread > linked ? new Set(big) : new Set();
 }
 
+/**
+ * Whether one commit of `layers` stacked by `--tree=ref=` (which re-reads every layer after the first) costs more
+ * than checking each layer out on its own with `--union` (a process each).
+ */
+export function stackReadsMore(layers: readonly string[], bytes: ReadonlyMap<string, number> | undefined): boolean {
+  const reread = layers.slice(1).reduce((sum, commit) => sum + (bytes?.get(commit) ?? 0) * REREAD_NS_PER_BYTE, 0);
+  return reread > layers.length * CHECKOUT_NS;
+}
+
 /** The repo's `core.mode` (ostree's default is bare). */
 async function repoMode(repo: OstreeRepo): Promise<string> {
   try {

@@ -21,6 +21,7 @@ import type { OstreeRepo } from '../ostree.js';
 import type { RefLedger } from '../ref-ledger.js';
 import { SCRIPT_LAYER_REF_PREFIX, type LayerState } from '../discover/sysroot.js';
 import { scratchDir } from '../scratch.js';
+import { stackReadsMore } from '../compose/layer-routes.js';
 import { failedStep, runPass, type SandboxBind } from './sandbox.js';
 import { accountChanges, sysusersConf } from './sysusers.js';
 import { readUpper, type UpperEntry } from './upper.js';
@@ -33,6 +34,8 @@ export interface ScriptPhaseInput {
   fromDir?: string;
   /** Commits stacked over it, in order: the package layers, then the database layer. */
   layers: string[];
+  /** Bytes of regular files per layer commit, where known: how the layers are checked out (see stackReadsMore). */
+  layerBytes?: ReadonlyMap<string, number>;
   /** The tmpfiles.d lines the import made for the new packages' /var and /run content (seeded into the sandbox). */
   runtimeLines: string[];
   accounts: Accounts;
@@ -71,10 +74,15 @@ export async function runScriptPhase(input: ScriptPhaseInput): Promise<ScriptPha
       fromDir = dir('from');
       await input.repo.checkout(input.fromCommit, fromDir);
     }
-    // One checkout of the layers stacked into one commit (metadata only, later layers win as in the compose) instead
-    // of one `ostree checkout --union` per layer: with 65 packages the per-layer checkouts were a third of the phase.
-    const stacked = input.layers.length === 1 ? input.layers[0]! : await input.repo.commit({ trees: input.layers.map((ref) => ({ ref })), subject: 'ostree-layer: layers seen by maintainer scripts' });
-    await input.repo.checkout(stacked, dir('layers'), { union: true });
+    // One checkout of the layers stacked into one commit (later layers win as in the compose) instead of one
+    // `ostree checkout --union` per layer: with 65 packages the per-layer checkouts were a third of the phase. But
+    // stacking re-reads the bytes of every layer after the first, so layers with many bytes are checked out one by one.
+    if (input.layers.length > 1 && stackReadsMore(input.layers, input.layerBytes)) {
+      for (const layer of input.layers) await input.repo.checkout(layer, dir('layers'), { union: true });
+    } else {
+      const stacked = input.layers.length === 1 ? input.layers[0]! : await input.repo.commit({ trees: input.layers.map((ref) => ({ ref })), subject: 'ostree-layer: layers seen by maintainer scripts' });
+      await input.repo.checkout(stacked, dir('layers'), { union: true });
+    }
     for (const f of input.plan.files) await writeFile(join(dir('files'), f.name), f.content, { mode: f.mode });
     const binds: SandboxBind[] = [{ treePath: '/usr/etc', sandboxPath: '/etc' }, ...input.plan.binds];
     await seedSandbox(dir('seed'), dir('layers'), input, binds);
