@@ -174,7 +174,7 @@ exit 0
     expect(JSON.parse(json.stdout).error.kind).toBe('script');
   });
 
-  it('a package with many bytes after another: its postinst sees its files, and the tree holds them unchanged', async () => {
+  it('a package with many bytes after another: its postinst sees its files, the tree holds them unchanged, also after uninstalling the other', async () => {
     // Layers this big are checked out for the sandbox one by one and composed from a hardlinked checkout
     // (compose/layer-routes.ts) instead of through --tree=ref: the result must be the same.
     const s = await sysroot();
@@ -196,6 +196,15 @@ exit 0
     expect(sha256File(join(dir, 'usr/lib/zzz-large/blob'))).toBe(digest);
     const status = await execa('dpkg-query', [`--admindir=${join(dir, DB)}`, '-W', '-f=${db:Status-Abbrev}${Package}\n', 'aaa-small', 'zzz-large']);
     expect(status.stdout).toBe('ii aaa-small\nii zzz-large');
+    // Removing the small one recomposes from the base with the large layer and the scripts' layer that stay.
+    const removed = await cli(['uninstall', '--json', ...target(s), 'aaa-small']);
+    expect(removed.exitCode, removed.stdout + removed.stderr).toBe(0);
+    const after = s.deploymentDir();
+    expect(after).toContain(JSON.parse(removed.stdout).commit);
+    expect(sha256File(join(after, 'usr/lib/zzz-large/blob'))).toBe(digest);
+    expect(existsSync(join(after, 'usr/share/aaa-small/x'))).toBe(false);
+    const left = await execa('dpkg-query', [`--admindir=${join(after, DB)}`, '-W', '-f=${db:Status-Abbrev}${Package}\n', 'zzz-large']);
+    expect(left.stdout).toBe('ii zzz-large');
     await execa('ostree', ['fsck', '--quiet', `--repo=${s.sysroot}/ostree/repo`]);
   });
 

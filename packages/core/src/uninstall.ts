@@ -7,7 +7,7 @@
  * ref or a deployment.
  */
 import type { LayerFile, PackageId } from './backend.js';
-import { composeLayered, layerDirectories } from './compose/layered.js';
+import { composeLayered, layerDirectories, layerListing } from './compose/layered.js';
 import { deployCommit } from './deploy/deploy.js';
 import { layerCommitOf } from './deploy/retention.js';
 import { RepoTree } from './discover/repo-tree.js';
@@ -167,7 +167,7 @@ async function recomposeWithout(input: Recompose): Promise<string> {
     // The layers' directories are listed while OSTree diffs the base and the current commit (each a process).
     const removedCommits = Promise.all(remove.map((p) => layerCommitOf(repo, p)));
     const listing = Promise.all([
-      layerDirectories(repo, input.keepCommits),
+      layerListing(repo, input.keepCommits),
       // A removed package whose layer is gone (pruned by hand) leaves its directories unknown: then the base is read.
       removedCommits.then((commits) => (commits.every((c) => c && repo.hasCommit(c)) ? layerDirectories(repo, commits as string[]) : null)),
     ]);
@@ -177,7 +177,7 @@ async function recomposeWithout(input: Recompose): Promise<string> {
       if (change !== 'deleted' && (path === location || path.startsWith(location + '/'))) changed.set(path, change);
     }
     const databaseFiles: LayerFile[] = await backend.databaseWithout({ tree, database, base, remove: remove.map(identity), changed });
-    const [directories, removedDirectories] = await listing;
+    const [kept, removedDirectories] = await listing;
     input.lap('database');
     input.begin('compose');
     return await composeLayered({
@@ -188,7 +188,8 @@ async function recomposeWithout(input: Recompose): Promise<string> {
       // left. Removal runs no scripts (neither does rpm-ostree): what the removed packages' scripts made (users,
       // alternatives) stays, as after `apt remove` without purge.
       layers: [...input.keepCommits, ...input.scriptCommits],
-      directories,
+      layerBytes: kept.bytes,
+      directories: kept.directories,
       databaseFiles,
       state,
       branch: input.branch,

@@ -5,7 +5,7 @@
  * end here, so a phase that works on the composed tree (maintainer scripts) has one place to go.
  */
 import type { LayerFile } from '../backend.js';
-import { listDirectories } from '../discover/repo-tree.js';
+import { listLayer } from '../discover/repo-tree.js';
 import { STATE_PATH, type LayerState } from '../discover/sysroot.js';
 import { faultPoint } from '../fault.js';
 import type { PathPlacer } from '../import/placement.js';
@@ -67,7 +67,13 @@ export function stateFile(state: LayerState): LayerFile {
 
 /** The directories of already committed layers, with the metadata each layer gives them. */
 export async function layerDirectories(repo: OstreeRepo, commits: string[]): Promise<LayerDirectory[]> {
+  return (await layerListing(repo, commits)).directories;
+}
+
+/** The directories of already committed layers (in layer order) and the bytes of each one's files, for the compose. */
+export async function layerListing(repo: OstreeRepo, commits: string[]): Promise<{ directories: LayerDirectory[]; bytes: Map<string, number> }> {
   // Listed side by side (a process each), kept in layer order.
-  const listed = await Promise.all(commits.map((commit) => listDirectories(repo, commit)));
-  return listed.flat().map((dir) => ({ path: dir.path, meta: { mode: dir.stat.mode, uid: dir.stat.uid, gid: dir.stat.gid } }));
+  const listed = await Promise.all(commits.map((commit) => listLayer(repo, commit)));
+  const directories = listed.flatMap((layer) => layer.directories).map((dir) => ({ path: dir.path, meta: { mode: dir.stat.mode, uid: dir.stat.uid, gid: dir.stat.gid } }));
+  return { directories, bytes: new Map(commits.map((commit, i) => [commit, listed[i]!.fileBytes])) };
 }

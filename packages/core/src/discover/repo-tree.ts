@@ -202,18 +202,25 @@ export async function derivedCachePath(repo: OstreeRepo, commit: string, dir: st
 
 /** Every directory a (small) commit holds, with its metadata: what a cached package layer contains. */
 export async function listDirectories(repo: OstreeRepo, commit: string): Promise<Listed[]> {
+  return (await listLayer(repo, commit)).directories;
+}
+
+/** A commit's directories and the bytes of its regular files, from one `ostree ls -R`. */
+export async function listLayer(repo: OstreeRepo, commit: string): Promise<{ directories: Listed[]; fileBytes: number }> {
   let out: string;
   try {
     out = (await execa('ostree', [`--repo=${repo.path}`, 'ls', '-R', commit, '/'])).stdout;
   } catch (err) {
     throw toolError('ostree ls', err);
   }
-  const dirs: Listed[] = [];
+  const directories: Listed[] = [];
+  let fileBytes = 0;
   for (const line of out.split('\n')) {
     const listed = parseLsLine(line);
-    if (listed?.stat.type === 'directory') dirs.push(listed);
+    if (listed?.stat.type === 'directory') directories.push(listed);
+    else if (listed?.stat.type === 'file') fileBytes += listed.stat.size;
   }
-  return dirs;
+  return { directories, fileBytes };
 }
 
 /** One line of `ostree ls -d`: "d00755 0 0      0 /usr/share", "l00777 0 0 0 /lib -> usr/lib". */

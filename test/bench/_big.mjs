@@ -1,0 +1,17 @@
+import { install } from '@ostree-layer/core';
+import { dpkgPlugin } from '@ostree-layer/dpkg';
+import { ensureDebianMinbase, makeSysroot, resolveCacheDir } from '@ostree-layer/testkit';
+import { readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+const base = await ensureDebianMinbase();
+const dir = join(resolveCacheDir(), 'bench-debs-import');
+const debs = readdirSync(dir).filter((f) => f.endsWith('.deb')).map((f) => join(dir, f));
+console.log(debs.map((d) => d.split('/').pop()).join(' '));
+const s = await makeSysroot({ base });
+const t = performance.now();
+const r = await install({ plugins: [dpkgPlugin], files: debs, sysroot: s.sysroot, osName: s.osName, progress: (l) => console.error(l) });
+console.log('total', performance.now() - t, JSON.stringify(r.timings), r.scripts.map((x) => x.label + ':' + x.exitCode).join(','));
+const dep = join(s.sysroot, 'ostree/deploy', s.osName, 'deploy', `${r.commit}.0`);
+console.log(execFileSync('sh', ['-c', `dpkg-query --admindir=${dep}/usr/lib/sysimage/dpkg -W -f='\${db:Status-Abbrev} \${Package}\\n' | grep -v '^ii' | head; dpkg --admindir=${dep}/usr/lib/sysimage/dpkg --audit; ostree fsck --repo=${s.sysroot}/ostree/repo --quiet && echo fsck-ok; chroot ${dep} ldconfig -p | grep -c LLVM`]).toString());
+await s.dispose();

@@ -1,0 +1,18 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { install } from '@ostree-layer/core';
+import { dpkgPlugin } from '@ostree-layer/dpkg';
+import { ensureDebianMinbase, resolveCacheDir } from '@ostree-layer/testkit';
+const sh = (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+const base = await ensureDebianMinbase();
+const deb = join(resolveCacheDir(), 'bench-debs-import', sh('ls', [join(resolveCacheDir(), 'bench-debs-import')]).split('\n').find((f) => f.startsWith('libllvm15_')));
+const repo = join(mkdtempSync('/tmp/debx-'), 'repo');
+sh('ostree', ['init', `--repo=${repo}`, '--mode=bare']);
+sh('sh', ['-c', `sed -i 's/^\\[core\\]$/[core]\\nfsync=false/' ${repo}/config`]);
+sh('ostree', ['pull-local', `--repo=${repo}`, base.repo, base.commit]);
+sh('ostree', [`--repo=${repo}`, 'refs', '--create=base', base.commit]);
+console.error('START', Date.now());
+const t = performance.now();
+const r = await install({ plugins: [dpkgPlugin], files: [deb], commitOnly: { repo, ref: 'base' }, noScripts: true, progress: (l) => console.error(Date.now(), l) });
+console.error('total', performance.now() - t, JSON.stringify(r.timings));
