@@ -15,9 +15,11 @@ export interface Accounts {
 export async function readAccounts(tree: TreeReader): Promise<Accounts> {
   const users = new Map<string, number>();
   const groups = new Map<string, number>();
-  for (const dir of ACCOUNT_DIRS) {
-    await readColonFile(tree, `${dir}/passwd`, users);
-    await readColonFile(tree, `${dir}/group`, groups);
+  // Read side by side (in a repo, each is a process); merged in ACCOUNT_DIRS order, where the first entry wins.
+  const read = await Promise.all(ACCOUNT_DIRS.map((dir) => Promise.all([readIfFile(tree, `${dir}/passwd`), readIfFile(tree, `${dir}/group`)])));
+  for (const [passwd, group] of read) {
+    addIds(passwd, users);
+    addIds(group, groups);
   }
   // root is root on every system even when the tree carries no passwd at all (minimal server-side composes).
   if (!users.has('root')) users.set('root', 0);
@@ -25,13 +27,16 @@ export async function readAccounts(tree: TreeReader): Promise<Accounts> {
   return { users, groups };
 }
 
-async function readColonFile(tree: TreeReader, path: string, into: Map<string, number>): Promise<void> {
+async function readIfFile(tree: TreeReader, path: string): Promise<string | null> {
   const st = await tree.lstat(path);
-  if (st?.type !== 'file') return;
-  for (const line of (await tree.readFile(path)).toString('utf8').split('\n')) {
+  return st?.type === 'file' ? (await tree.readFile(path)).toString('utf8') : null;
+}
+
+function addIds(text: string | null, into: Map<string, number>): void {
+  for (const line of (text ?? '').split('\n')) {
     const fields = line.split(':');
     if (fields.length < 3 || line.startsWith('#')) continue;
     const id = Number(fields[2]);
-    if (Number.isInteger(id) && !into.has(fields[0])) into.set(fields[0], id);
+    if (Number.isInteger(id) && !into.has(fields[0]!)) into.set(fields[0]!, id);
   }
 }
