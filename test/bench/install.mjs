@@ -50,8 +50,15 @@ const files = (ref) => Number(sh('sh', ['-c', `ostree --repo=${base.repo} ls -R 
 console.log(`packages: ${debs.map((d) => d.split('/').pop()).join(' ')}`);
 console.log(`bases: ${base.ref} (${files(base.ref)} entries), ${big.ref} (${files(big.ref)} entries)`);
 
+/**
+ * Setting up a sysroot writes the whole base (pull-local, deploy); `ostree admin deploy` and dpkg sync the file
+ * system, so without a sync before the clock starts each side would be timed flushing its set-up.
+ */
+const settle = () => execFileSync('sync');
+
 async function ours(image) {
   const s = await makeSysroot({ base: image });
+  settle();
   try {
     const t = performance.now();
     const r = await install({ plugins: [dpkgPlugin], files: debs, sysroot: s.sysroot, osName: s.osName });
@@ -64,6 +71,7 @@ async function ours(image) {
 async function naive(image) {
   const s = await makeSysroot({ base: image });
   const dir = join(work, 'naive');
+  settle();
   try {
     return await time(async () => {
       for (const deb of debs) sh('dpkg-deb', ['-x', deb, dir]);
@@ -88,6 +96,7 @@ async function mutableChroot(command) {
   sh('ostree', [`--repo=${base.repo}`, 'checkout', '-U', '--force-copy', base.commit, root]);
   sh('sh', ['-c', `cd ${root} && rm -rf etc && mv usr/etc etc && mkdir -p var/lib var/log/apt var/cache/apt/archives/partial var/lib/apt/lists/partial && mv usr/lib/sysimage/dpkg var/lib/dpkg && mkdir -p tmp/debs`]);
   for (const deb of debs) cpSync(deb, join(root, 'tmp/debs', deb.split('/').pop()));
+  settle();
   try {
     return await time(async () => sh('chroot', [root, 'sh', '-c', `${command} >/dev/null 2>&1`]))();
   } finally {

@@ -4,8 +4,8 @@
  */
 import { execa, ExecaError } from 'execa';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DiskFullError, ToolError } from './errors.js';
 import { interruptSignal } from './interrupt.js';
@@ -24,6 +24,10 @@ export interface CommitOptions {
   /** Aborting kills ostree before it writes the commit or moves the ref. */
   signal?: AbortSignal;
 }
+
+/** ostree's ref syntax (ostree-core.c, OSTREE_REF_REGEXP), ASCII only: fragments of word characters, `-`, `.`, `_`. */
+const REF_NAME = /^[A-Za-z0-9_][-._A-Za-z0-9_]*(\/[A-Za-z0-9_][-._A-Za-z0-9_]*)*$/;
+let refWrites = 0;
 
 export class OstreeRepo {
   constructor(readonly path: string) {}
@@ -74,8 +78,32 @@ export class OstreeRepo {
     return /^[0-9a-f]{64}$/.test(commit) && existsSync(join(this.path, 'objects', commit.slice(0, 2), `${commit.slice(2)}.commit`));
   }
 
-  /** Points `ref` at `commit` (creating or moving it). */
+  /**
+   * Points `ref` at `commit` (creating or moving it). Written as the loose ref file ostree keeps (`refs/heads/<ref>`:
+   * the checksum and a newline; {@link refCommit} reads it the same way), made under the repo's tmp and renamed into
+   * place, so a reader sees the old commit or the new one: a process per ref was most of what holding a deployment's
+   * layers cost before a deploy. A name ostree's ref syntax refuses, a commit not in the repo, or a path in the way
+   * goes through `ostree refs`, which says why.
+   */
   async setRef(ref: string, commit: string): Promise<void> {
+    if (REF_NAME.test(ref) && this.hasCommit(commit)) {
+      const file = join(this.path, 'refs/heads', ref);
+      const temp = join(this.path, 'tmp', `ostree-layer-ref-${process.pid}-${++refWrites}`);
+      try {
+        await mkdir(dirname(file), { recursive: true });
+        const handle = await open(temp, 'wx', 0o644);
+        try {
+          await handle.writeFile(`${commit}\n`);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        await rename(temp, file);
+        return;
+      } catch {
+        await rm(temp, { force: true });
+      }
+    }
     await this.run([`--repo=${this.path}`, 'refs', '--force', `--create=${ref}`, commit]);
   }
 

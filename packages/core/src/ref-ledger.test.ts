@@ -1,9 +1,10 @@
 /** The ledger on a real ostree repo: what a failed transaction puts back, and what a deploy keeps. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ToolError } from './errors.js';
 import { OstreeRepo } from './ostree.js';
 import { RefLedger } from './ref-ledger.js';
 
@@ -53,3 +54,27 @@ describe('RefLedger', () => {
     expect(ostree('rev-parse', 'held/base')).toBe(commits[0]);
   });
 });
+
+describe('OstreeRepo.setRef', () => {
+  it('writes refs ostree reads as its own, moves them, and leaves no temp file behind', async () => {
+    const [one, two] = commits as [string, string];
+    await repo.setRef('direct/a-1.0_x86_64', one);
+    expect(ostree('rev-parse', 'direct/a-1.0_x86_64')).toBe(one);
+    await repo.setRef('direct/a-1.0_x86_64', two);
+    expect(ostree('rev-parse', 'direct/a-1.0_x86_64')).toBe(two);
+    expect(ostree('refs', '--list', 'direct')).toBe('direct/a-1.0_x86_64');
+    ostree('refs', '--delete', 'direct/a-1.0_x86_64');
+    expect(ostree('refs', '--list', 'direct')).toBe('');
+    expect(readdirSync(join(repo.path, 'tmp')).filter((n) => n.startsWith('ostree-layer-ref-'))).toEqual([]);
+  });
+
+  it('leaves what it cannot write itself to ostree, which refuses it with its reason', async () => {
+    const [one] = commits as [string, string];
+    await expect(repo.setRef('bad name', one)).rejects.toThrow(ToolError);
+    // A ref where a ref directory is: ostree names the clash.
+    await repo.setRef('clash/inner', one);
+    await expect(repo.setRef('clash', one)).rejects.toThrow(ToolError);
+    expect(ostree('refs', '--list', 'direct')).toBe('');
+  });
+});
+
