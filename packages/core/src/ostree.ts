@@ -4,7 +4,7 @@
  */
 import { execa, ExecaError } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DiskFullError, ToolError } from './errors.js';
@@ -107,10 +107,27 @@ export class OstreeRepo {
     await this.run([`--repo=${this.path}`, 'refs', '--force', `--create=${ref}`, commit]);
   }
 
-  /** Every ref under `prefix` (full names), read with `ostree refs --list`. */
+  /**
+   * Every local ref under the ref directory `prefix` (full names): the files below `refs/heads/<prefix>`, where ostree
+   * keeps loose refs (as {@link refCommit} reads them), without a process.
+   */
   async listRefs(prefix: string): Promise<string[]> {
-    const out = await this.run([`--repo=${this.path}`, 'refs', '--list', prefix]);
-    return out.split('\n').filter((line) => line.length > 0);
+    const found: string[] = [];
+    const walk = async (name: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(join(this.path, 'refs/heads', name), { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      for (const entry of entries) {
+        if (entry.isDirectory()) await walk(`${name}/${entry.name}`);
+        else if (entry.isFile()) found.push(`${name}/${entry.name}`);
+      }
+    };
+    await walk(prefix);
+    return found.sort();
   }
 
   /** Deletes these exact refs (never a prefix: each is a full name that `listRefs` returned). */

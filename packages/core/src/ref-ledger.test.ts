@@ -76,5 +76,12 @@ describe('OstreeRepo.setRef', () => {
     await expect(repo.setRef('clash', one)).rejects.toThrow(ToolError);
     expect(ostree('refs', '--list', 'direct')).toBe('');
   });
-});
 
+  it('lists refs under a prefix as ostree refs --list does', async () => {
+    const [one] = commits as [string, string];
+    for (const ref of ['list/a', 'list/b/c', 'list/b/d-1.0', 'listed-not/x']) await repo.setRef(ref, one);
+    expect(await repo.listRefs('list')).toEqual(ostree('refs', '--list', 'list').split('\n').sort());
+    expect(await repo.listRefs('list')).toEqual(['list/a', 'list/b/c', 'list/b/d-1.0']);
+    expect(await repo.listRefs('nothing-here')).toEqual([]);
+  });
+});
