@@ -64,6 +64,11 @@ export interface CandidateSpec extends PackageSpec {
 export interface RepositorySet {
   /** Every candidate as a solver spec with its download (`data` stays the backend's own, for its pool rules). */
   specs(): CandidateSpec[];
+  /**
+   * Optional: only the candidates reachable from `names` (see `reachableSpecs`), in the order specs() lists them,
+   * built without building the rest; install by name then costs what the request touches, not the repository size.
+   */
+  reachable?(names: string[]): CandidateSpec[];
   /** Packages whose name (or, backend permitting, description) matches `pattern` (a glob or substring). */
   search(pattern: string): Array<{ name: string; version: string; arch: string; summary: string }>;
   /** Full metadata of every candidate version of `name`, as plain JSON for `show`. */

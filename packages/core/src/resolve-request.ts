@@ -68,7 +68,8 @@ export async function planByName(options: PlanByNameOptions): Promise<NamePlan> 
   }
   // The repository copy of an installed version is the same package: keeping it out leaves the base's entry alone.
   const downloads = new Map<number, Download>();
-  for (const spec of repositories.specs()) if (!present.has(`${spec.name}\0${spec.version}\0${spec.arch}`)) downloads.set(pool.add(spec), spec.download);
+  const candidates = repositories.reachable ? repositories.reachable(parsedRequests.map((r) => r.parsed.name)) : repositories.specs();
+  for (const spec of candidates) if (!present.has(`${spec.name}\0${spec.version}\0${spec.arch}`)) downloads.set(pool.add(spec), spec.download);
   const loadMs = performance.now() - started;
 
   const requests: Request[] = [];

@@ -5,10 +5,10 @@
  * per package). A later run with the same index hash loads the compact form and never touches the big text again.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadFile, verifyExisting } from '@ostree-layer/core';
 import { decompress, type Compression } from '../decompress.js';
+import { readIndexCache, writeIndexCache, type CompactIndex } from './index-cache.js';
 import type { Release } from './release.js';
 
 /** Fields kept per package, in this order; the compact file stores values positionally. */
@@ -22,7 +22,6 @@ export const F = Object.fromEntries(INDEX_FIELDS.map((f, i) => [f, i])) as Recor
 /** One package: INDEX_FIELDS values ('' when absent). */
 export type IndexRow = string[];
 
-const FORMAT = 1;
 const COMPRESSIONS: Array<[string, Compression]> = [['.xz', 'xz'], ['.gz', 'gzip'], ['', 'none']];
 
 export interface IndexLocation {
@@ -45,23 +44,21 @@ export function pickIndexFile(loc: IndexLocation): { url: string; sha256: string
   return undefined;
 }
 
-/** Downloads (or finds in the cache) the index file and returns its rows, parsing at most once per index hash. */
+/** Downloads (or finds in the cache) the index file and returns its packages, parsing at most once per index hash. */
 export async function loadIndex(
   loc: IndexLocation,
   cacheDir: string,
   say: (line: string) => void,
-): Promise<{ rows: IndexRow[]; file: string; compression: Compression } | undefined> {
+): Promise<{ index: CompactIndex; file: string; compression: Compression } | undefined> {
   const pick = pickIndexFile(loc);
   if (!pick) return undefined;
   const dir = join(cacheDir, 'dpkg');
-  const parsed = join(dir, 'parsed', `${pick.sha256}.json`);
+  // Named by the digest the verified Release gives for the index: the compact form is only ever derived from text
+  // that matched it, and a new index (new digest) gets a new file.
+  const parsed = join(dir, 'parsed', `${pick.sha256}.bin`);
   const file = join(dir, 'indexes', `${pick.sha256}${pick.compression === 'none' ? '' : `.${pick.compression}`}`);
-  try {
-    const compact = JSON.parse(await readFile(parsed, 'utf8')) as { format: number; fields: string[]; rows: IndexRow[] };
-    if (compact.format === FORMAT && compact.fields.join() === INDEX_FIELDS.join()) return { rows: compact.rows, file, compression: pick.compression };
-  } catch {
-    // Not cached yet (or unreadable): rebuild it below.
-  }
+  const cached = await readIndexCache(parsed);
+  if (cached) return { index: cached, file, compression: pick.compression };
   if (!(await verifyExisting(file, { size: pick.size, sha256: pick.sha256 }))) {
     say(`Get: ${pick.url} [${pick.size} B]`);
     await downloadFile({
@@ -72,12 +69,8 @@ export async function loadIndex(
     });
   }
   const text = await readIndexText(file, pick.compression);
-  const rows = scanPackages(text);
-  await mkdir(join(dir, 'parsed'), { recursive: true });
-  const tmp = `${parsed}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify({ format: FORMAT, fields: INDEX_FIELDS, rows }));
-  await rename(tmp, parsed);
-  return { rows, file, compression: pick.compression };
+  const index = await writeIndexCache(parsed, scanPackages(text));
+  return { index, file, compression: pick.compression };
 }
 
 export async function readIndexText(file: string, compression: Compression): Promise<string> {

@@ -4,11 +4,15 @@
  * index files with their sizes and SHA256 digests. Only the verified text is ever parsed.
  */
 import { readFile } from 'node:fs/promises';
-import * as openpgp from 'openpgp';
 import { join } from 'node:path';
+import type * as OpenPGP from 'openpgp';
 import { describeAge, fetchKeepingCopy, NotFoundError, readUrl, VerificationError, type TreeReader } from '@ostree-layer/core';
 import { parseParagraphs } from '../control.js';
 import type { SourceEntry } from './sources.js';
+import { keptVerification, type SignedInput } from './verified-release.js';
+
+/** openpgp costs ~50 ms and ~35 MB to load and run: only a Release not verified before (verified-release.ts) needs it. */
+const loadOpenpgp = (): Promise<typeof OpenPGP> => import('openpgp');
 
 export interface ReleaseFile {
   size: number;
@@ -71,15 +75,16 @@ function keptText(cacheDir: string | undefined, label: string, warn: (line: stri
 }
 
 /** Reads keys from a keyring file's bytes: armored (.asc) or binary (.gpg); undefined when it holds none we can use. */
-async function keysFrom(data: Buffer): Promise<openpgp.PublicKey[]> {
+async function keysFrom(data: Buffer): Promise<OpenPGP.PublicKey[]> {
+  const openpgp = await loadOpenpgp();
   const text = data.subarray(0, 64).toString('latin1');
   if (text.includes('-----BEGIN PGP')) return openpgp.readKeys({ armoredKeys: data.toString('utf8') });
   return openpgp.readKeys({ binaryKeys: new Uint8Array(data) });
 }
 
-/** The keys a source trusts: its Signed-By, else the tree's trusted.gpg and trusted.gpg.d (as apt). */
-export async function sourceKeys(source: SourceEntry, tree: TreeReader, warn: (l: string) => void): Promise<{ keys: openpgp.PublicKey[]; from: string }> {
-  if (source.signedByInline) return { keys: await openpgp.readKeys({ armoredKeys: source.signedByInline }), from: `${source.origin} (inline Signed-By)` };
+/** The keyring files a source trusts (its Signed-By, else the tree's trusted.gpg and trusted.gpg.d, as apt), read but not parsed. */
+async function sourceKeyrings(source: SourceEntry, tree: TreeReader, warn: (l: string) => void): Promise<{ keyrings: Array<{ path: string; data: Buffer }>; from: string }> {
+  if (source.signedByInline) return { keyrings: [{ path: '(inline)', data: Buffer.from(source.signedByInline, 'utf8') }], from: `${source.origin} (inline Signed-By)` };
   const read = async (path: string): Promise<Buffer | undefined> => {
     if (source.hostPaths) return readFile(path).catch(() => undefined);
     for (const p of path.startsWith('/etc/') ? [path, `/usr${path}`] : [path]) {
@@ -102,26 +107,41 @@ export async function sourceKeys(source: SourceEntry, tree: TreeReader, warn: (l
       }
     }
   }
-  const keys: openpgp.PublicKey[] = [];
+  const keyrings: Array<{ path: string; data: Buffer }> = [];
   for (const path of paths) {
     const data = await read(path);
     if (!data) {
       if (source.signedBy) warn(`${source.origin}: keyring ${path} does not exist${source.hostPaths ? '' : ` in ${tree.description}`}`);
       continue;
     }
+    keyrings.push({ path, data });
+  }
+  return { keyrings, from: paths.join(', ') || '(no keyring configured)' };
+}
+
+/** The keys of a source's keyrings (see {@link sourceKeyrings}). */
+export async function sourceKeys(source: SourceEntry, tree: TreeReader, warn: (l: string) => void): Promise<{ keys: OpenPGP.PublicKey[]; from: string }> {
+  const { keyrings, from } = await sourceKeyrings(source, tree, warn);
+  return { keys: await parseKeyrings(source, keyrings, warn), from };
+}
+
+async function parseKeyrings(source: SourceEntry, keyrings: Array<{ path: string; data: Buffer }>, warn: (l: string) => void): Promise<OpenPGP.PublicKey[]> {
+  if (source.signedByInline) return (await loadOpenpgp()).readKeys({ armoredKeys: source.signedByInline });
+  const keys: OpenPGP.PublicKey[] = [];
+  for (const { path, data } of keyrings) {
     try {
       keys.push(...(await keysFrom(data)));
     } catch (err) {
       warn(`${path}: not an OpenPGP keyring openpgp can read (${(err as Error).message}); skipped`);
     }
   }
-  return { keys, from: paths.join(', ') || '(no keyring configured)' };
+  return keys;
 }
 
 /** Checks that at least one signature verifies with a trusted key and that none by a trusted key is bad. */
 async function checkSignatures(
-  signatures: Awaited<ReturnType<typeof openpgp.verify>>['signatures'],
-  keys: openpgp.PublicKey[],
+  signatures: Awaited<ReturnType<typeof OpenPGP.verify>>['signatures'],
+  keys: OpenPGP.PublicKey[],
   what: string,
   keyring: string,
 ): Promise<string> {
@@ -158,45 +178,62 @@ export async function fetchRelease(source: SourceEntry, options: ReleaseOptions)
   const base = releaseBase(source);
   const label = `${source.uri} ${source.suite}`;
   const unauthenticatedOk = options.allowUnauthenticated || source.trusted;
-  let text: string | undefined;
-  let signedBy: string | undefined;
   const fetchText = keptText(options.cacheDir, label, warn);
   const inRelease = await fetchText(`${base}InRelease`);
-  const { keys, from } = unauthenticatedOk ? { keys: [], from: '' } : await sourceKeys(source, options.tree, warn);
-  if (inRelease !== undefined) {
+  let input: SignedInput;
+  if (inRelease !== undefined) input = { kind: 'InRelease', signed: inRelease };
+  else {
+    const release = await fetchText(`${base}Release`);
+    if (release === undefined) throw new NotFoundError(`${label}: neither ${base}InRelease nor ${base}Release exists; check the source line`);
+    input = { kind: 'Release', signed: release, detached: await fetchText(`${base}Release.gpg`) };
+  }
+  let text: string;
+  let signedBy: string | undefined;
+  if (unauthenticatedOk) text = input.kind === 'InRelease' ? await cleartextOf(input.signed, `${base}InRelease`) : input.signed;
+  else {
+    const { keyrings, from } = await sourceKeyrings(source, options.tree, warn);
+    ({ text, signedBy } = await keptVerification(options.cacheDir, input, keyrings, async () =>
+      verifySigned(input, await parseKeyrings(source, keyrings, warn), from, base),
+    ));
+  }
+  return parseRelease(text, base, label, { now: options.now, checkExpiry: !unauthenticatedOk, signedBy });
+}
+
+/** The text of a clear-signed message, signature unchecked (the user allowed unauthenticated input). */
+async function cleartextOf(signed: string, what: string): Promise<string> {
+  try {
+    return (await (await loadOpenpgp()).readCleartextMessage({ cleartextMessage: signed })).getText();
+  } catch (err) {
+    throw new VerificationError(`${what}: not a valid clear-signed OpenPGP message (${(err as Error).message}); refusing it`, { cause: err });
+  }
+}
+
+/** Checks the signature of an InRelease, or of a Release with its Release.gpg, against `keys`; the signed text and signer. */
+async function verifySigned(input: SignedInput, keys: OpenPGP.PublicKey[], from: string, base: string): Promise<{ text: string; signedBy: string }> {
+  const openpgp = await loadOpenpgp();
+  if (input.kind === 'InRelease') {
     const what = `${base}InRelease`;
     try {
-      const message = await openpgp.readCleartextMessage({ cleartextMessage: inRelease });
-      if (unauthenticatedOk) text = message.getText();
-      else {
-        const result = await openpgp.verify({ message, verificationKeys: keys });
-        signedBy = await checkSignatures(result.signatures, keys, what, from);
-        text = String(result.data);
-      }
+      const message = await openpgp.readCleartextMessage({ cleartextMessage: input.signed });
+      const result = await openpgp.verify({ message, verificationKeys: keys });
+      const signedBy = await checkSignatures(result.signatures, keys, what, from);
+      return { text: String(result.data), signedBy };
     } catch (err) {
       if (err instanceof VerificationError) throw err;
       throw new VerificationError(`${what}: not a valid clear-signed OpenPGP message (${(err as Error).message}); refusing it`, { cause: err });
     }
-  } else {
-    const release = await fetchText(`${base}Release`);
-    if (release === undefined) throw new NotFoundError(`${label}: neither ${base}InRelease nor ${base}Release exists; check the source line`);
-    const detached = await fetchText(`${base}Release.gpg`);
-    if (!unauthenticatedOk) {
-      const what = `${base}Release`;
-      if (detached === undefined) throw new VerificationError(`${what}: the repository is not signed (no InRelease or Release.gpg); pass --allow-unauthenticated to use it anyway`);
-      let signature: openpgp.Signature;
-      try {
-        signature = await openpgp.readSignature({ armoredSignature: detached });
-      } catch (err) {
-        throw new VerificationError(`${base}Release.gpg: not an OpenPGP signature (${(err as Error).message})`, { cause: err });
-      }
-      const message = await openpgp.createMessage({ binary: Buffer.from(release, 'utf8') });
-      const result = await openpgp.verify({ message, signature, verificationKeys: keys, format: 'binary' });
-      signedBy = await checkSignatures(result.signatures, keys, what, from);
-    }
-    text = release;
   }
-  return parseRelease(text, base, label, { now: options.now, checkExpiry: !unauthenticatedOk, signedBy });
+  const what = `${base}Release`;
+  if (input.detached === undefined) throw new VerificationError(`${what}: the repository is not signed (no InRelease or Release.gpg); pass --allow-unauthenticated to use it anyway`);
+  let signature: OpenPGP.Signature;
+  try {
+    signature = await openpgp.readSignature({ armoredSignature: input.detached });
+  } catch (err) {
+    throw new VerificationError(`${base}Release.gpg: not an OpenPGP signature (${(err as Error).message})`, { cause: err });
+  }
+  const message = await openpgp.createMessage({ binary: Buffer.from(input.signed, 'utf8') });
+  const result = await openpgp.verify({ message, signature, verificationKeys: keys, format: 'binary' });
+  return { text: input.signed, signedBy: await checkSignatures(result.signatures, keys, what, from) };
 }
 
 /** Parses verified Release text. Throws when Valid-Until has passed (unless expiry checks are off). */

@@ -3,6 +3,7 @@ export type { Alternative, Provide, Relation, RelationOp, RichRelation } from '.
 export { alternativesOf, formatAlternative, formatRelation, isRich } from './relation.js';
 export type { PackageSpec, PoolOptions, PoolPackage } from './pool.js';
 export { Pool } from './pool.js';
+export { reachableSpecs, type ReachableSource } from './reachable.js';
 export type { Request } from './rules.js';
 export type { SolveOptions, SolverPolicy } from './solver.js';
 export { solve } from './solver.js';
