@@ -1,6 +1,7 @@
 /** @ostree-layer/pacman: the pacman backend (.pkg.tar.zst/.xz/.gz files, the local database, pacman's version order). */
 import { readFile } from 'node:fs/promises';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { loadOpenpgp } from './lazy.js';
 import { UsageError, VerificationError, type Backend, type FormatPlugin, type PackageFile, type PackageId } from '@ostree-layer/core';
 import { PacmanPackage, openPacmanPackage, sniffCompression } from './archive.js';
 import { databaseWithout } from './database-remove.js';
@@ -75,12 +76,13 @@ export const pacmanBackend: Backend = {
 
   /** `--key`: pacman packages are signed by a detached `<file>.sig` beside them (what makepkg --sign writes). */
   async verifySignature(file: string, keys: Array<string | Uint8Array>) {
+    const pgp = await loadOpenpgp();
     const sig = await readFile(`${file}.sig`).catch(() => undefined);
     if (!sig) throw new VerificationError(`${file} has no signature (${file}.sig); sign it (makepkg --sign, gpg --detach-sign) or leave --key out`);
     const publicKeys = (
       await Promise.all(
         keys.map((k, i) =>
-          (typeof k === 'string' ? openpgp.readKeys({ armoredKeys: k }) : openpgp.readKeys({ binaryKeys: k })).catch((err: Error) => {
+          (typeof k === 'string' ? pgp.readKeys({ armoredKeys: k }) : pgp.readKeys({ binaryKeys: k })).catch((err: Error) => {
             throw new UsageError(`--key: key file ${i + 1} (${typeof k === 'string' ? k.length : k.length} bytes) holds no OpenPGP public key openpgp can read (${err.message})`);
           }),
         ),

@@ -6,7 +6,7 @@ import { constants, copyFile, rm } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import {
   SystemStateError, tempDir, normalizeArchivePath, type InstalledDatabase, type InstalledPackage, type LayeredPackage, type LayerFile, type PackageId,
   type TreeReader, type WriteDatabaseOptions,
@@ -15,6 +15,7 @@ import { headerFiles } from './files.js';
 import { Tag, parseHeaderBlob, type RpmHeader } from './header.js';
 import { createSchema, insertHeader } from './indexes.js';
 import { installedBlob } from './installed.js';
+import { loadSqlite } from './lazy.js';
 import { databaseFileIn, dbPathMacro, type DatabaseFormat } from './locate.js';
 import { RpmPackage } from './package.js';
 import { diskPath, openSqliteReadOnly } from './sqlite.js';
@@ -276,7 +277,7 @@ export async function copyDatabase(tree: TreeReader, dbFile: string): Promise<{ 
   } finally {
     await opened.close();
   }
-  const db = new Database(out);
+  const db = new (await loadSqlite())(out);
   db.pragma('journal_mode = DELETE');
   return { out, db };
 }
@@ -296,7 +297,7 @@ export async function cloneDatabase(tree: TreeReader, dbFile: string): Promise<{
       if (onDisk) await copyFile(onDisk + suffix, out + suffix, constants.COPYFILE_FICLONE);
       else await pipeline(tree.createReadStream(dbFile + suffix), createWriteStream(out + suffix));
     }
-    const db = new Database(out, { fileMustExist: true });
+    const db = new (await loadSqlite())(out, { fileMustExist: true });
     db.pragma('journal_mode = DELETE');
     return { out, db };
   } catch (err) {

@@ -2,7 +2,8 @@
  * OpenPGP header signatures (RSAHEADER / DSAHEADER, which also carry EdDSA and ECDSA): a detached signature over
  * the main header, magic included. Checked with openpgp 6 against keys the caller trusts.
  */
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { loadOpenpgp } from './lazy.js';
 import { VerificationError } from '@ostree-layer/core';
 import { HEADER_MAGIC, Tag } from './header.js';
 import type { RpmArchive } from './archive.js';
@@ -14,9 +15,10 @@ export interface SignatureResult {
 
 /** Reads armored or binary OpenPGP public keys (a keyring file's contents). */
 export async function readKeys(data: string | Uint8Array): Promise<openpgp.PublicKey[]> {
+  const pgp = await loadOpenpgp();
   return typeof data === 'string'
-    ? openpgp.readKeys({ armoredKeys: data })
-    : openpgp.readKeys({ binaryKeys: data });
+    ? pgp.readKeys({ armoredKeys: data })
+    : pgp.readKeys({ binaryKeys: data });
 }
 
 /**
@@ -24,17 +26,18 @@ export async function readKeys(data: string | Uint8Array): Promise<openpgp.Publi
  * signed by an unknown key, or the signature does not verify.
  */
 export async function verifyHeaderSignature(a: RpmArchive, keys: openpgp.PublicKey[]): Promise<SignatureResult> {
+  const pgp = await loadOpenpgp();
   const sig = a.signature.bin(Tag.Rsa) ?? a.signature.bin(Tag.Dsa);
   if (!sig) throw new VerificationError(`${a.file}: the package has no header signature; fetch it from a signed repository or sign it with rpmsign`);
   const headerBytes = Buffer.concat([HEADER_MAGIC, Buffer.alloc(4), a.header.blob]);
   let signature: openpgp.Signature;
   try {
-    signature = await openpgp.readSignature({ binarySignature: sig });
+    signature = await pgp.readSignature({ binarySignature: sig });
   } catch (err) {
     throw new VerificationError(`${a.file}: the header signature cannot be parsed (${(err as Error).message})`, { cause: err });
   }
-  const message = await openpgp.createMessage({ binary: headerBytes });
-  const result = await openpgp.verify({ message, signature, verificationKeys: keys, format: 'binary' });
+  const message = await pgp.createMessage({ binary: headerBytes });
+  const result = await pgp.verify({ message, signature, verificationKeys: keys, format: 'binary' });
   const first = result.signatures[0];
   const keyId = first ? first.keyID.toHex() : 'unknown';
   try {

@@ -13,8 +13,9 @@ import { copyFile, open, rm } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { SystemStateError, tempDir, type TreeReader } from '@ostree-layer/core';
+import { loadSqlite } from './lazy.js';
 
 export type SqliteDb = Database.Database;
 
@@ -32,9 +33,9 @@ export function diskPath(tree: TreeReader, path: string): string | undefined {
   return typeof root === 'string' ? join(root, path) : undefined;
 }
 
-function tryOpen(path: string): SqliteDb | undefined {
+function tryOpen(Sqlite: typeof Database, path: string): SqliteDb | undefined {
   try {
-    const db = new Database(path, { readonly: true, fileMustExist: true });
+    const db = new Sqlite(path, { readonly: true, fileMustExist: true });
     db.prepare('SELECT count(*) FROM sqlite_master').get();
     return db;
   } catch {
@@ -55,9 +56,10 @@ async function isWal(path: string): Promise<boolean> {
 }
 
 export async function openSqliteReadOnly(tree: TreeReader, path: string): Promise<OpenedSqlite> {
+  const Sqlite = await loadSqlite();
   const onDisk = diskPath(tree, path);
   if (onDisk && !(await isWal(onDisk))) {
-    const db = tryOpen(onDisk);
+    const db = tryOpen(Sqlite, onDisk);
     if (db) return { db, path: onDisk, close: async () => void db.close() };
   }
   const dir = await tempDir('rpmdb');
@@ -69,7 +71,7 @@ export async function openSqliteReadOnly(tree: TreeReader, path: string): Promis
       if (onDisk) await copyFile(onDisk + suffix, copy + suffix);
       else await pipeline(tree.createReadStream(path + suffix), createWriteStream(copy + suffix));
     }
-    const db = new Database(copy, { readonly: true, fileMustExist: true });
+    const db = new Sqlite(copy, { readonly: true, fileMustExist: true });
     db.prepare('SELECT count(*) FROM sqlite_master').get();
     return { db, path: copy, close: async () => { db.close(); await rm(dir, { recursive: true, force: true }); } };
   } catch (err) {

@@ -2,13 +2,13 @@
  * The ostree driver: the only place that runs the `ostree` binary. Every call names the repo explicitly and turns a
  * failure into a ToolError carrying ostree's own message.
  */
-import { execa, ExecaError } from 'execa';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DiskFullError, ToolError } from './errors.js';
 import { interruptSignal } from './interrupt.js';
+import { CommandError, run } from './run.js';
 
 export interface CommitOptions {
   /**
@@ -36,10 +36,9 @@ export class OstreeRepo {
     try {
       // A signal that stops the transaction kills writers too (interrupt.ts).
       const cancelSignal = signal ? AbortSignal.any([signal, interruptSignal]) : interruptSignal;
-      const sub = execa('ostree', [...args], { input, cancelSignal, maxBuffer: 256 * 1024 * 1024 });
-      return (await sub).stdout;
+      return (await run('ostree', args, { input, signal: cancelSignal })).stdout;
     } catch (err) {
-      const stderr = err instanceof ExecaError ? String(err.stderr ?? '') : '';
+      const stderr = err instanceof CommandError ? err.stderr : '';
       if (/No space left on device|Disk quota exceeded|min-free-space-(percent|size) .* would be exceeded/.test(stderr)) {
         throw new DiskFullError(`no space left on the disk holding ${this.path} (ostree ${args[1] ?? args[0]}: ${stderr.trim()}); free some space (ostree admin cleanup, ostree prune) and run it again`, { cause: err });
       }
@@ -63,7 +62,7 @@ export class OstreeRepo {
   /** The commit a ref or revision resolves to, or null when it does not exist. */
   async resolve(rev: string): Promise<string | null> {
     try {
-      const out = await execa('ostree', [`--repo=${this.path}`, 'rev-parse', rev]);
+      const out = await run('ostree', [`--repo=${this.path}`, 'rev-parse', rev]);
       return out.stdout.trim();
     } catch {
       return null;
@@ -143,8 +142,8 @@ export class OstreeRepo {
   /** The exact bytes of a file in a commit, or null when there is none. */
   async readFile(commit: string, path: string): Promise<Buffer | null> {
     try {
-      const out = await execa('ostree', [`--repo=${this.path}`, 'cat', commit, path], { encoding: 'buffer', stripFinalNewline: false });
-      return Buffer.from(out.stdout);
+      const out = await run('ostree', [`--repo=${this.path}`, 'cat', commit, path], { encoding: 'buffer' });
+      return out.stdout;
     } catch {
       return null;
     }
@@ -203,15 +202,15 @@ export class OstreeRepo {
     const out: Array<string | null> = [];
     while (out.length < paths.length) {
       const rest = paths.slice(out.length, out.length + 500);
-      const run = await execa('ostree', [`--repo=${this.path}`, 'ls', '-d', commit, '--', ...rest], { reject: false, stripFinalNewline: true });
-      const lines = run.stdout === '' ? [] : run.stdout.split('\n');
+      const ran = await run('ostree', [`--repo=${this.path}`, 'ls', '-d', commit, '--', ...rest], { reject: false });
+      const lines = ran.stdout === '' ? [] : ran.stdout.split('\n');
       out.push(...lines.slice(0, rest.length));
-      if (run.exitCode === 0) {
+      if (ran.exitCode === 0) {
         if (lines.length !== rest.length) throw new ToolError(`ostree ls -d answered ${lines.length} lines for ${rest.length} paths in ${commit}`);
         continue;
       }
       // The path after the last answered one is the missing one (or the failure is not about a path at all).
-      if (!/No such file or directory|Not a directory/.test(String(run.stderr))) throw toolError('ostree ls', run);
+      if (!/No such file or directory|Not a directory/.test(String(ran.stderr))) throw toolError('ostree ls', ran);
       out.push(null);
     }
     return out;
@@ -219,9 +218,8 @@ export class OstreeRepo {
 }
 
 export function toolError(what: string, err: unknown): ToolError {
-  if (err instanceof ExecaError) {
-    const stderr = String(err.stderr ?? '').trim();
-    const detail = stderr || err.shortMessage;
+  if (err instanceof CommandError) {
+    const detail = err.stderr.trim() || err.shortMessage;
     return new ToolError(`${what} failed: ${detail}`, { cause: err });
   }
   return new ToolError(`${what} failed: ${(err as Error).message}`, { cause: err });

@@ -29,6 +29,20 @@ describe('dpkg compact index cache', () => {
     expect(CompactIndex.parse(readFileSync(path))!.row(2)).toEqual(rows[2]);
   });
 
+  it('finds names whose row lists are longer than one read, among thousands of names', async () => {
+    const text = Array.from({ length: 3000 }, (_, i) => `Package: p${i}\nVersion: 1\nArchitecture: all\nProvides: ${i % 150 === 0 ? 'mail-transport-agent' : `v${i}`}\n`).join('\n');
+    const path = join(mkdtempSync(join(tmpdir(), 'olpi-')), 'x.bin');
+    await writeIndexCache(path, scanPackages(text));
+    const index = (await readIndexCache(path))!;
+    expect(index.rowsFor('mail-transport-agent')).toEqual(Array.from({ length: 20 }, (_, k) => 150 * k));
+    for (const i of [0, 1, 1499, 2999]) {
+      expect(index.rowsFor(`p${i}`)).toEqual([i]);
+      expect(index.row(index.rowsFor(`p${i}`)[0])[F.Package]).toBe(`p${i}`);
+    }
+    expect(index.rowsFor('v150')).toEqual([]);
+    expect(index.rowsFor('p3000')).toEqual([]);
+  });
+
   it('treats a truncated, corrupt or other-format file as absent', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'olpi-')), 'x.bin');
     const bytes = CompactIndex.encode(scanPackages(TEXT));

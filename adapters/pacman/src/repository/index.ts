@@ -4,7 +4,8 @@ import { packageSpec } from '../dependencies.js';
 import { readSyncConfig } from './config.js';
 import { readKeyring, sigPolicy, verifyDetached } from './signature.js';
 import { fetchAllBytes, loadSyncRepo, type SyncPackage } from './sync-db.js';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { loadOpenpgp } from '../lazy.js';
 
 /** %PGPSIG% of the packages the last loaded databases offer, by download URL, for {@link verifyPacmanDownload}. */
 const embeddedSignatures = new Map<string, Buffer>();
@@ -64,11 +65,12 @@ export async function openPacmanRepositories(options: RepositoryOptions): Promis
  * server — checked against the keys `download.verify` names.
  */
 export async function verifyPacmanDownload(file: string, download: Download): Promise<void> {
+  const pgp = await loadOpenpgp();
   const sig = embeddedSignatures.get(download.url) ?? (await fetchAllBytes(`${download.url}.sig`, 64 << 10));
   if (!sig) throw new VerificationError(`${download.fileName} from [${download.origin}] has no signature (neither in the database nor ${download.url}.sig) and the repository's SigLevel requires one`);
   const keys = await Promise.all(
     (download.verify?.keys ?? []).map((armoredKey) =>
-      openpgp.readKey({ armoredKey }).catch((err: Error) => {
+      pgp.readKey({ armoredKey }).catch((err: Error) => {
         throw new VerificationError(`${download.fileName}: a trusted key cannot be read back (${err.message})`, { cause: err });
       }),
     ),

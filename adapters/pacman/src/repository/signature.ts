@@ -7,7 +7,8 @@
  */
 import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { loadOpenpgp } from '../lazy.js';
 import { SystemStateError, VerificationError, type TreeReader } from '@ostree-layer/core';
 
 export const KEYRING_DIR = '/usr/share/pacman/keyrings';
@@ -48,6 +49,7 @@ const fingerprints = (text: string) => new Set(text.split('\n').map((l) => l.rep
 export async function readKeyring(tree: TreeReader): Promise<Keyring> {
   const keyring: Keyring = { trusted: [], all: [] };
   if ((await tree.lstat(KEYRING_DIR))?.type !== 'directory') return keyring;
+  const pgp = await loadOpenpgp();
   const names = await tree.readdir(KEYRING_DIR);
   const text = async (name: string) => (names.includes(name) ? (await tree.readFile(`${KEYRING_DIR}/${name}`)).toString('utf8') : '');
   for (const file of names.filter((n) => n.endsWith('.gpg')).sort()) {
@@ -55,7 +57,7 @@ export async function readKeyring(tree: TreeReader): Promise<Keyring> {
     const trusted = fingerprints(await text(`${base}-trusted`));
     const revoked = fingerprints(await text(`${base}-revoked`));
     const data = await tree.readFile(`${KEYRING_DIR}/${file}`);
-    const keys = await (data.subarray(0, 5).toString() === '-----' ? openpgp.readKeys({ armoredKeys: data.toString('utf8') }) : openpgp.readKeys({ binaryKeys: data })).catch((err: Error) => {
+    const keys = await (data.subarray(0, 5).toString() === '-----' ? pgp.readKeys({ armoredKeys: data.toString('utf8') }) : pgp.readKeys({ binaryKeys: data })).catch((err: Error) => {
       throw new SystemStateError(`${tree.description}: the pacman keyring ${KEYRING_DIR}/${file} (${data.length} bytes) cannot be read (${err.message}); reinstall the keyring package`, { cause: err });
     });
     for (const key of keys) {
@@ -69,9 +71,10 @@ export async function readKeyring(tree: TreeReader): Promise<Keyring> {
 }
 
 async function readDetached(sig: Uint8Array, what: string): Promise<openpgp.Signature> {
+  const pgp = await loadOpenpgp();
   try {
     const armored = Buffer.from(sig.subarray(0, 5)).toString() === '-----';
-    return armored ? await openpgp.readSignature({ armoredSignature: Buffer.from(sig).toString('utf8') }) : await openpgp.readSignature({ binarySignature: sig });
+    return armored ? await pgp.readSignature({ armoredSignature: Buffer.from(sig).toString('utf8') }) : await pgp.readSignature({ binarySignature: sig });
   } catch (err) {
     throw new VerificationError(`${what}: the signature cannot be parsed (${(err as Error).message})`, { cause: err });
   }
@@ -82,12 +85,13 @@ async function readDetached(sig: Uint8Array, what: string): Promise<openpgp.Sign
  * streamed (a package is never read whole). Throws a VerificationError naming `what`.
  */
 export async function verifyDetached(data: Uint8Array | { file: string }, sig: Uint8Array, keys: openpgp.PublicKey[], what: string): Promise<void> {
+  const pgp = await loadOpenpgp();
   if (keys.length === 0) throw new VerificationError(`${what} is signed, but the deployment trusts no pacman key (${KEYRING_DIR} has none marked trusted); install the repository's keyring package first`);
   const signature = await readDetached(sig, what);
   const binary = data instanceof Uint8Array ? data : (Readable.toWeb(createReadStream(data.file)) as unknown as ReadableStream<Uint8Array>);
   let first: openpgp.VerifyMessageResult['signatures'][number] | undefined;
   try {
-    const result = await openpgp.verify({ message: await openpgp.createMessage({ binary }), signature, verificationKeys: keys, format: 'binary' });
+    const result = await pgp.verify({ message: await pgp.createMessage({ binary }), signature, verificationKeys: keys, format: 'binary' });
     // A streamed message must be read through before the signature is decided.
     if (!(data instanceof Uint8Array)) {
       const reader = (result.data as unknown as ReadableStream<Uint8Array>).getReader();

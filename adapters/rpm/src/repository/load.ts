@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { loadOpenpgp } from '../lazy.js';
 import { describeAge, fetchKeepingCopy, LayerError, SystemStateError, VerificationError, type Report, type TreeReader } from '@ostree-layer/core';
 import { sniffMetadata } from './compression.js';
 import type { RepoConfig } from './config.js';
@@ -53,11 +54,12 @@ async function readKeyText(url: string, tree: TreeReader): Promise<string | Buff
 }
 
 export async function loadKeys(config: RepoConfig, tree: TreeReader): Promise<openpgp.PublicKey[]> {
+  const pgp = await loadOpenpgp();
   const keys: openpgp.PublicKey[] = [];
   for (const url of config.gpgkeys) {
     const data = await readKeyText(url, tree);
     try {
-      keys.push(...(typeof data === 'string' ? await openpgp.readKeys({ armoredKeys: data }) : await openpgp.readKeys({ binaryKeys: data })));
+      keys.push(...(typeof data === 'string' ? await pgp.readKeys({ armoredKeys: data }) : await pgp.readKeys({ binaryKeys: data })));
     } catch (err) {
       throw new VerificationError(`gpgkey ${url} of repository ${config.id} is not an OpenPGP public key (${(err as Error).message})`, { cause: err });
     }

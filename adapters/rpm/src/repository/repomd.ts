@@ -1,5 +1,6 @@
 /** repomd.xml: the repository's table of contents (where primary and filelists are, with their checksums). */
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+import { loadOpenpgp } from '../lazy.js';
 import { VerificationError } from '@ostree-layer/core';
 import { once, parseXml } from './xml.js';
 
@@ -41,14 +42,15 @@ export async function parseRepomd(xml: Buffer, what: string): Promise<Repomd> {
 
 /** Checks repomd.xml.asc (an armored detached signature) against the repository's keys. */
 export async function verifyRepomdSignature(xml: Buffer, armored: string, keys: openpgp.PublicKey[], what: string): Promise<string> {
+  const pgp = await loadOpenpgp();
   let signature: openpgp.Signature;
   try {
-    signature = await openpgp.readSignature({ armoredSignature: armored });
+    signature = await pgp.readSignature({ armoredSignature: armored });
   } catch (err) {
     throw new VerificationError(`${what}.asc cannot be parsed (${(err as Error).message}); the repository signature is corrupt`, { cause: err });
   }
-  const message = await openpgp.createMessage({ binary: xml });
-  const result = await openpgp.verify({ message, signature, verificationKeys: keys, format: 'binary' });
+  const message = await pgp.createMessage({ binary: xml });
+  const result = await pgp.verify({ message, signature, verificationKeys: keys, format: 'binary' });
   const first = result.signatures[0];
   const keyId = first ? first.keyID.toHex() : 'unknown';
   try {

@@ -1,7 +1,7 @@
 /** Streaming XML for rpm-md: saxes fed from decompressed chunks, with element events and the text of leaves. */
 import { StringDecoder } from 'node:string_decoder';
-import { SaxesParser } from 'saxes';
 import { PackageFormatError } from '@ostree-layer/core';
+import { loadSaxes } from '../lazy.js';
 
 export interface XmlHandlers {
   open(name: string, attributes: Record<string, string>): void;
@@ -11,7 +11,7 @@ export interface XmlHandlers {
 
 /** Parses the XML document from `chunks`; `what` names it in errors. */
 export async function parseXml(chunks: AsyncIterable<Buffer>, what: string, handlers: XmlHandlers): Promise<void> {
-  const parser = new SaxesParser();
+  const parser = new (await loadSaxes()).SaxesParser();
   let text = '';
   let failure: Error | undefined;
   parser.on('opentag', (tag) => {

@@ -4,7 +4,7 @@
  * what was layered. Before the deploy, refs are put on everything the new tree was composed from (the prune that
  * `ostree admin deploy` runs would delete the base commit otherwise); after it, what no deployment uses any more goes.
  */
-import { execa } from 'execa';
+import { run } from '../run.js';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { withRequests, type Deployment, type LayerState, type Sysroot } from '../discover/sysroot.js';
@@ -127,7 +127,7 @@ async function admin(sysroot: Sysroot, args: string[]): Promise<void> {
     // group: a Ctrl-C on the terminal reaches us, who decide that, and not ostree halfway through.
     await whileDeploying(`ostree admin ${verb}`, async () => {
       if (verb === 'deploy') await faultPoint('deploying');
-      await execa('ostree', ['admin', verb!, ...(sysroot.booted ? [] : [`--sysroot=${sysroot.path}`]), ...rest], { detached: true });
+      await run('ostree', ['admin', verb!, ...(sysroot.booted ? [] : [`--sysroot=${sysroot.path}`]), ...rest], { detached: true });
     });
   } catch (err) {
     throw toolError(`ostree admin ${verb}`, err);

@@ -4,11 +4,11 @@
  * O(changes) however large the base is; a directory read in bulk (the package database) is prefetched by checking out
  * just that subtree.
  */
-import { execa } from 'execa';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { OstreeRepo, toolError } from '../ostree.js';
+import { run, runStream } from '../run.js';
 import { parentPath } from '../paths.js';
 import { scratchDir } from '../scratch.js';
 import { DirectoryTree, type TreeReader, type TreeStat } from '../tree.js';
@@ -44,7 +44,7 @@ export class RepoTree implements TreeReader {
     this.scratch ??= await scratchDir(this.repo.path, 'prefetch');
     const dest = join(this.scratch, String(this.prefetched.length));
     try {
-      await execa('ostree', [`--repo=${this.repo.path}`, 'checkout', '-U', `--subpath=${dir}`, this.commit, dest]);
+      await run('ostree', [`--repo=${this.repo.path}`, 'checkout', '-U', `--subpath=${dir}`, this.commit, dest]);
     } catch (err) {
       throw toolError('ostree checkout', err);
     }
@@ -85,9 +85,9 @@ export class RepoTree implements TreeReader {
       found = this.ls(dir).then(async (self) => {
         if (self?.stat.type !== 'directory') return null;
         const out = new Map<string, Listed>();
-        const run = await execa('ostree', [`--repo=${this.repo.path}`, 'ls', this.commit, '--', dir], { reject: false });
-        if (run.exitCode !== 0) throw toolError('ostree ls', run);
-        for (const line of run.stdout.split('\n')) {
+        const ran = await run('ostree', [`--repo=${this.repo.path}`, 'ls', this.commit, '--', dir], { reject: false });
+        if (ran.exitCode !== 0) throw toolError('ostree ls', ran);
+        for (const line of ran.stdout.split('\n')) {
           const listed = parseLsLine(line);
           // The directory itself comes first; children are the paths one level below it.
           if (listed && listed.path !== dir && parentPath(listed.path) === dir) out.set(listed.path, listed);
@@ -120,7 +120,7 @@ export class RepoTree implements TreeReader {
     }
     let out: string;
     try {
-      out = (await execa('ostree', [`--repo=${this.repo.path}`, 'ls', this.commit, dir], { maxBuffer: 1 << 28 })).stdout;
+      out = (await run('ostree', [`--repo=${this.repo.path}`, 'ls', this.commit, dir])).stdout;
     } catch (err) {
       throw toolError('ostree ls', err);
     }
@@ -153,7 +153,7 @@ export class RepoTree implements TreeReader {
   async readdir(path: string): Promise<string[]> {
     const local = this.local(path);
     if (local) return local.tree.readdir(local.rest);
-    const out = (await execa('ostree', [`--repo=${this.repo.path}`, 'ls', '--nul-filenames-only', this.commit, path])).stdout;
+    const out = (await run('ostree', [`--repo=${this.repo.path}`, 'ls', '--nul-filenames-only', this.commit, path])).stdout;
     // `ostree ls` lists the directory itself first, then its children.
     return out
       .split('\0')
@@ -167,16 +167,10 @@ export class RepoTree implements TreeReader {
     // The stream ends only when `ostree cat` succeeded; its failure (a missing path, a corrupt object) becomes the
     // stream's error instead of an unhandled rejection of the subprocess.
     const out = new PassThrough();
-    const cat = execa('ostree', [`--repo=${this.repo.path}`, 'cat', this.commit, path], { encoding: 'buffer', buffer: false });
-    cat.stdout.pipe(out, { end: false });
-    cat.then(
-      () => out.end(),
-      (err: unknown) => out.destroy(toolError(`ostree cat ${path}`, err)),
-    );
-    out.on('close', () => {
-      if (cat.exitCode === undefined || cat.exitCode === null) cat.kill();
-    });
-    return out;
+    const cat = runStream('ostree', [`--repo=${this.repo.path}`, 'cat', this.commit, path]);
+    cat.on('error', (err) => out.destroy(toolError(`ostree cat ${path}`, err)));
+    out.on('close', () => cat.destroy());
+    return cat.pipe(out);
   }
 }
 
@@ -188,7 +182,7 @@ export class RepoTree implements TreeReader {
 export async function derivedCachePath(repo: OstreeRepo, commit: string, dir: string, name: string): Promise<string | null> {
   let line: string;
   try {
-    line = (await execa('ostree', [`--repo=${repo.path}`, 'ls', '-C', '-d', commit, '--', dir])).stdout;
+    line = (await run('ostree', [`--repo=${repo.path}`, 'ls', '-C', '-d', commit, '--', dir])).stdout;
   } catch {
     return null;
   }
@@ -209,7 +203,7 @@ export async function listDirectories(repo: OstreeRepo, commit: string): Promise
 export async function listLayer(repo: OstreeRepo, commit: string): Promise<{ directories: Listed[]; fileBytes: number }> {
   let out: string;
   try {
-    out = (await execa('ostree', [`--repo=${repo.path}`, 'ls', '-R', commit, '/'])).stdout;
+    out = (await run('ostree', [`--repo=${repo.path}`, 'ls', '-R', commit, '/'])).stdout;
   } catch (err) {
     throw toolError('ostree ls', err);
   }

@@ -1,7 +1,7 @@
 /**
  * Discover: which sysroot, which deployment, which commit, and what ostree-layer put on it before.
  */
-import { execa } from 'execa';
+import { run } from '../run.js';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -98,7 +98,7 @@ export class Sysroot {
   async deployments(): Promise<Deployment[]> {
     let out: string;
     try {
-      out = (await execa('ostree', ['admin', 'status', `--sysroot=${this.path}`])).stdout;
+      out = (await run('ostree', ['admin', 'status', `--sysroot=${this.path}`])).stdout;
     } catch (err) {
       throw toolError('ostree admin status', err);
     }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { VerificationError } from '../errors.js';
-import { downloadFile, NotFoundError, readUrl } from './download.js';
+import { downloadFile, NotFoundError, readUrl, UnreachableError } from './download.js';
 import { fetchAll } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fetch-'));
@@ -109,5 +109,36 @@ describe('readUrl: small metadata read whole, with a size limit', () => {
   it('reads file:// URLs and says NotFoundError for a missing one', async () => {
     expect((await readUrl(url)).equals(body)).toBe(true);
     await expect(readUrl(pathToFileURL(join(dir, 'missing')).href)).rejects.toBeInstanceOf(NotFoundError);
+  });
+});
+
+describe('http downloads', () => {
+  it('follows redirects (relative ones too), says NotFoundError for 404, names the status otherwise, and UnreachableError for a closed port', async () => {
+    const server = createServer((req, res) => {
+      if (req.url === '/old') return void res.writeHead(301, { location: '/moved/pkg.deb' }).end();
+      if (req.url === '/moved/pkg.deb') return void res.writeHead(200, { 'content-length': String(body.length) }).end(body);
+      if (req.url === '/loop') return void res.writeHead(302, { location: '/loop' }).end();
+      if (req.url === '/broken') return void res.writeHead(500).end('oops');
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      expect((await readUrl(`${base}/old`)).equals(body)).toBe(true);
+      const cache = join(dir, 'c-http');
+      const [got] = await fetchAll([dl({ url: `${base}/old` })], { cacheDir: cache });
+      expect(got.cached).toBe(false);
+      await expect(readUrl(`${base}/missing`)).rejects.toThrow(NotFoundError);
+      await expect(readUrl(`${base}/broken`)).rejects.toThrow(`${base}/broken: HTTP 500 Internal Server Error`);
+      await expect(readUrl(`${base}/loop`)).rejects.toThrow(/more than 20 redirects/);
+    } finally {
+      server.close();
+    }
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((resolve) => closed.close(resolve));
+    await expect(readUrl(`http://127.0.0.1:${port}/x`)).rejects.toThrow(UnreachableError);
+    await expect(readUrl(`http://127.0.0.1:${port}/x`)).rejects.toThrow(/ECONNREFUSED/);
   });
 });

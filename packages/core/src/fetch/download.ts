@@ -5,6 +5,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
+import type { Agent, IncomingMessage } from 'node:http';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Transform, pipeline as pipeStreams } from 'node:stream';
@@ -59,25 +60,25 @@ export async function openUrl(url: string, signal?: AbortSignal, idleTimeoutMs =
   const onCallerAbort = () => abort.abort(signal?.reason);
   signal?.addEventListener('abort', onCallerAbort, { once: true });
   let timer = setTimeout(() => abort.abort(stalled(url, idleTimeoutMs, 'before answering')), idleTimeoutMs);
-  let res: Response;
+  let res: IncomingMessage;
   try {
-    res = await fetch(url, { signal: abort.signal, redirect: 'follow' });
+    res = await get(url, abort.signal);
   } catch (err) {
     clearTimeout(timer);
     signal?.removeEventListener('abort', onCallerAbort);
     if (abort.signal.reason instanceof VerificationError) throw abort.signal.reason;
-    throw new UnreachableError(`${url}: ${(err as Error).cause ? String((err as Error).cause) : (err as Error).message}`, { cause: err });
+    if (err instanceof SystemStateError) throw err;
+    throw new UnreachableError(`${url}: ${(err as Error).message}`, { cause: err });
   }
   clearTimeout(timer);
-  if (res.status === 404 || res.status === 410) {
-    await res.body?.cancel();
-    throw new NotFoundError(`${url}: HTTP ${res.status}`);
+  const status = res.statusCode ?? 0;
+  if (status === 404 || status === 410 || status < 200 || status > 299) {
+    res.resume();
+    signal?.removeEventListener('abort', onCallerAbort);
+    if (status === 404 || status === 410) throw new NotFoundError(`${url}: HTTP ${status}`);
+    throw new SystemStateError(`${url}: HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd());
   }
-  if (!res.ok || !res.body) {
-    await res.body?.cancel();
-    throw new SystemStateError(`${url}: HTTP ${res.status} ${res.statusText}`);
-  }
-  const length = Number(res.headers.get('content-length') ?? NaN);
+  const length = Number(res.headers['content-length'] ?? NaN);
   // A watchdog between the socket and the consumer: every chunk re-arms it; silence fails the stream.
   const watchdog = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -95,8 +96,37 @@ export async function openUrl(url: string, signal?: AbortSignal, idleTimeoutMs =
     watchdog.destroy(err);
   }, idleTimeoutMs);
   watchdog.on('close', stop);
-  pipeStreams(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), watchdog, () => undefined);
+  pipeStreams(res, watchdog, () => undefined);
   return { stream: watchdog, length: Number.isFinite(length) ? length : undefined };
+}
+
+/**
+ * Node's http/https client rather than the global fetch: fetch (undici) costs about 40 MiB of resident memory once
+ * used, measured on Node 20.20, where node:http costs 5; one metadata check would double what `install --dry-run`
+ * needs. Keep-alive agents reuse connections across the downloads of one transaction (idle sockets do not hold the
+ * process open). Redirects are followed, at most 20 as fetch does; no Accept-Encoding is sent, so bodies come as
+ * stored.
+ */
+const agents = new Map<string, Agent>();
+
+async function get(url: string, signal: AbortSignal, redirects = 0): Promise<IncomingMessage> {
+  const https = url.startsWith('https:');
+  const client = https ? await import('node:https') : await import('node:http');
+  let agent = agents.get(https ? 'https' : 'http');
+  if (!agent) agents.set(https ? 'https' : 'http', (agent = new client.Agent({ keepAlive: true })));
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = client.get(url, { agent, signal, headers: { 'user-agent': 'ostree-layer' } }, resolve);
+    req.once('error', reject);
+  });
+  const location = res.headers.location;
+  if (location && [301, 302, 303, 307, 308].includes(res.statusCode ?? 0)) {
+    res.resume();
+    if (redirects >= 20) throw new SystemStateError(`${url}: more than 20 redirects; the mirror is misconfigured`);
+    const next = new URL(location, url).href;
+    if (!/^https?:/.test(next)) throw new SystemStateError(`${url}: redirected to ${next}, which is not an http(s) URL`);
+    return get(next, signal, redirects + 1);
+  }
+  return res;
 }
 
 /**

@@ -28,7 +28,7 @@ type TarType = 'file' | 'hardlink' | 'symlink' | 'directory';
 const TYPE_FLAG: Record<TarType, string> = { file: '0', hardlink: '1', symlink: '2', directory: '5' };
 
 export class LayerTar {
-  /** The tar bytes, as execa takes them for the child's stdin. */
+  /** The tar bytes, fed to the stdin of `ostree commit --tree=tar=-`. */
   readonly stream: Readable;
   private readonly written = new Set<string>();
   private gathered: Buffer[] = [];

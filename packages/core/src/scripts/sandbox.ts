@@ -8,7 +8,7 @@
  * and the host never sees it. Overlayfs never writes to its lower directories, which is what makes it safe to stack
  * hardlinked checkouts of repo objects there (writing through such a hardlink would corrupt the repo).
  */
-import { execa } from 'execa';
+import { run } from '../run.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SCRIPT_DIR, type ScriptStep } from '../backend.js';
@@ -97,14 +97,14 @@ export async function runPass(pass: SandboxPass): Promise<StepResult[]> {
   await writeFile(driver, driverScript(pass, stdinFiles), { mode: 0o700 });
   // Every process of the chain dies with its parent (setpriv --pdeathsig, unshare --kill-child, bwrap
   // --die-with-parent): a killed ostree-layer leaves no script running and no overlay mounted.
-  const run = await execa('setpriv', ['--pdeathsig', 'KILL', 'unshare', '--mount', '--propagation', 'private', '--kill-child', 'sh', driver], {
+  const ran = await run('setpriv', ['--pdeathsig', 'KILL', 'unshare', '--mount', '--propagation', 'private', '--kill-child', 'sh', driver], {
     reject: false,
     all: true,
     // Generous: each step has its own time limit inside; this one only catches a driver that hangs.
     timeout: (pass.timeoutSeconds + 30) * pass.steps.length * 1000,
   });
-  if (run.exitCode === MOUNT_FAILED) throw new ToolError(`mounting the overlay for maintainer scripts failed: ${String(run.all ?? '').trim()}`);
-  if (run.failed && run.exitCode !== 0) throw new ToolError(`the script sandbox failed (${run.shortMessage}): ${String(run.all ?? '').trim()}`);
+  if (ran.exitCode === MOUNT_FAILED) throw new ToolError(`mounting the overlay for maintainer scripts failed: ${String(ran.all ?? '').trim()}`);
+  if (ran.failed && ran.exitCode !== 0) throw new ToolError(`the script sandbox failed (${ran.shortMessage}): ${String(ran.all ?? '').trim()}`);
 
   const results: StepResult[] = [];
   for (const [i, step] of pass.steps.entries()) {

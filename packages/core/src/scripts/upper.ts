@@ -3,7 +3,7 @@
  * a character device 0/0 (a whiteout) and a directory whose lower content is hidden as an "opaque" directory (the
  * `trusted.overlay.opaque` xattr), so both are reported as such instead of as content.
  */
-import { execa } from 'execa';
+import { run } from '../run.js';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ToolError } from '../errors.js';
@@ -50,12 +50,12 @@ export async function readUpper(upper: string): Promise<UpperEntry[]> {
 /** Directories of `upper` carrying overlayfs's opaque mark, as host paths. */
 async function opaqueDirectories(upper: string): Promise<Set<string>> {
   // Exits 1 whenever some file lacks the attribute (nearly all do); the ones that have it are on stdout.
-  const run = await execa('getfattr', ['--recursive', '--absolute-names', '--physical', '--name=trusted.overlay.opaque', upper], { reject: false }).catch((err: Error) => {
+  const ran = await run('getfattr', ['--recursive', '--absolute-names', '--physical', '--name=trusted.overlay.opaque', upper], { reject: false }).catch((err: Error) => {
     throw new ToolError(`getfattr (package attr) is needed to read the scripts' changes: ${err.message}`);
   });
   const found = new Set<string>();
   let current: string | undefined;
-  for (const line of run.stdout.split('\n')) {
+  for (const line of ran.stdout.split('\n')) {
     const file = /^# file: (.*)$/.exec(line);
     if (file) current = unescapeOctal(file[1]!);
     else if (current && /^trusted\.overlay\.opaque="y"$/.test(line)) found.add(current);
