@@ -3,11 +3,12 @@
  * failure into a ToolError carrying ostree's own message.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DiskFullError, ToolError } from './errors.js';
 import { interruptSignal } from './interrupt.js';
+import { ObjectReader } from './repo-objects.js';
 import { CommandError, run } from './run.js';
 
 export interface CommitOptions {
@@ -30,7 +31,15 @@ const REF_NAME = /^[A-Za-z0-9_][-._A-Za-z0-9_]*(\/[A-Za-z0-9_][-._A-Za-z0-9_]*)*
 let refWrites = 0;
 
 export class OstreeRepo {
+  private objectReader?: ObjectReader | null;
+
   constructor(readonly path: string) {}
+
+  /** The in-process reader of this repo's objects when it is `bare` (see repo-objects.ts); null: ask `ostree`. */
+  objects(): ObjectReader | null {
+    if (this.objectReader === undefined) this.objectReader = ObjectReader.open(this.path);
+    return this.objectReader;
+  }
 
   private async run(args: string[], input?: Readable, signal?: AbortSignal): Promise<string> {
     try {
@@ -141,6 +150,13 @@ export class OstreeRepo {
 
   /** The exact bytes of a file in a commit, or null when there is none. */
   async readFile(commit: string, path: string): Promise<Buffer | null> {
+    const objects = this.objects();
+    if (objects) {
+      const node = objects.root(commit) ? objects.resolve(commit, path) : null;
+      if (node?.kind !== 'file') return null;
+      const file = objects.objectPath(node.checksum, 'file');
+      return (await lstat(file)).isFile() ? readFile(file) : null;
+    }
     try {
       const out = await run('ostree', [`--repo=${this.path}`, 'cat', commit, path], { encoding: 'buffer' });
       return out.stdout;

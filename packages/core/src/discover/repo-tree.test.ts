@@ -17,15 +17,20 @@ writeFileSync(join(src, 'usr/lib/sysimage/db/status'), 'Package: a\n');
 writeFileSync(join(src, 'usr/lib/sysimage/db/info/a.list'), '/usr/bin/a\n');
 writeFileSync(join(src, 'usr/share/private/secret'), 'x'.repeat(5000), { mode: 0o600 });
 symlinkSync('usr/lib', join(src, 'lib'));
-const repoPath = join(work, 'repo');
-execFileSync('ostree', ['init', `--repo=${repoPath}`, '--mode=bare-user']);
-const commit = execFileSync('ostree', [`--repo=${repoPath}`, 'commit', '--orphan', `--tree=dir=${src}`], { encoding: 'utf8' }).trim();
-const checkout = join(work, 'checkout');
-execFileSync('ostree', [`--repo=${repoPath}`, 'checkout', '-U', commit, checkout]);
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-describe('RepoTree', () => {
+// A bare repo is read in-process from its objects, a bare-user one through the ostree binary.
+describe.each(['bare', 'bare-user'])('RepoTree on a %s repo', (mode) => {
+  const repoPath = join(work, `repo-${mode}`);
+  execFileSync('ostree', ['init', `--repo=${repoPath}`, `--mode=${mode}`]);
+  const commit = execFileSync('ostree', [`--repo=${repoPath}`, 'commit', '--orphan', `--tree=dir=${src}`], { encoding: 'utf8' }).trim();
+  const checkout = join(work, `checkout-${mode}`);
+  execFileSync('ostree', [`--repo=${repoPath}`, 'checkout', '-U', commit, checkout]);
   const disk = new DirectoryTree(checkout);
+
+  it('reads the objects in-process exactly when the repo is bare', () => {
+    expect(new OstreeRepo(repoPath).objects() !== null).toBe(mode === 'bare');
+  });
 
   it.each(['/usr/share/private', '/usr/share/private/secret', '/lib', '/usr/lib/sysimage/db/status', '/nope', '/usr/nope/deeper'])(
     'answers lstat(%s) as the checkout does',
@@ -71,6 +76,13 @@ describe('RepoTree', () => {
     }
   });
 
+  it('gives a missing commit no answer but an error', async () => {
+    const lazy = new RepoTree(new OstreeRepo(repoPath), '0'.repeat(64));
+    await expect(lazy.lstat('/usr')).rejects.toThrow(ToolError);
+  });
+});
+
+describe('ostree ls lines', () => {
   it('parses ostree ls lines', () => {
     expect(parseLsLine('d00755 0 0      0 /usr/share')).toEqual({ path: '/usr/share', stat: { type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0 } });
     expect(parseLsLine('-04755 0 0 318096 /usr/bin/su')?.stat.mode).toBe(0o4755);

@@ -1,13 +1,16 @@
 /**
- * A commit read straight from the repo, for server-side composes that have no deployment on disk. Single paths are
- * looked up with `ostree ls`/`ostree cat` (the path policy needs a few hundred at most), so composing stays
- * O(changes) however large the base is; a directory read in bulk (the package database) is prefetched by checking out
- * just that subtree.
+ * A commit read straight from the repo, for server-side composes that have no deployment on disk. In a `bare` repo
+ * (every sysroot's) paths are looked up in the object store in-process ({@link ObjectReader}); elsewhere with
+ * `ostree ls`/`ostree cat`, one process per directory, and a directory read in bulk (the package database) is
+ * prefetched by checking out just that subtree. Either way composing stays O(changes) however large the base is.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
+import { ToolError } from '../errors.js';
 import { OstreeRepo, toolError } from '../ostree.js';
+import type { DirRef, ObjectNode, ObjectReader } from '../repo-objects.js';
 import { run, runStream } from '../run.js';
 import { parentPath } from '../paths.js';
 import { scratchDir } from '../scratch.js';
@@ -24,7 +27,12 @@ export class RepoTree implements TreeReader {
   private readonly prefetched: Array<{ prefix: string; tree: DirectoryTree }> = [];
   private scratch?: string;
 
-  constructor(readonly repo: OstreeRepo, readonly commit: string) {}
+  /** The in-process reader of a `bare` repo's objects; null: ask the `ostree` binary. */
+  private readonly objects: ObjectReader | null;
+
+  constructor(readonly repo: OstreeRepo, readonly commit: string) {
+    this.objects = repo.objects();
+  }
 
   get description(): string {
     return `${this.repo.path}:${this.commit.slice(0, 12)}`;
@@ -40,7 +48,8 @@ export class RepoTree implements TreeReader {
 
   /** Checks out `dir` (and everything below it) so that reads beneath it come from disk. */
   async prefetch(dir: string): Promise<void> {
-    if (this.local(dir)) return;
+    // Objects read in-process are as quick to reach as a checkout's files.
+    if (this.objects || this.local(dir)) return;
     this.scratch ??= await scratchDir(this.repo.path, 'prefetch');
     const dest = join(this.scratch, String(this.prefetched.length));
     try {
@@ -70,7 +79,13 @@ export class RepoTree implements TreeReader {
   private ls(path: string): Promise<Listed | null> {
     let found = this.listed.get(path);
     if (!found) {
-      found = path === '/'
+      const objects = this.objects;
+      found = objects
+        ? (async () => {
+            const node = this.node(path);
+            return node ? { path, ...(await objects.stat(node)) } : null;
+          })()
+        : path === '/'
         ? this.repo.lsDir(this.commit, '/').then((line) => (line === null ? null : parseLsLine(line)))
         : this.children(parentPath(path)).then((children) => children?.get(path) ?? null);
       this.listed.set(path, found);
@@ -99,6 +114,13 @@ export class RepoTree implements TreeReader {
     return found;
   }
 
+  /** The object at `path` (bare repos only); a missing commit is an error, as `ostree ls` makes it. */
+  private node(path: string): ObjectNode | null {
+    const objects = this.objects!;
+    if (!objects.root(this.commit)) throw new ToolError(`ostree ls failed: no commit ${this.commit} in ${this.repo.path}`);
+    return objects.resolve(this.commit, path);
+  }
+
   private readonly listings = new Map<string, Promise<Map<string, Listed> | null>>();
 
   async lstat(path: string): Promise<TreeStat | null> {
@@ -116,6 +138,16 @@ export class RepoTree implements TreeReader {
         const st = await local.tree.lstat(`${local.rest === '/' ? '' : local.rest}/${name}`);
         if (st) children.set(name, st);
       }
+      return children;
+    }
+    if (this.objects) {
+      const node = this.node(dir);
+      if (node?.kind !== 'directory') throw new ToolError(`ostree ls failed: ${dir} is not a directory of ${this.description}`);
+      const tree = this.objects.dirtree(node.dir.tree);
+      const prefix = dir === '/' ? '/' : `${dir}/`;
+      const names = [...tree.files.keys(), ...tree.dirs.keys()];
+      const listed = await Promise.all(names.map((name) => this.ls(prefix + name)));
+      listed.forEach((l, i) => l && children.set(names[i]!, l.stat));
       return children;
     }
     let out: string;
@@ -145,14 +177,32 @@ export class RepoTree implements TreeReader {
   async readFile(path: string): Promise<Buffer> {
     const local = this.local(path);
     if (local) return local.tree.readFile(local.rest);
-    const data = await this.repo.readFile(this.commit, path);
+    const data = this.objects ? await this.objectContent(path) : await this.repo.readFile(this.commit, path);
     if (data === null) throw Object.assign(new Error(`${path}: no such file in ${this.description}`), { code: 'ENOENT' });
     return data;
+  }
+
+  /** A regular file's object (bare repos), or null when `path` is no regular file of the commit. */
+  private async objectFile(path: string): Promise<string | null> {
+    const node = this.node(path);
+    if (node?.kind !== 'file') return null;
+    return (await this.ls(path))?.stat.type === 'file' ? this.objects!.objectPath(node.checksum, 'file') : null;
+  }
+
+  private async objectContent(path: string): Promise<Buffer | null> {
+    const file = await this.objectFile(path);
+    return file === null ? null : readFile(file);
   }
 
   async readdir(path: string): Promise<string[]> {
     const local = this.local(path);
     if (local) return local.tree.readdir(local.rest);
+    if (this.objects) {
+      const node = this.node(path);
+      if (node?.kind !== 'directory') throw Object.assign(new Error(`${path}: not a directory in ${this.description}`), { code: node ? 'ENOTDIR' : 'ENOENT' });
+      const tree = this.objects.dirtree(node.dir.tree);
+      return [...tree.files.keys(), ...tree.dirs.keys()].sort();
+    }
     const out = (await run('ostree', [`--repo=${this.repo.path}`, 'ls', '--nul-filenames-only', this.commit, path])).stdout;
     // `ostree ls` lists the directory itself first, then its children.
     return out
@@ -164,6 +214,17 @@ export class RepoTree implements TreeReader {
   createReadStream(path: string): Readable {
     const local = this.local(path);
     if (local) return local.tree.createReadStream(local.rest);
+    if (this.objects) {
+      const out = new PassThrough();
+      this.objectFile(path).then(
+        (file) => {
+          if (file === null) out.destroy(new ToolError(`ostree cat ${path} failed: no such file in ${this.description}`));
+          else createReadStream(file).on('error', (err) => out.destroy(err)).pipe(out);
+        },
+        (err: unknown) => out.destroy(err as Error),
+      );
+      return out;
+    }
     // The stream ends only when `ostree cat` succeeded; its failure (a missing path, a corrupt object) becomes the
     // stream's error instead of an unhandled rejection of the subprocess.
     const out = new PassThrough();
@@ -180,6 +241,20 @@ export class RepoTree implements TreeReader {
  * file can never describe other content. Null when `dir` is not a directory of the commit.
  */
 export async function derivedCachePath(repo: OstreeRepo, commit: string, dir: string, name: string): Promise<string | null> {
+  const checksum = await contentsChecksum(repo, commit, dir);
+  if (!checksum) return null;
+  const cacheDir = join(repo.path, 'tmp', 'cache', 'ostree-layer');
+  await mkdir(cacheDir, { recursive: true });
+  return join(cacheDir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}-${checksum}`);
+}
+
+/** OSTree's checksum of the content of directory `dir` in `commit` (its dirtree), or null when it is no directory. */
+async function contentsChecksum(repo: OstreeRepo, commit: string, dir: string): Promise<string | null> {
+  const objects = repo.objects();
+  if (objects) {
+    const node = objects.root(commit) ? objects.resolve(commit, dir) : null;
+    return node?.kind === 'directory' ? node.dir.tree : null;
+  }
   let line: string;
   try {
     line = (await run('ostree', [`--repo=${repo.path}`, 'ls', '-C', '-d', commit, '--', dir])).stdout;
@@ -187,11 +262,7 @@ export async function derivedCachePath(repo: OstreeRepo, commit: string, dir: st
     return null;
   }
   // "d00755 0 0      0 <contents checksum> <metadata checksum> /path"
-  const m = /^d\S* \d+ \d+\s+\d+ ([0-9a-f]{64}) /.exec(line);
-  if (!m) return null;
-  const cacheDir = join(repo.path, 'tmp', 'cache', 'ostree-layer');
-  await mkdir(cacheDir, { recursive: true });
-  return join(cacheDir, `${name.replace(/[^A-Za-z0-9._-]/g, '_')}-${m[1]}`);
+  return /^d\S* \d+ \d+\s+\d+ ([0-9a-f]{64}) /.exec(line)?.[1] ?? null;
 }
 
 /** Every directory a (small) commit holds, with its metadata: what a cached package layer contains. */
@@ -201,6 +272,8 @@ export async function listDirectories(repo: OstreeRepo, commit: string): Promise
 
 /** A commit's directories and the bytes of its regular files, from one `ostree ls -R`. */
 export async function listLayer(repo: OstreeRepo, commit: string): Promise<{ directories: Listed[]; fileBytes: number }> {
+  const objects = repo.objects();
+  if (objects) return walkLayer(objects, commit);
   let out: string;
   try {
     out = (await run('ostree', [`--repo=${repo.path}`, 'ls', '-R', commit, '/'])).stdout;
@@ -229,3 +302,25 @@ export function parseLsLine(line: string): Listed | null {
   return arrow >= 0 ? { path: rest.slice(0, arrow), stat, target: rest.slice(arrow + 4) } : { path: rest, stat };
 }
 
+
+/** {@link listLayer} from the object store: every dirtree once, every regular file's object stat-ed for its size. */
+async function walkLayer(objects: ObjectReader, commit: string): Promise<{ directories: Listed[]; fileBytes: number }> {
+  const root = objects.root(commit);
+  if (!root) throw new ToolError(`ostree ls failed: no commit ${commit} in ${objects.repoPath}`);
+  const directories: Listed[] = [];
+  const files: string[] = [];
+  const walk = (path: string, dir: DirRef): void => {
+    directories.push({ path, stat: objects.dirmeta(dir.meta) });
+    const tree = objects.dirtree(dir.tree);
+    const prefix = path === '/' ? '/' : `${path}/`;
+    for (const checksum of tree.files.values()) files.push(checksum);
+    for (const [name, sub] of tree.dirs) walk(prefix + name, sub);
+  };
+  walk('/', root);
+  let fileBytes = 0;
+  for (const checksum of files) {
+    const st = await lstat(objects.objectPath(checksum, 'file'));
+    if (st.isFile()) fileBytes += st.size;
+  }
+  return { directories, fileBytes };
+}
