@@ -3,7 +3,7 @@
  * failure into a ToolError carrying ostree's own message.
  */
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DiskFullError, ToolError } from './errors.js';
@@ -152,10 +152,8 @@ export class OstreeRepo {
   async readFile(commit: string, path: string): Promise<Buffer | null> {
     const objects = this.objects();
     if (objects) {
-      const node = objects.root(commit) ? objects.resolve(commit, path) : null;
-      if (node?.kind !== 'file') return null;
-      const file = objects.objectPath(node.checksum, 'file');
-      return (await lstat(file)).isFile() ? readFile(file) : null;
+      const file = await objects.regularFile(commit, path);
+      return file === null ? null : readFile(file);
     }
     try {
       const out = await run('ostree', [`--repo=${this.path}`, 'cat', commit, path], { encoding: 'buffer' });

@@ -107,6 +107,14 @@ export class ObjectReader {
     return { kind: 'directory', dir };
   }
 
+  /** The object file holding the regular file `path` of `commit`; null when that is no regular file (or no commit). */
+  async regularFile(commit: string, path: string): Promise<string | null> {
+    const node = this.resolve(commit, path);
+    if (node?.kind !== 'file') return null;
+    const file = this.objectPath(node.checksum, 'file');
+    return (await lstat(file)).isFile() ? file : null;
+  }
+
   /** Stat of a node, in the numbers `ostree ls` prints (symlinks and directories have size 0). */
   async stat(node: ObjectNode): Promise<{ stat: TreeStat; target?: string }> {
     if (node.kind === 'directory') return { stat: this.dirmeta(node.dir.meta) };

@@ -5,7 +5,7 @@
  * prefetched by checking out just that subtree. Either way composing stays O(changes) however large the base is.
  */
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { ToolError } from '../errors.js';
@@ -79,15 +79,11 @@ export class RepoTree implements TreeReader {
   private ls(path: string): Promise<Listed | null> {
     let found = this.listed.get(path);
     if (!found) {
-      const objects = this.objects;
-      found = objects
-        ? (async () => {
-            const node = this.node(path);
-            return node ? { path, ...(await objects.stat(node)) } : null;
-          })()
+      found = this.objects
+        ? this.lsObject(path)
         : path === '/'
-        ? this.repo.lsDir(this.commit, '/').then((line) => (line === null ? null : parseLsLine(line)))
-        : this.children(parentPath(path)).then((children) => children?.get(path) ?? null);
+          ? this.repo.lsDir(this.commit, '/').then((line) => (line === null ? null : parseLsLine(line)))
+          : this.children(parentPath(path)).then((children) => children?.get(path) ?? null);
       this.listed.set(path, found);
     }
     return found;
@@ -119,6 +115,11 @@ export class RepoTree implements TreeReader {
     const objects = this.objects!;
     if (!objects.root(this.commit)) throw new ToolError(`ostree ls failed: no commit ${this.commit} in ${this.repo.path}`);
     return objects.resolve(this.commit, path);
+  }
+
+  private async lsObject(path: string): Promise<Listed | null> {
+    const node = this.node(path);
+    return node ? { path, ...(await this.objects!.stat(node)) } : null;
   }
 
   private readonly listings = new Map<string, Promise<Map<string, Listed> | null>>();
@@ -177,21 +178,9 @@ export class RepoTree implements TreeReader {
   async readFile(path: string): Promise<Buffer> {
     const local = this.local(path);
     if (local) return local.tree.readFile(local.rest);
-    const data = this.objects ? await this.objectContent(path) : await this.repo.readFile(this.commit, path);
+    const data = await this.repo.readFile(this.commit, path);
     if (data === null) throw Object.assign(new Error(`${path}: no such file in ${this.description}`), { code: 'ENOENT' });
     return data;
-  }
-
-  /** A regular file's object (bare repos), or null when `path` is no regular file of the commit. */
-  private async objectFile(path: string): Promise<string | null> {
-    const node = this.node(path);
-    if (node?.kind !== 'file') return null;
-    return (await this.ls(path))?.stat.type === 'file' ? this.objects!.objectPath(node.checksum, 'file') : null;
-  }
-
-  private async objectContent(path: string): Promise<Buffer | null> {
-    const file = await this.objectFile(path);
-    return file === null ? null : readFile(file);
   }
 
   async readdir(path: string): Promise<string[]> {
@@ -216,7 +205,7 @@ export class RepoTree implements TreeReader {
     if (local) return local.tree.createReadStream(local.rest);
     if (this.objects) {
       const out = new PassThrough();
-      this.objectFile(path).then(
+      this.objects.regularFile(this.commit, path).then(
         (file) => {
           if (file === null) out.destroy(new ToolError(`ostree cat ${path} failed: no such file in ${this.description}`));
           else createReadStream(file).on('error', (err) => out.destroy(err)).pipe(out);
@@ -252,7 +241,7 @@ export async function derivedCachePath(repo: OstreeRepo, commit: string, dir: st
 async function contentsChecksum(repo: OstreeRepo, commit: string, dir: string): Promise<string | null> {
   const objects = repo.objects();
   if (objects) {
-    const node = objects.root(commit) ? objects.resolve(commit, dir) : null;
+    const node = objects.resolve(commit, dir);
     return node?.kind === 'directory' ? node.dir.tree : null;
   }
   let line: string;
@@ -302,7 +291,6 @@ export function parseLsLine(line: string): Listed | null {
   return arrow >= 0 ? { path: rest.slice(0, arrow), stat, target: rest.slice(arrow + 4) } : { path: rest, stat };
 }
 
-
 /** {@link listLayer} from the object store: every dirtree once, every regular file's object stat-ed for its size. */
 async function walkLayer(objects: ObjectReader, commit: string): Promise<{ directories: Listed[]; fileBytes: number }> {
   const root = objects.root(commit);
@@ -317,10 +305,7 @@ async function walkLayer(objects: ObjectReader, commit: string): Promise<{ direc
     for (const [name, sub] of tree.dirs) walk(prefix + name, sub);
   };
   walk('/', root);
-  let fileBytes = 0;
-  for (const checksum of files) {
-    const st = await lstat(objects.objectPath(checksum, 'file'));
-    if (st.isFile()) fileBytes += st.size;
-  }
+  const stats = await Promise.all(files.map((checksum) => lstat(objects.objectPath(checksum, 'file'))));
+  const fileBytes = stats.reduce((sum, st) => sum + (st.isFile() ? st.size : 0), 0);
   return { directories, fileBytes };
 }
