@@ -32,6 +32,9 @@ let refWrites = 0;
 
 export class OstreeRepo {
   private objectReader?: ObjectReader | null;
+  /** The flush running, and the one waiting to start after it (see {@link flush}). */
+  private flushing?: Promise<void>;
+  private nextFlush?: Promise<void>;
 
   constructor(readonly path: string) {}
 
@@ -106,13 +109,38 @@ export class OstreeRepo {
         } finally {
           await handle.close();
         }
+        // A stop may be putting the transaction's refs back right now: this one must not land after that.
+        if (interruptSignal.aborted) throw new Error('interrupted');
         await rename(temp, file);
         return;
-      } catch {
+      } catch (err) {
         await rm(temp, { force: true });
+        if (interruptSignal.aborted) throw err;
       }
     }
     await this.run([`--repo=${this.path}`, 'refs', '--force', `--create=${ref}`, commit]);
+  }
+
+  /**
+   * Flushes the file system holding the repo (`sync -f`), so that objects written in-process (object-writer.ts) are on
+   * disk before a ref names them, as ostree's own commit does before it moves a ref. Calls that come while a flush
+   * runs share the next one, which starts after it: each caller's writes are covered, with one process for them all.
+   */
+  flush(): Promise<void> {
+    this.nextFlush ??= this.flushAfter(this.flushing);
+    return this.nextFlush;
+  }
+
+  private async flushAfter(previous: Promise<void> | undefined): Promise<void> {
+    await previous?.catch(() => undefined);
+    // Running now: later callers wait for the one after this.
+    this.flushing = this.nextFlush;
+    this.nextFlush = undefined;
+    try {
+      await run('sync', ['-f', join(this.path, 'objects')], { signal: interruptSignal });
+    } catch (err) {
+      throw toolError('sync', err);
+    }
   }
 
   /**
@@ -187,7 +215,16 @@ export class OstreeRepo {
    * commit replace what `dir` already holds, so several layers can be stacked into one directory.
    */
   async checkout(commit: string, dir: string, options: { union?: boolean } = {}): Promise<void> {
+    if (this.objects()?.checkout([commit], dir)) return;
     await this.run([`--repo=${this.path}`, 'checkout', ...(options.union ? ['--union'] : []), commit, dir]);
+  }
+
+  /**
+   * `commits` checked out into `dir` as one tree, later ones winning as in a stacked commit: in-process for a bare repo
+   * (see ObjectReader.checkout), else null (the caller stacks or checks out one by one with `ostree`).
+   */
+  checkoutStacked(commits: readonly string[], dir: string): boolean {
+    return this.objects()?.checkout(commits, dir) ?? false;
   }
 
   /**

@@ -10,7 +10,7 @@
  * a symlink object a real symlink. Other modes (`bare-user` keeps ownership in an xattr, `archive` compresses) and
  * repos with a parent fall back to the `ostree` binary: {@link ObjectReader.open} answers null for them.
  */
-import { readFileSync, type Stats } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, lchownSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, type Stats } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseIni } from './discover/ini.js';
@@ -123,6 +123,76 @@ export class ObjectReader {
     if (st.isSymbolicLink()) return { stat: fileStat(st, 'symlink'), target: await readlink(path) };
     return { stat: fileStat(st, 'file') };
   }
+
+  /**
+   * Checks `commits` out into `dest` as one tree, later commits winning as in a stacked `ostree commit` (a directory
+   * takes the metadata of the last commit that has it), the way `ostree checkout` writes a bare repo's files:
+   * directories made with their mode and owner, every file and symlink a hardlink of its object. `dest` may exist
+   * (union: what is in the way is replaced). Answers false, having written nothing, where ostree's own rules are
+   * needed: a directory carrying extended attributes (Node cannot set them) or a path one commit has as a directory
+   * and another as a file (ostree refuses some of those).
+   */
+  checkout(commits: readonly string[], dest: string): boolean {
+    const entries = new Map<string, { dir?: string; file?: string }>();
+    let kindChanged = false;
+    const walk = (path: string, dir: DirRef): void => {
+      if (entries.get(path)?.file !== undefined) kindChanged = true;
+      entries.set(path, { dir: dir.meta });
+      const tree = this.dirtree(dir.tree);
+      for (const [name, checksum] of tree.files) {
+        const child = `${path}/${name}`;
+        if (entries.get(child)?.dir !== undefined) kindChanged = true;
+        entries.set(child, { file: checksum });
+      }
+      for (const [name, sub] of tree.dirs) walk(`${path}/${name}`, sub);
+    };
+    for (const commit of commits) {
+      const root = this.root(commit);
+      if (!root) throw new Error(`no commit ${commit} in ${this.repoPath}`);
+      walk('', root);
+      if (kindChanged) return false;
+    }
+    // A dirmeta without xattrs is exactly 12 bytes (an empty GVariant array takes none).
+    for (const { dir } of entries.values()) if (dir !== undefined && readFileSync(this.objectPath(dir, 'dirmeta')).length > 12) return false;
+    // Each path is written once, parents first (a path enters the map after its directory); into an empty `dest`
+    // nothing is in the way.
+    const clean = (lstatSafe(dest)?.isDirectory() ?? false) ? readdirSync(dest).length === 0 : !lstatSafe(dest);
+    for (const [path, entry] of entries) {
+      const target = dest + path;
+      const existing = clean && path !== '' ? undefined : lstatSafe(target);
+      if (entry.dir !== undefined) {
+        const meta = this.dirmeta(entry.dir);
+        if (existing && !existing.isDirectory()) rmSync(target, { force: true });
+        if (!existing?.isDirectory()) mkdirSync(target);
+        // Owner first: chown clears setuid and setgid bits, which the mode then puts back.
+        chownSync(target, meta.uid, meta.gid);
+        chmodSync(target, meta.mode);
+        continue;
+      }
+      const object = this.objectPath(entry.file!, 'file');
+      if (existing) rmSync(target, { recursive: true, force: true });
+      try {
+        linkSync(object, target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EMLINK') throw err;
+        // The object has as many links as the file system allows (ext4: 65000): a copy, as ostree makes then.
+        const st = lstatSync(object);
+        if (st.isSymbolicLink()) {
+          symlinkSync(readlinkSync(object), target);
+          lchownSync(target, st.uid, st.gid);
+        } else {
+          copyFileSync(object, target);
+          chownSync(target, st.uid, st.gid);
+          chmodSync(target, st.mode & 0o7777);
+        }
+      }
+    }
+    return true;
+  }
+}
+
+function lstatSafe(path: string): Stats | undefined {
+  return lstatSync(path, { throwIfNoEntry: false });
 }
 
 function fileStat(st: Stats, type: 'file' | 'symlink'): TreeStat {

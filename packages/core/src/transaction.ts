@@ -219,6 +219,11 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     }));
     const databaseFiles = await backend.writeDatabase({ tree, database, added });
     const plan = scriptsRun ? await backend.planScripts!({ tree, database, added }) : null;
+    if (!plan) {
+      // Without scripts the database layer is written by the compose itself.
+      lap('database');
+      begin('compose');
+    }
     // The same composition as uninstall and upgrade: package layers, the final layer (database, state, directory
     // metadata), then what the maintainer scripts changed.
     result.commit = await composeLayered({
@@ -232,12 +237,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       state,
       branch: options.commitOnly?.ref,
       subject: `ostree-layer: install ${fresh.map((p) => p.id.name).join(' ')}`,
-      afterDatabase: async (layers) => {
+      afterDatabase: plan ? async (layers) => {
         lap('database');
-        if (!plan) {
-          begin('compose');
-          return null;
-        }
         begin('scripts');
         await faultPoint('scripts');
         const phase = await runScriptPhase({
@@ -262,7 +263,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         lap('scripts');
         begin('compose');
         return phase.commit;
-      },
+      } : undefined,
     });
     result.install = imported.map((p) => ({ ...p.package.id, file: p.package.file, note: noteFor(p.package), cached: p.cached, ref: p.ref }));
     lap('compose');

@@ -285,8 +285,7 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
     state,
     subject: `ostree-layer: upgrade onto ${baseCommit.slice(0, 10)}`,
     // On a new base every package is configured again, as a fresh install there would be.
-    afterDatabase: async (layers) => {
-      if (!scripts) return null;
+    afterDatabase: scripts ? async (layers) => {
       await faultPoint('scripts');
       const phase = await runScriptPhase({
         repo,
@@ -304,7 +303,7 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
       lap('scripts');
       if (phase.commit) await keepScriptLayer(input.refs, state, phase.commit, true);
       return phase.commit;
-    },
+    } : undefined,
   });
   lap('compose');
   return { commit, state, notes };

@@ -1,6 +1,6 @@
 /**
  * Compose: the new commit is the starting tree overlaid with each package layer and the final (database) layer, given
- * as `--tree=ref=`, so ostree reuses the base's directory trees instead of reading them: O(changes). Layers with many
+ * as `--tree=ref=` (the final layer may come as a tar stream on stdin), so ostree reuses the base's directory trees instead of reading them: O(changes). Layers with many
  * bytes go in as hardlinked checkouts instead (layer-routes.ts says why). The commit's metadata records what it is
  * made of.
  */
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { LayerState } from '../discover/sysroot.js';
 import type { CommitOptions, OstreeRepo } from '../ostree.js';
 import { scratchDir } from '../scratch.js';
+import { streamFinalLayer, type FinalLayerSource } from './final-layer.js';
 import { layersToLink } from './layer-routes.js';
 
 export interface ComposeInput {
@@ -23,6 +24,8 @@ export interface ComposeInput {
   branch?: string;
   state: LayerState;
   subject: string;
+  /** Laid on top of the layers as a tar stream read by the compose itself, without a commit of its own. */
+  finalLayer?: FinalLayerSource;
 }
 
 export async function composeCommit(input: ComposeInput): Promise<string> {
@@ -41,18 +44,20 @@ export async function composeCommit(input: ComposeInput): Promise<string> {
       await repo.checkout(commit, dir);
       trees.push({ linkedDir: dir });
     }
-    return await commitComposed(input, trees);
+    if (!input.finalLayer) return await commitComposed(input, trees);
+    return await streamFinalLayer(input.finalLayer, (tar, signal) => commitComposed(input, [...trees, { tar }], signal));
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
 }
 
-function commitComposed(input: ComposeInput, trees: CommitOptions['trees']): Promise<string> {
+function commitComposed(input: ComposeInput, trees: CommitOptions['trees'], signal?: AbortSignal): Promise<string> {
   const { state } = input;
   return input.repo.commit({
     trees,
     branch: input.branch,
     subject: input.subject,
+    signal,
     metadata: {
       'ostree-layer.base-commit': state.baseCommit,
       'ostree-layer.backend': state.backend,

@@ -6,9 +6,11 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import type { LayerFile } from '../backend.js';
 import type { ImportedPackage } from '../import/importer.js';
-import { DEFAULT_DIR, LayerTar, type DirMeta } from '../import/layer-tar.js';
+import { DEFAULT_DIR, LayerTar, type DirMeta, type LayerSink } from '../import/layer-tar.js';
+import { writeLayer } from '../import/write-layer.js';
 import type { PathPlacer } from '../import/placement.js';
 import { SystemStateError } from '../errors.js';
 import type { OstreeRepo } from '../ostree.js';
@@ -20,8 +22,12 @@ export interface LayerDirectory {
   meta?: DirMeta;
 }
 
-export interface FinalLayerInput {
+export interface FinalLayerInput extends FinalLayerSource {
   repo: OstreeRepo;
+}
+
+/** What the final layer holds. */
+export interface FinalLayerSource {
   /** Reads the tree the compose starts from (its directories keep their metadata). */
   placer: PathPlacer;
   /** Every directory the package layers contain, in layer order. */
@@ -49,40 +55,54 @@ export function importedLayerBytes(packages: ImportedPackage[]): Map<string, num
 /** Writes the final layer as an orphan commit and returns its checksum; the files' own temporary sources go after. */
 export async function commitFinalLayer(input: FinalLayerInput): Promise<string> {
   try {
-    return await writeFinalLayer(input);
+    const dirs = await directoryMetadata(input.placer, input.directories);
+    const dirMeta = async (dir: string) => dirs.get(dir) ?? (await baseMeta(input.placer, dir)) ?? DEFAULT_DIR;
+    return await writeLayer(input.repo, { dirMeta, subject: 'ostree-layer database and directory metadata' }, (layer) => fillFinalLayer(input, dirs, layer));
   } finally {
     for (const file of input.files) await file.dispose?.();
   }
 }
 
-async function writeFinalLayer(input: FinalLayerInput): Promise<string> {
-  const dirs = await directoryMetadata(input.placer, input.directories);
-  const layer = new LayerTar(async (dir) => dirs.get(dir) ?? (await baseMeta(input.placer, dir)) ?? DEFAULT_DIR);
-  const abort = new AbortController();
-  const committing = input.repo.commit({ trees: [{ tar: layer.stream }], subject: 'ostree-layer database and directory metadata', signal: abort.signal });
-  committing.catch(() => undefined);
+/**
+ * The final layer as a tar stream handed to `consume` (the compose's `ostree commit`, which takes it as its top tree
+ * while it is written); `signal` aborts the consumer when writing fails. The files' temporary sources go after.
+ */
+export async function streamFinalLayer<T>(input: FinalLayerSource, consume: (tar: Readable, signal: AbortSignal) => Promise<T>): Promise<T> {
   try {
-    // Placed all at once: a tree read from the repo answers each round of lookups with one `ostree ls`.
-    const placed = await Promise.all(input.files.map((f) => placeDatabasePath(input.placer, f.path, f.type === 'directory')));
-    for (const [path, meta] of dirs) await layer.directory(path, meta);
-    for (const [i, original] of input.files.entries()) {
-      const file = { ...original, path: placed[i]! };
-      const meta = { mode: file.mode, uid: 0, gid: 0 };
-      if (file.type === 'directory') await layer.directory(file.path, (await baseMeta(input.placer, file.path)) ?? meta);
-      else if (file.type === 'symlink') await layer.symlink(file.path, meta, String(file.content));
-      else if (file.source !== undefined) await layer.file(file.path, meta, (await stat(file.source)).size, createReadStream(file.source));
-      else {
-        const body = file.content ?? '';
-        await layer.file(file.path, meta, Buffer.byteLength(body), body);
-      }
+    const dirs = await directoryMetadata(input.placer, input.directories);
+    const layer = new LayerTar(async (dir) => dirs.get(dir) ?? (await baseMeta(input.placer, dir)) ?? DEFAULT_DIR);
+    const abort = new AbortController();
+    const committing = consume(layer.stream, abort.signal);
+    committing.catch(() => undefined);
+    try {
+      await fillFinalLayer(input, dirs, layer);
+      layer.finalize();
+    } catch (err) {
+      abort.abort();
+      layer.destroy(err as Error);
+      throw err;
     }
-    layer.finalize();
-  } catch (err) {
-    abort.abort();
-    layer.destroy(err as Error);
-    throw err;
+    return await committing;
+  } finally {
+    for (const file of input.files) await file.dispose?.();
   }
-  return committing;
+}
+
+async function fillFinalLayer(input: FinalLayerSource, dirs: Map<string, DirMeta>, layer: LayerSink): Promise<void> {
+  // Placed all at once: a tree read from the repo answers each round of lookups with one `ostree ls`.
+  const placed = await Promise.all(input.files.map((f) => placeDatabasePath(input.placer, f.path, f.type === 'directory')));
+  for (const [path, meta] of dirs) await layer.directory(path, meta);
+  for (const [i, original] of input.files.entries()) {
+    const file = { ...original, path: placed[i]! };
+    const meta = { mode: file.mode, uid: 0, gid: 0 };
+    if (file.type === 'directory') await layer.directory(file.path, (await baseMeta(input.placer, file.path)) ?? meta);
+    else if (file.type === 'symlink') await layer.symlink(file.path, meta, String(file.content));
+    else if (file.source !== undefined) await layer.file(file.path, meta, (await stat(file.source)).size, createReadStream(file.source));
+    else {
+      const body = file.content ?? '';
+      await layer.file(file.path, meta, Buffer.byteLength(body), body);
+    }
+  }
 }
 
 /**

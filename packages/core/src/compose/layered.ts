@@ -11,7 +11,7 @@ import { faultPoint } from '../fault.js';
 import type { PathPlacer } from '../import/placement.js';
 import type { OstreeRepo } from '../ostree.js';
 import { composeCommit } from './compose.js';
-import { commitFinalLayer, type LayerDirectory } from './final-layer.js';
+import { commitFinalLayer, type FinalLayerSource, type LayerDirectory } from './final-layer.js';
 
 export interface LayeredComposeInput {
   repo: OstreeRepo;
@@ -34,31 +34,28 @@ export interface LayeredComposeInput {
   subject: string;
   /**
    * Runs once the package and database layers are committed (the maintainer-script phase), given every layer so far;
-   * the layer it returns, if any, goes on top.
+   * the layer it returns, if any, goes on top. Without it the database layer is no commit of its own but the
+   * compose's top tree.
    */
   afterDatabase?: (layers: string[]) => Promise<string | null>;
 }
 
 /** Writes the final layer and composes; returns the new commit. Moves no ref except `branch`. */
 export async function composeLayered(input: LayeredComposeInput): Promise<string> {
-  const files: LayerFile[] = [...input.databaseFiles, stateFile(input.state)];
-  const finalLayer = await commitFinalLayer({ repo: input.repo, placer: input.placer, directories: input.directories, files });
-  const layers = [...input.layers, finalLayer];
-  const extra = input.afterDatabase ? await input.afterDatabase(layers) : null;
-  if (extra) {
-    // The hook may have recorded its layer in the state (script layers): the state file under it could not.
-    layers.push(extra, await commitFinalLayer({ repo: input.repo, placer: input.placer, directories: [], files: [stateFile(input.state)] }));
+  const compose = (layers: string[], finalLayer?: FinalLayerSource) =>
+    composeCommit({ repo: input.repo, from: input.onto, layers, layerBytes: input.layerBytes, branch: input.branch, state: input.state, subject: input.subject, finalLayer });
+  const finalLayer: FinalLayerSource = { placer: input.placer, directories: input.directories, files: [...input.databaseFiles, stateFile(input.state)] };
+  if (!input.afterDatabase) {
+    // Nothing works on the tree before the compose: the final layer is its top tree, not a commit of its own.
+    await faultPoint('compose');
+    return compose(input.layers, finalLayer);
   }
+  const layers = [...input.layers, await commitFinalLayer({ repo: input.repo, ...finalLayer })];
+  const extra = await input.afterDatabase(layers);
   await faultPoint('compose');
-  return composeCommit({
-    repo: input.repo,
-    from: input.onto,
-    layers,
-    layerBytes: input.layerBytes,
-    branch: input.branch,
-    state: input.state,
-    subject: input.subject,
-  });
+  if (!extra) return compose(layers);
+  // The hook may have recorded its layer in the state (script layers): the state file under it could not.
+  return compose([...layers, extra], { placer: input.placer, directories: [], files: [stateFile(input.state)] });
 }
 
 export function stateFile(state: LayerState): LayerFile {

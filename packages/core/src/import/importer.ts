@@ -5,14 +5,12 @@
  * the same package file onto a base that answers the placement's questions the same way reuses it without reading the
  * payload.
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Backend, PackageEntry, PackageFile } from '../backend.js';
-import { classifySystemError, LayerError } from '../errors.js';
 import type { OstreeRepo } from '../ostree.js';
 import type { RefLedger } from '../ref-ledger.js';
 import type { Accounts } from './accounts.js';
 import { fileSha256, layerRecordPath, makeRecord, reusableLayer } from './layer-record.js';
-import { LayerTar } from './layer-tar.js';
+import { writeLayer } from './write-layer.js';
 import { baseDirMeta, walkPayload, type PlacedEntry } from './payload-walk.js';
 import type { BaseFacts, PathPlacer } from './placement.js';
 
@@ -58,35 +56,15 @@ export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promi
 
   const facts: BaseFacts = new Map();
   const placer = ctx.placer.recording(facts);
-  const layer = new LayerTar((dir) => baseDirMeta(placer, dir));
-  const abort = new AbortController();
+  const dirMeta = (dir: string) => baseDirMeta(placer, dir);
+  const subject = `${pkg.id.name} ${pkg.id.version} ${pkg.id.arch}`;
   // The ref moves only when the commit completes; from then on a failing transaction must put it back.
   ctx.refs?.note(ref, cachedCommit);
-  const committing = ctx.repo.commit({
-    trees: [{ tar: layer.stream }],
-    branch: ref,
-    subject: `${pkg.id.name} ${pkg.id.version} ${pkg.id.arch}`,
-    signal: abort.signal,
-  });
-  // ostree failing (a full disk) stops the walk at once, instead of leaving it waiting for a reader that is gone.
-  committing.catch((err: unknown) => layer.destroy(err instanceof Error ? err : new Error(String(err))));
-  let walked;
-  try {
+  let walked!: Awaited<ReturnType<typeof walkPayload>>;
+  const commit = await writeLayer(ctx.repo, { dirMeta, subject, branch: ref, source: pkg.file }, async (layer) => {
     walked = await walkPayload({ placer, accounts: ctx.accounts, layer }, pkg);
     const record = makeRecord(pkg, fileDigest, placer, facts, walked);
     await layer.file(recordPath, { mode: 0o644, uid: 0, gid: 0 }, Buffer.byteLength(record), record);
-    layer.finalize();
-  } catch (err) {
-    // When ostree itself failed (a full disk), the tar side only sees its pipe close ("Premature close", EPIPE):
-    // ostree's own error is the one that says what happened, so it wins when it comes promptly.
-    if (!(err instanceof LayerError)) {
-      const ostreeFailure = await Promise.race([committing.then(() => undefined, (e: unknown) => e), delay(2000)]);
-      if (ostreeFailure instanceof LayerError) err = ostreeFailure;
-    }
-    abort.abort();
-    layer.destroy(err as Error);
-    throw classifySystemError(err);
-  }
-  const commit = await committing;
+  });
   return { package: pkg, ref, commit, cached: false, entries: walked.entries, placed: walked.placed, tmpfiles: walked.tmpfiles };
 }

@@ -18,6 +18,18 @@ export interface DirMeta {
 
 export const DEFAULT_DIR: DirMeta = { mode: 0o755, uid: 0, gid: 0 };
 
+/** Where a layer's entries go: a tar stream for `ostree commit`, or a bare repo's objects (object-writer.ts). */
+export interface LayerSink {
+  directory(path: string, meta: DirMeta): Promise<void>;
+  file(path: string, meta: DirMeta, size: number, body: Readable | Buffer | string): Promise<void>;
+  beginFile(path: string, meta: DirMeta, size: number): Promise<void>;
+  /** A promise when the consumer is behind and the caller should wait. */
+  write(chunk: Buffer): Promise<void> | undefined;
+  endFile(): Promise<void>;
+  symlink(path: string, meta: DirMeta, target: string): Promise<void>;
+  hardlink(path: string, meta: DirMeta, target: string): Promise<void>;
+}
+
 /** Headers and small bodies are gathered up to this size and go out as one chunk. */
 const GATHER = 256 << 10;
 const SMALL_CHUNK = 4 << 10;
@@ -27,7 +39,7 @@ const ZERO_BLOCKS = Buffer.alloc(BLOCK * 2);
 type TarType = 'file' | 'hardlink' | 'symlink' | 'directory';
 const TYPE_FLAG: Record<TarType, string> = { file: '0', hardlink: '1', symlink: '2', directory: '5' };
 
-export class LayerTar {
+export class LayerTar implements LayerSink {
   /** The tar bytes, fed to the stdin of `ostree commit --tree=tar=-`. */
   readonly stream: Readable;
   private readonly written = new Set<string>();

@@ -9,7 +9,7 @@ import { FileConflictError, PackageFormatError } from '../errors.js';
 import { faultPoint } from '../fault.js';
 import { ancestors } from '../paths.js';
 import type { Accounts } from './accounts.js';
-import { DEFAULT_DIR, type DirMeta, type LayerTar } from './layer-tar.js';
+import { DEFAULT_DIR, type DirMeta, type LayerSink } from './layer-tar.js';
 import type { PathPlacer } from './placement.js';
 
 /** An entry as it lands in the new tree. */
@@ -43,7 +43,7 @@ export interface WalkedPayload {
 export interface WalkContext {
   placer: PathPlacer;
   accounts: Accounts;
-  layer: LayerTar;
+  layer: LayerSink;
 }
 
 export async function walkPayload(ctx: WalkContext, pkg: PackageFile): Promise<WalkedPayload> {

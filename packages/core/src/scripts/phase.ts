@@ -15,7 +15,8 @@ import { dirname, join } from 'node:path';
 import type { LayerFile, ScriptPlan } from '../backend.js';
 import { ScriptError } from '../errors.js';
 import type { Accounts } from '../import/accounts.js';
-import { DEFAULT_DIR, LayerTar, type DirMeta } from '../import/layer-tar.js';
+import { DEFAULT_DIR, type DirMeta } from '../import/layer-tar.js';
+import { writeLayer } from '../import/write-layer.js';
 import { FACTORY_DIR } from '../import/placement.js';
 import type { OstreeRepo } from '../ostree.js';
 import type { RefLedger } from '../ref-ledger.js';
@@ -74,15 +75,7 @@ export async function runScriptPhase(input: ScriptPhaseInput): Promise<ScriptPha
       fromDir = dir('from');
       await input.repo.checkout(input.fromCommit, fromDir);
     }
-    // One checkout of the layers stacked into one commit (later layers win as in the compose) instead of one
-    // `ostree checkout --union` per layer: with 65 packages the per-layer checkouts were a third of the phase. But
-    // stacking re-reads the bytes of every layer after the first, so layers with many bytes are checked out one by one.
-    if (input.layers.length > 1 && stackReadsMore(input.layers, input.layerBytes)) {
-      for (const layer of input.layers) await input.repo.checkout(layer, dir('layers'), { union: true });
-    } else {
-      const stacked = input.layers.length === 1 ? input.layers[0]! : await input.repo.commit({ trees: input.layers.map((ref) => ({ ref })), subject: 'ostree-layer: layers seen by maintainer scripts' });
-      await input.repo.checkout(stacked, dir('layers'), { union: true });
-    }
+    await checkoutLayers(input, dir('layers'));
     for (const f of input.plan.files) await writeFile(join(dir('files'), f.name), f.content, { mode: f.mode });
     const binds: SandboxBind[] = [{ treePath: '/usr/etc', sandboxPath: '/etc' }, ...input.plan.binds];
     await seedSandbox(dir('seed'), dir('layers'), input, binds);
@@ -114,6 +107,23 @@ export async function runScriptPhase(input: ScriptPhaseInput): Promise<ScriptPha
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The package and database layers as one directory, later layers winning as in the compose. A bare repo writes the
+ * stack in-process, each path once. Otherwise one commit of the layers stacked, checked out, instead of one
+ * `ostree checkout --union` per layer (with 65 packages the per-layer checkouts were a third of the phase); but stacking
+ * re-reads the bytes of every layer after the first, so layers with many bytes are checked out one by one.
+ */
+async function checkoutLayers(input: ScriptPhaseInput, dest: string): Promise<void> {
+  const { repo, layers } = input;
+  if (repo.checkoutStacked(layers, dest)) return;
+  if (layers.length > 1 && stackReadsMore(layers, input.layerBytes)) {
+    for (const layer of layers) await repo.checkout(layer, dest, { union: true });
+    return;
+  }
+  const stacked = layers.length === 1 ? layers[0]! : await repo.commit({ trees: layers.map((ref) => ({ ref })), subject: 'ostree-layer: layers seen by maintainer scripts' });
+  await repo.checkout(stacked, dest, { union: true });
 }
 
 /** The seed: mount points, sandbox-only files, a /var skeleton and the new packages' /var and /run content. */
@@ -300,11 +310,7 @@ async function commitScriptLayer(repo: OstreeRepo, changes: Changes, lowers: str
     }
     return DEFAULT_DIR;
   };
-  const layer = new LayerTar(dirMeta);
-  const abort = new AbortController();
-  const committing = repo.commit({ trees: [{ tar: layer.stream }], subject: 'ostree-layer maintainer scripts', signal: abort.signal });
-  committing.catch(() => undefined);
-  try {
+  const commit = await writeLayer(repo, { dirMeta, subject: 'ostree-layer maintainer scripts' }, async (layer) => {
     for (const e of changes.entries) {
       const meta = { mode: e.mode, uid: e.uid, gid: e.gid };
       if (e.type === 'directory') await layer.directory(e.path, meta);
@@ -318,13 +324,8 @@ async function commitScriptLayer(repo: OstreeRepo, changes: Changes, lowers: str
       else if (f.type === 'directory') await layer.directory(f.path, meta);
       else await layer.file(f.path, meta, Buffer.byteLength(f.content ?? ''), f.content ?? '');
     }
-    layer.finalize();
-  } catch (err) {
-    abort.abort();
-    layer.destroy(err as Error);
-    throw err;
-  }
-  return { commit: await committing, notes };
+  });
+  return { commit, notes };
 }
 
 /**

@@ -25,7 +25,6 @@ export interface UpperEntry {
 
 /** Every entry of `upper`, parents before children, names sorted (so the layer is the same for the same changes). */
 export async function readUpper(upper: string): Promise<UpperEntry[]> {
-  const opaque = await opaqueDirectories(upper);
   const out: UpperEntry[] = [];
   const walk = async (dir: string, treeDir: string): Promise<void> => {
     const names = (await readdir(dir)).sort();
@@ -35,7 +34,7 @@ export async function readUpper(upper: string): Promise<UpperEntry[]> {
       const st = await lstat(hostPath);
       const meta = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, hostPath, path };
       if (st.isDirectory()) {
-        out.push({ ...meta, type: 'directory', size: 0, opaque: opaque.has(hostPath) || undefined });
+        out.push({ ...meta, type: 'directory', size: 0 });
         await walk(hostPath, path);
       } else if (st.isFile()) out.push({ ...meta, type: 'file' });
       else if (st.isSymbolicLink()) out.push({ ...meta, type: 'symlink', linkTarget: await readlink(hostPath) });
@@ -44,6 +43,11 @@ export async function readUpper(upper: string): Promise<UpperEntry[]> {
     }
   };
   await walk(upper, '/');
+  // Only directories can be opaque: an upper without any (a pass that changed nothing) needs no getfattr.
+  if (out.some((e) => e.type === 'directory')) {
+    const opaque = await opaqueDirectories(upper);
+    for (const e of out) if (e.type === 'directory' && opaque.has(e.hostPath)) e.opaque = true;
+  }
   return out;
 }
 
