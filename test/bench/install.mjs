@@ -121,6 +121,9 @@ const beforeDeploy = (r) => r.total - (r.timings.deploy ?? 0);
 console.log(`\ncompose onto the 9k base: ${fmt(composeSmall)}; onto the 10x base: ${fmt(composeBig)}; ratio ${(composeBig / composeSmall).toFixed(2)} (goal ≈ 1)`);
 console.log(`whole install, 9k base: ${fmt(totalSmall)}; 10x base: ${fmt(median(results.big.map((r) => r.total)))}`);
 console.log(`  phases (last run): ${JSON.stringify(results.small.at(-1).timings)}`);
+// Per run, to tell a slow phase from time outside the phases (locks, start-up, clean-up) and from a noisy neighbour.
+const phaseSum = (r) => Object.values(r.timings).reduce((a, b) => a + b, 0);
+console.log(`  runs, 9k base (total / sum of phases / deploy): ${results.small.map((r) => `${r.total.toFixed(0)}/${phaseSum(r).toFixed(0)}/${(r.timings.deploy ?? 0).toFixed(0)}`).join(' ')}; naive: ${results.naive.map((n) => n.toFixed(0)).join(' ')}`);
 console.log(`naive recipe (dpkg-deb -x + ostree commit --tree=dir + deploy): ${fmt(median(results.naive))}`);
 console.log(`apt-get install of the same files in a mutable chroot (a copy of the base): ${fmt(median(results.apt))}; dpkg -i alone: ${fmt(median(results.dpkg))}`);
 console.log(`ratio whole install/naive ${pairs((r, i) => r.total / results.naive[i]).toFixed(2)} (goal ≤ 1.2)`);
