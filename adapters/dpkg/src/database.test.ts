@@ -235,6 +235,26 @@ describe('taking files over from a base package', () => {
   });
 });
 
+describe('a package the status file still lists', () => {
+  it('replaces its paragraph, even out of dpkg\'s order, and puts a new package where dpkg would', async () => {
+    // tool-gz removed with its configuration kept, recorded after libc6 (not where dpkg would sort it).
+    const leftover = 'Package: tool-gz\nStatus: deinstall ok config-files\nPriority: optional\nSection: misc\nInstalled-Size: 1\nMaintainer: Test <test@example.org>\nArchitecture: amd64\nVersion: 0.8\nConffiles:\n /etc/tool/tool.cfg 0123456789abcdef0123456789abcdef\nDescription: old tool\n\n';
+    const treeC = join(dir, 'treeC');
+    const admin = join(treeC, 'var/lib/dpkg');
+    await makeAdminDir(admin, MINIMAL_STATUS + leftover);
+    const tree = new DirectoryTree(treeC);
+    const database = await dpkgBackend.openDatabase(tree, '/var/lib/dpkg');
+    const added = [pkgs[2]!, pkgs[4]!].map((p) => ({ package: p, entries: [] as PackageEntry[], takenOver: new Map<string, string[]>() }));
+    for (const a of added) a.entries = await entriesOf(a.package);
+    await applyLayerFiles(treeC, await dpkgBackend.writeDatabase({ tree, database, added }));
+    const status = await readFile(join(admin, 'status'), 'utf8');
+    expect(status.match(/^Package: /gm)).toHaveLength(4);
+    expect(status.match(/^Package: .*/gm)).toEqual(['Package: base-files', 'Package: libc6', 'Package: meta-dirs', 'Package: tool-gz']);
+    const query = await run('dpkg-query', [`--admindir=${admin}`, '-W', '-f', '${Package} ${Version} ${db:Status-Abbrev}\n']);
+    expect(query.stdout.trim().split('\n').map((l) => l.trim()).sort()).toEqual(['base-files 12.4+deb12u5 ii', 'libc6 2.36-9+deb12u7 ii', 'meta-dirs 5 ii', 'tool-gz 0.9~beta1 ii']);
+  });
+});
+
 describe('reading a database', () => {
   it('finds the database through a /var/lib/dpkg symlink and lists its packages and owners', async () => {
     const root = join(dir, 'legacy');
