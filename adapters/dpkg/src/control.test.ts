@@ -44,3 +44,19 @@ describe('parseParagraphs', () => {
     expect(ms).toBeLessThan(500);
   });
 });
+
+describe('Paragraph field names', () => {
+  it('finds fields in any case as names come and go', () => {
+    const [p] = parseParagraphs('Package: a\nVersion: 1\n');
+    expect(p!.get('PACKAGE')).toBe('a');
+    expect(p!.get('multi-arch')).toBeUndefined();
+    p!.set('Multi-Arch', 'same');
+    expect(p!.get('multi-arch')).toBe('same');
+    p!.set('MULTI-ARCH', 'foreign');
+    expect([...p!.fields.keys()]).toEqual(['Package', 'Version', 'Multi-Arch']);
+    expect(p!.get('Multi-arch')).toBe('foreign');
+    p!.delete('multi-ARCH');
+    expect(p!.get('multi-arch')).toBeUndefined();
+    expect(p!.has('version')).toBe(true);
+  });
+});

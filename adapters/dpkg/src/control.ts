@@ -10,11 +10,21 @@ export class Paragraph {
   /** The paragraph's exact text (without the separating blank line), when it was parsed from a file. */
   raw?: string;
 
+  /** Lower-cased name → name as written; built on the first lookup that misses, dropped when a name comes or goes. */
+  private byLowerName?: Map<string, string>;
+
   private key(name: string): string | undefined {
     if (this.fields.has(name)) return name;
-    const lower = name.toLowerCase();
-    for (const k of this.fields.keys()) if (k.toLowerCase() === lower) return k;
-    return undefined;
+    // Asking for a field a paragraph lacks is common (Multi-Arch, Essential on every status record): one map lookup,
+    // not a lower-casing of every name.
+    if (!this.byLowerName) {
+      this.byLowerName = new Map();
+      for (const k of this.fields.keys()) {
+        const lower = k.toLowerCase();
+        if (!this.byLowerName.has(lower)) this.byLowerName.set(lower, k);
+      }
+    }
+    return this.byLowerName.get(name.toLowerCase());
   }
 
   /** The value of a field; multi-line values keep their "\n " continuation lines. */
@@ -29,14 +39,16 @@ export class Paragraph {
 
   /** Sets a field, keeping its place when it exists already. */
   set(name: string, value: string): void {
-    const k = this.key(name) ?? name;
-    this.fields.set(k, value);
+    const k = this.key(name);
+    if (k === undefined) this.byLowerName = undefined;
+    this.fields.set(k ?? name, value);
     this.raw = undefined;
   }
 
   delete(name: string): void {
     const k = this.key(name);
     if (k !== undefined) this.fields.delete(k);
+    this.byLowerName = undefined;
     this.raw = undefined;
   }
 
