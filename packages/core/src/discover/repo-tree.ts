@@ -32,6 +32,7 @@ export class RepoTree implements TreeReader {
 
   constructor(readonly repo: OstreeRepo, readonly commit: string) {
     this.objects = repo.objects();
+    if (!this.objects) this.listDirectory = (dir) => this.listThroughOstree(dir);
   }
 
   get description(): string {
@@ -130,8 +131,14 @@ export class RepoTree implements TreeReader {
     return (await this.ls(path))?.stat ?? null;
   }
 
-  /** One `ostree ls` of `dir`; its children's answers (symlink targets included) serve later lookups too. */
-  async listDirectory(dir: string): Promise<Map<string, TreeStat>> {
+  /**
+   * One `ostree ls` of `dir`; its children's answers (symlink targets included) serve later lookups too. Offered only
+   * where a single lookup costs a process: in a bare repo each lookup is a map search, and listing a directory to
+   * learn one entry would stat every sibling's object.
+   */
+  readonly listDirectory?: (dir: string) => Promise<Map<string, TreeStat>>;
+
+  private async listThroughOstree(dir: string): Promise<Map<string, TreeStat>> {
     const local = this.local(dir);
     const children = new Map<string, TreeStat>();
     if (local) {
@@ -139,16 +146,6 @@ export class RepoTree implements TreeReader {
         const st = await local.tree.lstat(`${local.rest === '/' ? '' : local.rest}/${name}`);
         if (st) children.set(name, st);
       }
-      return children;
-    }
-    if (this.objects) {
-      const node = this.node(dir);
-      if (node?.kind !== 'directory') throw new ToolError(`ostree ls failed: ${dir} is not a directory of ${this.description}`);
-      const tree = this.objects.dirtree(node.dir.tree);
-      const prefix = dir === '/' ? '/' : `${dir}/`;
-      const names = [...tree.files.keys(), ...tree.dirs.keys()];
-      const listed = await Promise.all(names.map((name) => this.ls(prefix + name)));
-      listed.forEach((l, i) => l && children.set(names[i]!, l.stat));
       return children;
     }
     let out: string;
