@@ -5,21 +5,36 @@
  */
 
 export class Paragraph {
-  /** Fields in file order, keyed by the name as written. */
-  readonly fields = new Map<string, string>();
+  private fieldMap?: Map<string, string>;
   /** The paragraph's exact text (without the separating blank line), when it was parsed from a file. */
   raw?: string;
+  /**
+   * Read lazily ({@link parseParagraphs} with `indexed`): the values of the indexed fields (lower-cased name →
+   * value; absent: the paragraph lacks it); every other question parses {@link raw} first.
+   */
+  private indexed?: Map<string, string>;
 
   /** Lower-cased name → name as written; built on the first lookup that misses, dropped when a name comes or goes. */
   private byLowerName?: Map<string, string>;
 
+  /** Fields in file order, keyed by the name as written. */
+  get fields(): Map<string, string> {
+    if (!this.fieldMap) {
+      // Lazily read text was checked whole when it was scanned: it parses.
+      this.fieldMap = this.raw === undefined ? new Map() : (parseParagraphs(this.raw)[0]?.fields ?? new Map());
+      this.indexed = undefined;
+    }
+    return this.fieldMap;
+  }
+
   private key(name: string): string | undefined {
-    if (this.fields.has(name)) return name;
+    const fields = this.fields;
+    if (fields.has(name)) return name;
     // Asking for a field a paragraph lacks is common (Multi-Arch, Essential on every status record): one map lookup,
     // not a lower-casing of every name.
     if (!this.byLowerName) {
       this.byLowerName = new Map();
-      for (const k of this.fields.keys()) {
+      for (const k of fields.keys()) {
         const lower = k.toLowerCase();
         if (!this.byLowerName.has(lower)) this.byLowerName.set(lower, k);
       }
@@ -29,12 +44,18 @@ export class Paragraph {
 
   /** The value of a field; multi-line values keep their "\n " continuation lines. */
   get(name: string): string | undefined {
+    if (this.indexed) {
+      const lower = lowerName(name);
+      if (this.indexedNames!.has(lower)) return this.indexed.get(lower);
+    }
     const k = this.key(name);
     return k === undefined ? undefined : this.fields.get(k);
   }
 
+  private indexedNames?: ReadonlySet<string>;
+
   has(name: string): boolean {
-    return this.key(name) !== undefined;
+    return this.get(name) !== undefined;
   }
 
   /** Sets a field, keeping its place when it exists already. */
@@ -57,6 +78,27 @@ export class Paragraph {
     for (const [k, v] of this.fields) p.fields.set(k, v);
     return p;
   }
+
+  /** A paragraph of `raw` whose `indexed` fields are known already (the rest is parsed on demand). */
+  static lazy(raw: string, names: ReadonlySet<string>, values: Map<string, string>): Paragraph {
+    const p = new Paragraph();
+    p.raw = raw;
+    p.indexedNames = names;
+    p.indexed = values;
+    return p;
+  }
+}
+
+const LOWER_NAMES = new Map<string, string>();
+
+/** `name` lower-cased, remembered: the same few names are asked for thousands of times. */
+function lowerName(name: string): string {
+  let lower = LOWER_NAMES.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    if (LOWER_NAMES.size < 256) LOWER_NAMES.set(name, lower);
+  }
+  return lower;
 }
 
 export class ControlSyntaxError extends Error {}
@@ -65,10 +107,14 @@ export class ControlSyntaxError extends Error {}
  * Parses deb822 text in one pass. Comment lines ("#…") are skipped; blank lines separate paragraphs.
  * Throws {@link ControlSyntaxError} (with the line number) on a line that is neither a field nor a continuation.
  */
-export function parseParagraphs(input: string): Paragraph[] {
+export function parseParagraphs(input: string, options: { indexed?: ReadonlySet<string> } = {}): Paragraph[] {
   const text = input.includes('\r') ? input.replace(/\r\n?/g, '\n') : input;
+  const { indexed } = options;
   const out: Paragraph[] = [];
   let current: Paragraph | null = null;
+  // Lazily: the values of the indexed fields only; a paragraph's other fields are parsed from its text when asked for.
+  let values = new Map<string, string>();
+  let fieldLower = '';
   let lowerNames = new Set<string>();
   // The open field's value is one slice of the text, taken when the field ends: no per-line concatenation.
   let field: string | null = null;
@@ -79,15 +125,26 @@ export function parseParagraphs(input: string): Paragraph[] {
   let paraStart = 0;
   let lineNo = 0;
   const closeField = () => {
-    if (current && field !== null) current.fields.set(field, text.slice(valueStart, valueEnd).trimEnd());
+    if (current && field !== null) {
+      if (!indexed) current.fields.set(field, text.slice(valueStart, valueEnd).trimEnd());
+      else if (indexed.has(fieldLower)) values.set(fieldLower, text.slice(valueStart, valueEnd).trimEnd());
+    }
     interrupted = field ?? interrupted;
     field = null;
   };
   const finish = (end: number) => {
     closeField();
     if (current) {
-      current.raw = text.slice(paraStart, end).replace(/\n+$/, '');
-      out.push(current);
+      let rawEnd = end;
+      while (rawEnd > paraStart && text.charCodeAt(rawEnd - 1) === 10) rawEnd--;
+      const raw = text.slice(paraStart, rawEnd);
+      if (indexed) {
+        out.push(Paragraph.lazy(raw, indexed, values));
+        values = new Map();
+      } else {
+        current.raw = raw;
+        out.push(current);
+      }
     }
     current = null;
     interrupted = null;
@@ -103,7 +160,14 @@ export function parseParagraphs(input: string): Paragraph[] {
       while (i < nl && (text.charCodeAt(i) === 32 || text.charCodeAt(i) === 9)) i++;
       if (i === nl) finish(pos);
       else if (field !== null) valueEnd = nl;
-      else if (current && interrupted !== null) current.fields.set(interrupted, current.fields.get(interrupted) + '\n' + text.slice(pos, nl).trimEnd());
+      else if (current && interrupted !== null) {
+        const line = '\n' + text.slice(pos, nl).trimEnd();
+        if (!indexed) current.fields.set(interrupted, current.fields.get(interrupted) + line);
+        else {
+          const lower = (interrupted as string).toLowerCase();
+          if (values.has(lower)) values.set(lower, values.get(lower) + line);
+        }
+      }
       else throw new ControlSyntaxError(`line ${lineNo}: continuation line outside a field`);
     } else if (nl === pos) {
       finish(pos);
@@ -125,6 +189,7 @@ export function parseParagraphs(input: string): Paragraph[] {
         paraStart = pos;
       }
       field = name;
+      fieldLower = lower;
       valueStart = colon + 1;
       while (valueStart < nl && (text.charCodeAt(valueStart) === 32 || text.charCodeAt(valueStart) === 9)) valueStart++;
       valueEnd = nl;

@@ -143,6 +143,13 @@ export class DpkgDatabase implements InstalledDatabase {
   }
 }
 
+/**
+ * The fields every status record is asked for (what is installed, under which info/ name): read in the one pass over
+ * `status`; the rest of a paragraph (relations, descriptions) only when something asks, as the solver does. A base
+ * with thousands of packages costs a scan, not thousands of field maps.
+ */
+const STATUS_INDEX: ReadonlySet<string> = new Set(['package', 'status', 'version', 'architecture', 'multi-arch']);
+
 /** Reads `status` in one pass. Throws {@link SystemStateError} when it is missing or unparsable. */
 export async function openDatabase(tree: TreeReader, location: string): Promise<DpkgDatabase> {
   const statusPath = `${location}/status`;
@@ -153,7 +160,7 @@ export async function openDatabase(tree: TreeReader, location: string): Promise<
     throw new SystemStateError(`${tree.description}: cannot read the dpkg status file ${statusPath} (${(err as Error).message})`, { cause: err });
   }
   try {
-    return new DpkgDatabase(tree, location, parseParagraphs(text));
+    return new DpkgDatabase(tree, location, parseParagraphs(text, { indexed: STATUS_INDEX }));
   } catch (err) {
     if (err instanceof ControlSyntaxError) {
       throw new SystemStateError(`${tree.description}: ${statusPath} is corrupt (${err.message}); restore it from status-old`);

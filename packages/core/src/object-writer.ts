@@ -23,7 +23,7 @@ import { parseIni } from './discover/ini.js';
 import { PackageFormatError } from './errors.js';
 import type { DirMeta, LayerSink } from './import/layer-tar.js';
 import { ancestors, parentPath } from './paths.js';
-import type { DirRef } from './repo-objects.js';
+import type { DirRef, ElementArray } from './repo-objects.js';
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -293,48 +293,66 @@ export class ObjectStore {
   }
 }
 
-/**
- * A dirtree `(a(say)a(sayay))`: files and subdirectories, each sorted by name bytewise. Serialised straight into one
- * buffer per array: a database directory holds thousands of entries, and a tuple of buffers each took 6 ms for 4,000.
- */
+/** A dirtree `(a(say)a(sayay))`: files and subdirectories, each sorted by name bytewise. */
 export function dirtreeBytes(files: ReadonlyMap<string, string>, dirs: ReadonlyMap<string, DirRef>): Buffer {
-  const fileNames = sortedNames(files.keys());
-  const dirNames = sortedNames(dirs.keys());
-  const fileArray = checksumEntries(fileNames, (name) => [files.get(name)!]);
-  const dirArray = checksumEntries(dirNames, (name) => [dirs.get(name)!.tree, dirs.get(name)!.meta]);
-  return tuple([member(fileArray), member(dirArray)]);
+  const fileArray = new ElementArrayWriter();
+  for (const name of sortedNames(files.keys())) fileArray.add(Buffer.from(name), [files.get(name)!]);
+  const dirArray = new ElementArrayWriter();
+  for (const name of sortedNames(dirs.keys())) dirArray.add(Buffer.from(name), [dirs.get(name)!.tree, dirs.get(name)!.meta]);
+  return dirtreeOfArrays(fileArray.bytes(), dirArray.bytes());
+}
+
+/** A dirtree of its two serialised arrays (files, then subdirectories). */
+export function dirtreeOfArrays(files: Buffer, dirs: Buffer): Buffer {
+  return tuple([member(files), member(dirs)]);
 }
 
 /**
- * An array of `(s ay…)` tuples, each a name and 32-byte checksums: per element the name and its NUL, the checksums,
- * then the end offsets of every member but the last, in reverse; after the elements, each element's end offset.
+ * Builds a GVariant array of `(s ay…)` tuples (a name and 32-byte checksums, as dirtrees hold) from new elements and
+ * runs of another array's elements copied as they are: an element's framing offsets are relative to its own start
+ * and sized by its own length, so its bytes mean the same anywhere. Only the array's offset table is new.
  */
-function checksumEntries(names: string[], checksums: (name: string) => string[]): Buffer {
-  if (names.length === 0) return Buffer.alloc(0);
-  const encoded = names.map((name) => Buffer.from(name, 'utf8'));
-  const sums = names.map(checksums);
-  const sizes = encoded.map((name, i) => {
-    const body = name.length + 1 + 32 * sums[i]!.length;
-    return body + offsetWidth(body, sums[i]!.length) * sums[i]!.length;
-  });
-  const total = sizes.reduce((a, b) => a + b, 0);
-  const width = offsetWidth(total, names.length);
-  const out = Buffer.alloc(total + width * names.length);
-  let at = 0;
-  encoded.forEach((name, i) => {
-    const start = at;
-    const k = sums[i]!.length;
-    at += name.copy(out, at);
-    out[at++] = 0;
-    for (const sum of sums[i]!) at += out.write(sum, at, 32, 'hex');
-    const w = offsetWidth(name.length + 1 + 32 * k, k);
-    // Offsets of the name's end and each checksum's end but the last, stored last member first.
-    for (let m = k - 1; m >= 0; m--) at = writeOffset(out, at, name.length + 1 + 32 * m, w);
-    if (at - start !== sizes[i]) throw new Error('dirtree serialisation: element size mismatch');
-  });
-  let end = 0;
-  for (const size of sizes) at = writeOffset(out, at, (end += size), width);
-  return out;
+export class ElementArrayWriter {
+  private readonly parts: Buffer[] = [];
+  private readonly ends: number[] = [];
+  private size = 0;
+
+  /** A new element: the name, its NUL, the checksums, then the end offsets of every member but the last, in reverse. */
+  add(name: Buffer, checksums: string[]): void {
+    const k = checksums.length;
+    const body = name.length + 1 + 32 * k;
+    const width = offsetWidth(body, k);
+    const out = Buffer.alloc(body + width * k);
+    name.copy(out, 0);
+    let at = name.length + 1;
+    for (const sum of checksums) at += out.write(sum, at, 32, 'hex');
+    for (let m = k - 1; m >= 0; m--) at = writeOffset(out, at, name.length + 1 + 32 * m, width);
+    this.push(out, [out.length]);
+  }
+
+  /** Elements [from, to) of `array`, copied in one piece. */
+  copy(array: ElementArray, from: number, to: number): void {
+    if (from >= to) return;
+    const base = array.start(from);
+    const ends: number[] = [];
+    for (let i = from; i < to; i++) ends.push(array.end(i) - base);
+    this.push(array.bytes.subarray(base, array.end(to - 1)), ends);
+  }
+
+  private push(bytes: Buffer, ends: number[]): void {
+    for (const end of ends) this.ends.push(this.size + end);
+    this.parts.push(bytes);
+    this.size += bytes.length;
+  }
+
+  bytes(): Buffer {
+    if (this.ends.length === 0) return Buffer.alloc(0);
+    const width = offsetWidth(this.size, this.ends.length);
+    const table = Buffer.alloc(width * this.ends.length);
+    let at = 0;
+    for (const end of this.ends) at = writeOffset(table, at, end, width);
+    return Buffer.concat([...this.parts, table]);
+  }
 }
 
 function writeOffset(out: Buffer, at: number, value: number, width: number): number {

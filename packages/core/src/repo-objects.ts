@@ -16,10 +16,128 @@ import { join } from 'node:path';
 import { parseIni } from './discover/ini.js';
 import type { TreeStat } from './tree.js';
 
-/** A dirtree: the files (name → content checksum) and subdirectories (name → dirtree and dirmeta checksums). */
-export interface DirTree {
-  files: Map<string, string>;
-  dirs: Map<string, DirRef>;
+/**
+ * A dirtree `(a(say)a(sayay))`, read where it lies in its object's bytes: a name is found by binary search over the
+ * sorted entries (ostree sorts them bytewise), and the whole maps are decoded only for a caller that walks them. A
+ * package database directory holds thousands of entries, and a lookup or an added file should not decode them all.
+ */
+export class DirTree {
+  readonly fileEntries: ElementArray;
+  readonly dirEntries: ElementArray;
+  private fileMap?: Map<string, string>;
+  private dirMap?: Map<string, DirRef>;
+
+  constructor(buf: Buffer) {
+    const [files, dirs] = tupleMembers(buf, [V, V]);
+    this.fileEntries = new ElementArray(files!);
+    this.dirEntries = new ElementArray(dirs!);
+  }
+
+  /** Name → content checksum, every file (decoded on first use). */
+  get files(): Map<string, string> {
+    if (!this.fileMap) {
+      const map = (this.fileMap = new Map<string, string>());
+      for (let i = 0; i < this.fileEntries.length; i++) map.set(this.fileEntries.name(i), this.fileEntries.checksum(i, 0));
+    }
+    return this.fileMap;
+  }
+
+  /** Name → dirtree and dirmeta checksums, every subdirectory (decoded on first use). */
+  get dirs(): Map<string, DirRef> {
+    if (!this.dirMap) {
+      const map = (this.dirMap = new Map<string, DirRef>());
+      for (let i = 0; i < this.dirEntries.length; i++) map.set(this.dirEntries.name(i), { tree: this.dirEntries.checksum(i, 0), meta: this.dirEntries.checksum(i, 1) });
+    }
+    return this.dirMap;
+  }
+
+  /** The content checksum of file `name`, or undefined. */
+  file(name: string): string | undefined {
+    if (this.fileMap) return this.fileMap.get(name);
+    const i = this.fileEntries.find(Buffer.from(name));
+    return i < 0 ? undefined : this.fileEntries.checksum(i, 0);
+  }
+
+  /** Subdirectory `name`, or undefined. */
+  dir(name: string): DirRef | undefined {
+    if (this.dirMap) return this.dirMap.get(name);
+    const i = this.dirEntries.find(Buffer.from(name));
+    return i < 0 ? undefined : { tree: this.dirEntries.checksum(i, 0), meta: this.dirEntries.checksum(i, 1) };
+  }
+}
+
+/**
+ * A GVariant array of `(s ay…)` tuples (a name and 32-byte checksums), elements read in place: element i ends where
+ * the offset table after the elements says; a name runs to its NUL, the checksums follow it.
+ */
+export class ElementArray {
+  readonly length: number;
+  private readonly width: number;
+  private readonly table: number;
+
+  constructor(readonly bytes: Buffer) {
+    if (bytes.length === 0) {
+      this.length = this.width = this.table = 0;
+      return;
+    }
+    this.width = offsetSize(bytes.length);
+    this.table = readOffset(bytes, bytes.length - this.width, this.width);
+    const count = (bytes.length - this.table) / this.width;
+    if (!Number.isInteger(count) || this.table > bytes.length) throw new Error('malformed GVariant array');
+    this.length = count;
+  }
+
+  /** Where element i starts and ends in {@link bytes}. */
+  start(i: number): number {
+    return i === 0 ? 0 : this.end(i - 1);
+  }
+
+  end(i: number): number {
+    const end = readOffset(this.bytes, this.table + i * this.width, this.width);
+    if (end > this.table) throw new Error('malformed GVariant array');
+    return end;
+  }
+
+  private nameEnd(i: number): number {
+    const nul = this.bytes.indexOf(0, this.start(i));
+    if (nul < 0 || nul >= this.end(i)) throw new Error('malformed dirtree entry');
+    return nul;
+  }
+
+  name(i: number): string {
+    return this.bytes.toString('utf8', this.start(i), this.nameEnd(i));
+  }
+
+  /** Checksum k of element i (hex). */
+  checksum(i: number, k: number): string {
+    const at = this.nameEnd(i) + 1 + 32 * k;
+    if (at + 32 > this.end(i)) throw new Error('malformed checksum in an OSTree object');
+    return this.bytes.toString('hex', at, at + 32);
+  }
+
+  /** The first element whose name is not below `name` (bytewise), or {@link length}. */
+  lowerBound(name: Buffer): number {
+    let lo = 0;
+    let hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      // The element's name against `name`: below it, the answer lies after mid.
+      if (this.bytes.compare(name, 0, name.length, this.start(mid), this.nameEnd(mid)) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Whether element i is named `name`. */
+  named(i: number, name: Buffer): boolean {
+    return i < this.length && this.bytes.compare(name, 0, name.length, this.start(i), this.nameEnd(i)) === 0;
+  }
+
+  /** The element named `name`, or -1. */
+  find(name: Buffer): number {
+    const i = this.lowerBound(name);
+    return this.named(i, name) ? i : -1;
+  }
 }
 
 export interface DirRef {
@@ -70,7 +188,7 @@ export class ObjectReader {
 
   dirtree(checksum: string): DirTree {
     let found = this.trees.get(checksum);
-    if (!found) this.trees.set(checksum, (found = parseDirTree(readFileSync(this.objectPath(checksum, 'dirtree')))));
+    if (!found) this.trees.set(checksum, (found = new DirTree(readFileSync(this.objectPath(checksum, 'dirtree')))));
     return found;
   }
 
@@ -96,12 +214,12 @@ export class ObjectReader {
     for (let i = 0; i < names.length; i++) {
       const tree = this.dirtree(dir.tree);
       const name = names[i]!;
-      const sub = tree.dirs.get(name);
+      const sub = tree.dir(name);
       if (sub) {
         dir = sub;
         continue;
       }
-      const file = tree.files.get(name);
+      const file = tree.file(name);
       return file !== undefined && i === names.length - 1 ? { kind: 'file', checksum: file } : null;
     }
     return { kind: 'directory', dir };
@@ -232,51 +350,12 @@ function tupleMembers(buf: Buffer, shape: Array<{ size: number; align: number }>
   return out;
 }
 
-/** The elements of an array of variable-size elements: their end offsets follow them. */
-function arrayElements(buf: Buffer, align: number): Buffer[] {
-  if (buf.length === 0) return [];
-  const width = offsetSize(buf.length);
-  const tableStart = readOffset(buf, buf.length - width, width);
-  const count = (buf.length - tableStart) / width;
-  if (!Number.isInteger(count) || tableStart > buf.length) throw new Error('malformed GVariant array');
-  const out: Buffer[] = [];
-  let pos = 0;
-  for (let i = 0; i < count; i++) {
-    const end = readOffset(buf, tableStart + i * width, width);
-    pos = Math.ceil(pos / align) * align;
-    if (end < pos || end > tableStart) throw new Error('malformed GVariant array');
-    out.push(buf.subarray(pos, end));
-    pos = end;
-  }
-  return out;
-}
-
-/** A GVariant string: its bytes up to the terminating NUL. */
-function gstring(buf: Buffer): string {
-  return buf.toString('utf8', 0, buf.length > 0 && buf[buf.length - 1] === 0 ? buf.length - 1 : buf.length);
-}
-
 function checksumHex(buf: Buffer): string {
   if (buf.length !== 32) throw new Error('malformed checksum in an OSTree object');
   return buf.toString('hex');
 }
 
 const V = { size: 0, align: 1 };
-
-/** dirtree `(a(say)a(sayay))`. */
-export function parseDirTree(buf: Buffer): DirTree {
-  const [files, dirs] = tupleMembers(buf, [V, V]);
-  const out: DirTree = { files: new Map(), dirs: new Map() };
-  for (const element of arrayElements(files!, 1)) {
-    const [name, checksum] = tupleMembers(element, [V, V]);
-    out.files.set(gstring(name!), checksumHex(checksum!));
-  }
-  for (const element of arrayElements(dirs!, 1)) {
-    const [name, tree, meta] = tupleMembers(element, [V, V, V]);
-    out.dirs.set(gstring(name!), { tree: checksumHex(tree!), meta: checksumHex(meta!) });
-  }
-  return out;
-}
 
 /** commit `(a{sv}aya(say)sstayay)`: the last two members are the root dirtree and dirmeta checksums. */
 export function parseCommitRoot(buf: Buffer): DirRef {
