@@ -18,7 +18,7 @@ import { ResolutionError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
 import { fetchAll } from './fetch/index.js';
 import { readAccounts } from './import/accounts.js';
-import { importPackage } from './import/importer.js';
+import { importAll } from './import/importer.js';
 import { openPackageFor } from './import/open-package.js';
 import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
@@ -184,13 +184,10 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     begin('import');
     const placer = new PathPlacer(tree);
     const accounts = await readAccounts(tree);
-    // Imports mostly wait on child processes (decompressors, ostree), so a few run side by side; layer order stays
-    // the request's order.
-    const imported = await mapBounded(fresh, IMPORT_CONCURRENCY, async (pkg) => {
-      const started = Date.now();
-      const one = await importPackage({ backend, repo, placer, accounts, refs }, pkg);
-      say(`${one.cached ? 'cached ' : 'imported'} ${pkg.id.name} ${pkg.id.version} (${pkg.id.arch}), ${one.placed.length} entries, ${Date.now() - started} ms`);
-      return one;
+    // A few side by side, layer order the request's order, cache refs moved together once all are on disk.
+    const imported = await importAll({ backend, repo, placer, accounts, refs }, fresh, (one, ms) => {
+      const { id } = one.package;
+      say(`${one.cached ? 'cached ' : 'imported'} ${id.name} ${id.version} (${id.arch}), ${one.placed.length} entries, ${ms} ms`);
     });
     for (const one of imported) {
       const name = one.package.id.name;

@@ -13,7 +13,6 @@ import type { InstalledDatabase, PackageFile, PackageId } from './backend.js';
 import { checkConflicts } from './compose/conflicts.js';
 import { importedDirectories, importedLayerBytes } from './compose/final-layer.js';
 import { composeLayered } from './compose/layered.js';
-import { mapBounded } from './concurrency.js';
 import { deployCommit, originLayerState } from './deploy/deploy.js';
 import { derivedCachePath, RepoTree } from './discover/repo-tree.js';
 import type { LayerState } from './discover/sysroot.js';
@@ -22,7 +21,7 @@ import { SystemStateError } from './errors.js';
 import { faultPoint } from './fault.js';
 import { fetchAll } from './fetch/index.js';
 import { readAccounts } from './import/accounts.js';
-import { importPackage } from './import/importer.js';
+import { importAll } from './import/importer.js';
 import { PathPlacer } from './import/placement.js';
 import { detectPlugin, type FormatPlugin } from './plugin.js';
 import { RefLedger } from './ref-ledger.js';
@@ -250,10 +249,9 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
 
   const placer = new PathPlacer(base);
   const accounts = await readAccounts(base);
-  const imported = await mapBounded(packages, 3, async (pkg) => {
-    const one = await importPackage({ backend, repo, placer, accounts, refs: input.refs }, pkg);
-    say(`${one.cached ? 'cached ' : 'imported'} ${pkg.id.name} ${pkg.id.version} (${pkg.id.arch})`);
-    return one;
+  const imported = await importAll({ backend, repo, placer, accounts, refs: input.refs }, packages, (one) => {
+    const { id } = one.package;
+    say(`${one.cached ? 'cached ' : 'imported'} ${id.name} ${id.version} (${id.arch})`);
   });
   lap('import');
   const takeovers = await checkConflicts({ backend, tree: base, database: baseDatabase, placer }, imported);

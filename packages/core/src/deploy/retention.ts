@@ -66,8 +66,8 @@ export async function dropUnusedRefs(sysroot: Sysroot): Promise<RetentionReport>
   const repo = sysroot.repo;
   const bases = new Set<string>();
   const layers = new Set<string>();
-  for (const d of await sysroot.deployments()) {
-    const state = await readLayerState(new DirectoryTree(d.dir));
+  for (const dir of await sysroot.deploymentDirs()) {
+    const state = await readLayerState(new DirectoryTree(dir));
     if (!state) continue;
     bases.add(state.baseCommit);
     for (const c of state.scriptLayers ?? []) layers.add(c);

@@ -3,7 +3,7 @@
  */
 import { run } from '../run.js';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PackageId } from '../backend.js';
 import { SystemStateError } from '../errors.js';
@@ -123,6 +123,24 @@ export class Sysroot {
       });
     }
     return found;
+  }
+
+  /**
+   * The root directories of every deployment on disk (`ostree/deploy/<os>/deploy/<commit>.<serial>`), without a
+   * process: what retention needs to know which layers are still in use. `ostree admin deploy` removes the directories
+   * of the deployments it drops, so this is every live deployment (and, after an interrupted clean-up, perhaps one
+   * more: keeping its layers a while longer is the safe side).
+   */
+  async deploymentDirs(): Promise<string[]> {
+    const root = join(this.path, 'ostree/deploy');
+    const out: string[] = [];
+    for (const os of await readdir(root).catch(() => [] as string[])) {
+      const dir = join(root, os, 'deploy');
+      for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+        if (entry.isDirectory() && /^[0-9a-f]{64}\.\d+$/.test(entry.name)) out.push(join(dir, entry.name));
+      }
+    }
+    return out.sort();
   }
 
   /**

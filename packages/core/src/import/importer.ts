@@ -11,6 +11,7 @@ import type { RefLedger } from '../ref-ledger.js';
 import type { Accounts } from './accounts.js';
 import { fileSha256, layerRecordPath, makeRecord, reusableLayer } from './layer-record.js';
 import { writeLayer } from './write-layer.js';
+import { mapBounded } from '../concurrency.js';
 import { baseDirMeta, walkPayload, type PlacedEntry } from './payload-walk.js';
 import type { BaseFacts, PathPlacer } from './placement.js';
 
@@ -42,6 +43,11 @@ export interface ImportContext {
   accounts: Accounts;
   /** The transaction's refs, so that one that fails can put back the cache ref it created or moved. */
   refs?: RefLedger;
+  /**
+   * Takes the cache ref of a layer just written instead of moving it at once (see {@link importAll}: one flush of the
+   * file system for all of them).
+   */
+  publish?: (ref: string, commit: string) => void;
 }
 
 /** Imports one package, or reuses its cached layer when that was made from the same file onto an equivalent base. */
@@ -61,10 +67,34 @@ export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promi
   // The ref moves only when the commit completes; from then on a failing transaction must put it back.
   ctx.refs?.note(ref, cachedCommit);
   let walked!: Awaited<ReturnType<typeof walkPayload>>;
-  const commit = await writeLayer(ctx.repo, { dirMeta, subject, branch: ref, source: pkg.file }, async (layer) => {
+  const commit = await writeLayer(ctx.repo, { dirMeta, subject, branch: ctx.publish ? undefined : ref, source: pkg.file }, async (layer) => {
     walked = await walkPayload({ placer, accounts: ctx.accounts, layer }, pkg);
     const record = makeRecord(pkg, fileDigest, placer, facts, walked);
     await layer.file(recordPath, { mode: 0o644, uid: 0, gid: 0 }, Buffer.byteLength(record), record);
   });
+  ctx.publish?.(ref, commit);
   return { package: pkg, ref, commit, cached: false, entries: walked.entries, placed: walked.placed, tmpfiles: walked.tmpfiles };
 }
+
+/**
+ * Imports `packages` a few side by side (they mostly wait on decompressors), in their order, then flushes the file
+ * system once and moves the new layers' cache refs: a layer's objects are on disk before a ref names it, as ostree's
+ * own commit makes sure, with one flush for the set instead of one per layer. A failure moves no ref.
+ */
+export async function importAll(ctx: ImportContext, packages: readonly PackageFile[], each?: (one: ImportedPackage, ms: number) => void): Promise<ImportedPackage[]> {
+  const written: Array<[string, string]> = [];
+  const publish = (ref: string, commit: string) => void written.push([ref, commit]);
+  const imported = await mapBounded(packages, IMPORT_CONCURRENCY, async (pkg) => {
+    const started = Date.now();
+    const one = await importPackage({ ...ctx, publish }, pkg);
+    each?.(one, Date.now() - started);
+    return one;
+  });
+  if (written.length > 0) {
+    await ctx.repo.flush();
+    await Promise.all(written.map(([ref, commit]) => ctx.repo.setRef(ref, commit)));
+  }
+  return imported;
+}
+
+const IMPORT_CONCURRENCY = 3;
