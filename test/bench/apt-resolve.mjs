@@ -67,10 +67,10 @@ try {
   if (!readdirSync(join(aptDir, 'lists')).some((f) => f.includes('_bookworm_main_binary-amd64_Packages'))) {
     spawnSync('apt-get', [...aptArgs, '-q', 'update'], { stdio: 'inherit' });
   }
-  // The whole command as a user runs it: CLI start-up, discover, index loading, solving, printing the plan.
+  // The whole command as a user runs it (the bin through its shebang, with its node flags): CLI start-up, discover, index loading, solving, printing the plan.
   const cliRun = () => {
     const bin = join(import.meta.dirname, '../../packages/cli/bin/ostree-layer.js');
-    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, bin, 'install', '--dry-run', '--json', '--sysroot', sysroot.sysroot, '--os', sysroot.osName, '--cache-dir', shared, request], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const r = spawnSync('/usr/bin/time', ['-f', '%e %M', bin, 'install', '--dry-run', '--json', '--sysroot', sysroot.sysroot, '--os', sysroot.osName, '--cache-dir', shared, request], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (r.status !== 0) throw new Error(`ostree-layer install --dry-run failed: ${r.stderr}`);
     const [secs, kib] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
     return { ms: secs * 1000, rssKiB: kib, install: JSON.parse(r.stdout).install.length };
