@@ -1,9 +1,10 @@
 /**
  * dpkg's maintainer scripts for a layered install, planned for the engine's sandbox. The route is the one that gave
  * results identical to a real `dpkg -i` (DESIGN.md): `preinst install` of each new package over the tree without the
- * new payloads; then, with the payloads and a database that records them `unpacked`, the tree's own dpkg activates the
- * file triggers the new files match and runs `dpkg --configure --pending`, which configures every package in
- * dependency order and processes the triggers (ldconfig, man-db, ca-certificates…), writing the database itself.
+ * new payloads; then, with the payloads, a database that records them `unpacked` and the triggers the new files
+ * activate recorded as `dpkg-trigger --no-await` records them, the tree's own `dpkg --configure --pending` configures
+ * every package in dependency order and processes the triggers (ldconfig, man-db, ca-certificates…), writing the
+ * database itself.
  *
  * Inside the sandbox the relocated database is also at /var/lib/dpkg, where dpkg and every helper expect it, and
  * debconf's database lives under /usr (there is no writable /var to keep it in across transactions).
@@ -12,7 +13,7 @@ import type { LayerFile, ScriptPlan, ScriptStep, WriteDatabaseOptions } from '@o
 import { SCRIPT_DIR, SystemStateError } from '@ostree-layer/core';
 import { DebPackage } from './archive.js';
 import { DpkgDatabase, infoName, openDatabase, statusParagraph } from './database.js';
-import { declaredInterests, explicitActivations, recordedFileInterests, triggeredBy } from './triggers.js';
+import { declaredInterests, deferredActivations, explicitActivations, recordedFileInterests, triggeredBy } from './triggers.js';
 
 /** Where debconf keeps its answers in the tree; the sandbox shows it at /var/cache/debconf. */
 export const DEBCONF_DATABASE = '/usr/lib/sysimage/debconf';
@@ -47,7 +48,7 @@ export async function planScripts(options: WriteDatabaseOptions): Promise<Script
   const interests = [...(await recordedFileInterests(db)), ...debs.flatMap(declaredInterests)];
   const files: ScriptPlan['files'] = [];
   const beforePayload: ScriptStep[] = [];
-  const activations = new Map<string, Set<string>>();
+  const activations = new Set<string>();
   let configure = false;
 
   for (const layered of options.added) {
@@ -74,31 +75,14 @@ export async function planScripts(options: WriteDatabaseOptions): Promise<Script
       });
     }
     if (pkg.controlMembers.has('postinst') || pkg.controlMembers.has('config')) configure = true;
-    for (const path of triggeredBy(layered.entries, interests)) {
-      const set = activations.get(path) ?? new Set<string>();
-      set.add(pkg.id.name);
-      activations.set(path, set);
-    }
+    for (const path of triggeredBy(layered.entries, interests)) activations.add(path);
     // Explicit `activate` directives of the package's own triggers file.
-    for (const trigger of explicitActivations(pkg)) {
-      const set = activations.get(trigger) ?? new Set<string>();
-      set.add(pkg.id.name);
-      activations.set(trigger, set);
-    }
+    for (const trigger of explicitActivations(pkg)) activations.add(trigger);
   }
   if (beforePayload.length === 0 && !configure && activations.size === 0) return null;
 
   const afterPayload: ScriptStep[] = [];
   const env = { DEBIAN_FRONTEND: 'noninteractive', DEBCONF_NONINTERACTIVE_SEEN: 'true' };
-  if (activations.size > 0) {
-    // The tree's own dpkg-trigger records each activation; dpkg incorporates them on its next run, as after an unpack.
-    const lines = ['#!/bin/sh', 'set -e'];
-    for (const [trigger, by] of [...activations].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      lines.push(`dpkg-trigger --no-await --by-package=${shellWord([...by][0]!)} ${shellWord(trigger)}`);
-    }
-    files.push({ name: 'activate-triggers', content: lines.join('\n') + '\n', mode: 0o755 });
-    afterPayload.push({ label: 'dpkg-trigger (file triggers of the new files)', argv: ['/bin/sh', `${SCRIPT_DIR}/activate-triggers`], env });
-  }
   afterPayload.push({
     label: 'dpkg --configure --pending (the packages\' postinst configure and the triggers)',
     argv: ['dpkg', '--configure', '--pending'],
@@ -107,10 +91,17 @@ export async function planScripts(options: WriteDatabaseOptions): Promise<Script
   });
 
   const loc = db.location;
+  // The file triggers of the new files and the packages' own `activate` directives, recorded where dpkg-trigger
+  // would record them; `dpkg --configure --pending` incorporates them first thing.
+  const triggers = [...activations].sort();
+  const beforeConfigure = triggers.length === 0 ? [] : [
+    { path: `${loc}/triggers/Unincorp`, mode: 0o644, edit: (current: Buffer | null) => deferredActivations(current?.toString('utf8') ?? '', triggers) },
+  ];
   return {
     files,
     beforePayload,
     afterPayload,
+    beforeConfigure,
     binds: [
       { treePath: loc, sandboxPath: '/var/lib/dpkg' },
       { treePath: DEBCONF_DATABASE, sandboxPath: '/var/cache/debconf' },
@@ -119,8 +110,4 @@ export async function planScripts(options: WriteDatabaseOptions): Promise<Script
     discard: [`${loc}/lock`, `${loc}/lock-frontend`, `${loc}/triggers/Lock`, `${loc}/updates/`],
     perMachine: { paths: ['/usr/etc/ssh/ssh_host_*'], regenerate: SSH_HOST_KEYS_AT_BOOT },
   };
-}
-
-function shellWord(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
 }

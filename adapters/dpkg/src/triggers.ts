@@ -91,3 +91,19 @@ export async function triggerFiles(db: DpkgDatabase, packages: DebPackage[]): Pr
   }
   return out;
 }
+
+/**
+ * `triggers/Unincorp` with `triggers` activated without awaiting, as `dpkg-trigger --no-await` leaves it: one line per
+ * trigger, its name then the awaiting packages, "-" for none. An activation of a trigger already listed puts "-"
+ * first after the name, unless it is there; a new one is appended as "<trigger> -". dpkg incorporates the file on
+ * its next run (the configure step), marking the interested packages triggers-pending.
+ */
+export function deferredActivations(current: string, triggers: Iterable<string>): string {
+  const lines = current.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/));
+  for (const trigger of triggers) {
+    const line = lines.find((words) => words[0] === trigger);
+    if (!line) lines.push([trigger, '-']);
+    else if (!line.includes('-', 1)) line.splice(1, 0, '-');
+  }
+  return lines.map((words) => words.join(' ') + '\n').join('');
+}

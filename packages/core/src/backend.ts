@@ -215,6 +215,13 @@ export interface ScriptPlan {
    * `--configure --pending`, rpm `%post`, `%posttrans`, file triggers).
    */
   afterPayload: ScriptStep[];
+  /**
+   * Files the backend edits in the tree just before the configure steps, as a step run first would (dpkg's
+   * `triggers/Unincorp` with the activations of the new files: what `dpkg-trigger --no-await` writes, without a
+   * sandbox run per transaction). `edit` gets the file as the tree has it then (after the first pass), or null; the
+   * result is kept in the layer as the steps leave it.
+   */
+  beforeConfigure?: Array<{ path: string; mode: number; edit: (current: Buffer | null) => Buffer | string }>;
   /** A tree path shown at a second place inside the sandbox, writable (the relocated dpkg database at /var/lib/dpkg). */
   binds: Array<{ treePath: string; sandboxPath: string }>;
   /**

@@ -10,10 +10,10 @@
  */
 import { createHash } from 'node:crypto';
 import { copyFile, lstat, mkdir, readFile, rm, symlink, writeFile, chown, chmod } from 'node:fs/promises';
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LayerFile, ScriptPlan } from '../backend.js';
-import { ScriptError } from '../errors.js';
+import { ScriptError, SystemStateError } from '../errors.js';
 import type { Accounts } from '../import/accounts.js';
 import { DEFAULT_DIR, type DirMeta } from '../import/layer-tar.js';
 import { writeLayer } from '../import/write-layer.js';
@@ -94,6 +94,7 @@ export async function runScriptPhase(input: ScriptPhaseInput): Promise<ScriptPha
     }
     say(`running ${input.plan.afterPayload.length} configure step(s)`);
     const lowers = [dir('layers'), dir('u1'), ...lowersBelow];
+    await editBeforeConfigure(input.plan, dir('u2'), lowers);
     record(await runPass({ ...common, lowers, upper: dir('u2'), work: dir('w2'), steps: input.plan.afterPayload, logDir: dir('log/2') }));
 
     // Deletions are judged against the tree alone: what pass 1 made and pass 2 removed again is simply gone.
@@ -124,6 +125,32 @@ async function checkoutLayers(input: ScriptPhaseInput, dest: string): Promise<vo
   }
   const stacked = layers.length === 1 ? layers[0]! : await repo.commit({ trees: layers.map((ref) => ({ ref })), subject: 'ostree-layer: layers seen by maintainer scripts' });
   await repo.checkout(stacked, dest, { union: true });
+}
+
+/**
+ * Writes the plan's edits into the second pass's upper directory before it is mounted, where a step would have
+ * written them: each parent directory copied up with the owner and mode the lowers give it, as overlayfs does.
+ */
+async function editBeforeConfigure(plan: ScriptPlan, upper: string, lowers: string[]): Promise<void> {
+  for (const { path, mode, edit } of plan.beforeConfigure ?? []) {
+    const parents: string[] = [];
+    for (let d = dirname(path); d !== '/'; d = dirname(d)) parents.unshift(d);
+    for (const d of parents) {
+      const st = await lstatInLowers(lowers, d);
+      if (st && !st.isDirectory()) throw new SystemStateError(`${d}: not a directory in the tree; ${path} cannot be written for the maintainer scripts`);
+      try {
+        await mkdir(join(upper, d));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        continue;
+      }
+      await chmod(join(upper, d), st ? st.mode & 0o7777 : 0o755);
+      if (st) await chown(join(upper, d), st.uid, st.gid);
+    }
+    const current = await readInLowersRaw(lowers, path);
+    await writeFile(join(upper, path), edit(current));
+    await chmod(join(upper, path), mode);
+  }
 }
 
 /** The seed: mount points, sandbox-only files, a /var skeleton and the new packages' /var and /run content. */
@@ -251,6 +278,23 @@ async function existsInLowers(lowers: string[], path: string): Promise<boolean> 
     }
   }
   return false;
+}
+
+async function lstatInLowers(lowers: string[], path: string): Promise<Stats | null> {
+  for (const lower of lowers) {
+    const st = await lstat(join(lower, path)).catch(() => null);
+    if (st) return st;
+  }
+  return null;
+}
+
+/** The file at `path` in the topmost lower that has something there; null when that is not a file (a whiteout), or nothing is. */
+async function readInLowersRaw(lowers: string[], path: string): Promise<Buffer | null> {
+  for (const lower of lowers) {
+    const st = await lstat(join(lower, path)).catch(() => null);
+    if (st) return st.isFile() ? readFile(join(lower, path)) : null;
+  }
+  return null;
 }
 
 async function readInLowers(lowers: string[], path: string): Promise<string> {
