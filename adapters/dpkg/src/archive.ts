@@ -137,7 +137,7 @@ export async function openDeb(file: string): Promise<DebPackage> {
       if (m.name.startsWith('_')) continue; // dpkg ignores members starting with "_"
       const cc = memberCompression(m.name, 'control');
       if (cc && !control) {
-        control = await readControlTar(decompress(m.body, cc, file, m.name), file, m.name);
+        control = await readControlTar(decompress(m.body, cc, file, m.name, { size: m.size }), file, m.name);
         continue;
       }
       const dc = memberCompression(m.name, 'data');
@@ -293,7 +293,7 @@ async function* readPayload(pkg: DebPackage): AsyncGenerator<PayloadItem> {
     if (!data) throw new PackageFormatError(file, `${pkg.dataMember} disappeared: the file changed since it was opened`);
     // Names are read as bytes (latin1 is byte-for-byte) and then checked to be UTF-8, never replaced by U+FFFD.
     const extract = tar.extract({ filenameEncoding: 'latin1' } as Parameters<typeof tar.extract>[0]);
-    input = decompress(data.body, pkg.dataCompression, file, data.name);
+    input = decompress(data.body, pkg.dataCompression, file, data.name, { size: data.size });
     input.on('error', (err) => extract.destroy(err));
     input.pipe(extract as unknown as NodeJS.WritableStream);
     const seen = new Map<string, EntryType>();

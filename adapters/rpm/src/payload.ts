@@ -1,8 +1,8 @@
 /**
- * Streams an rpm payload as contract entries: decompress (core's helper: node:zlib for gzip, the system's tools for the
- * rest), read cpio, and take every entry's metadata from the header, which is what rpm itself trusts.
+ * Streams an rpm payload as contract entries: decompress (core's helper: in-process for gzip and small xz, the system's
+ * tools for the rest), read cpio, and take every entry's metadata from the header, which is what rpm itself trusts.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { PackageFormatError, decompress as decompressStream, normalizeArchivePath, type PackageEntry, type PayloadItem } from '@ostree-layer/core';
 import { asFormatError, sniffCompressor, type Compressor, type RpmArchive } from './archive.js';
@@ -12,7 +12,7 @@ import { FileFlag, type HeaderFile } from './files.js';
 /** The decompressed payload bytes (core's decompression); a failing decompressor ends in a PackageFormatError. */
 export function decompress(file: string, offset: number, kind: Compressor): Readable {
   const input = createReadStream(file, { start: offset, highWaterMark: 1 << 20 });
-  return decompressStream(input, kind, file, `the ${kind} payload`);
+  return decompressStream(input, kind, file, `the ${kind} payload`, { size: statSync(file).size - offset });
 }
 
 function toEntry(f: HeaderFile, file: string): PackageEntry {
