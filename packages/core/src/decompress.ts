@@ -111,11 +111,8 @@ function smallXz(lzma: Liblzma, whole: Buffer, out: PassThrough, fail: Fail): vo
   }
   const decoder = lzma.createUnxz();
   let produced = 0;
-  decoder.on('data', (chunk: Buffer) => {
-    produced += chunk.length;
-    if (!out.write(chunk)) decoder.pause();
-  });
-  out.on('drain', () => decoder.resume());
+  decoder.on('data', (chunk: Buffer) => void (produced += chunk.length));
+  decoder.pipe(out, { end: false });
   decoder.on('end', () => {
     if (produced === expected) out.end();
     else fail(`xz data ends after ${produced} of ${expected} bytes; the file is corrupt or truncated: download it again`);

@@ -136,7 +136,7 @@ async function editBeforeConfigure(plan: ScriptPlan, upper: string, lowers: stri
     const parents: string[] = [];
     for (let d = dirname(path); d !== '/'; d = dirname(d)) parents.unshift(d);
     for (const d of parents) {
-      const st = await lstatInLowers(lowers, d);
+      const st = (await topmostInLowers(lowers, d))?.st;
       if (st && !st.isDirectory()) throw new SystemStateError(`${d}: not a directory in the tree; ${path} cannot be written for the maintainer scripts`);
       try {
         await mkdir(join(upper, d));
@@ -147,7 +147,9 @@ async function editBeforeConfigure(plan: ScriptPlan, upper: string, lowers: stri
       await chmod(join(upper, d), st ? st.mode & 0o7777 : 0o755);
       if (st) await chown(join(upper, d), st.uid, st.gid);
     }
-    const current = await readInLowersRaw(lowers, path);
+    // A whiteout or anything but a file there: no current content.
+    const found = await topmostInLowers(lowers, path);
+    const current = found?.st.isFile() ? await readFile(found.hostPath) : null;
     await writeFile(join(upper, path), edit(current));
     await chmod(join(upper, path), mode);
   }
@@ -268,33 +270,17 @@ function runtimeLine(e: UpperEntry, path: string): string {
   return `C ${p} - - - - ${FACTORY_DIR}${p}`;
 }
 
+/** What the topmost lower that has something at `path` has there, and where on the host. */
+async function topmostInLowers(lowers: string[], path: string): Promise<{ hostPath: string; st: Stats } | null> {
+  for (const lower of lowers) {
+    const st = await lstat(join(lower, path)).catch(() => null);
+    if (st) return { hostPath: join(lower, path), st };
+  }
+  return null;
+}
+
 async function existsInLowers(lowers: string[], path: string): Promise<boolean> {
-  for (const lower of lowers) {
-    try {
-      await lstat(join(lower, path));
-      return true;
-    } catch {
-      // not in this one
-    }
-  }
-  return false;
-}
-
-async function lstatInLowers(lowers: string[], path: string): Promise<Stats | null> {
-  for (const lower of lowers) {
-    const st = await lstat(join(lower, path)).catch(() => null);
-    if (st) return st;
-  }
-  return null;
-}
-
-/** The file at `path` in the topmost lower that has something there; null when that is not a file (a whiteout), or nothing is. */
-async function readInLowersRaw(lowers: string[], path: string): Promise<Buffer | null> {
-  for (const lower of lowers) {
-    const st = await lstat(join(lower, path)).catch(() => null);
-    if (st) return st.isFile() ? readFile(join(lower, path)) : null;
-  }
-  return null;
+  return (await topmostInLowers(lowers, path)) !== null;
 }
 
 async function readInLowers(lowers: string[], path: string): Promise<string> {
