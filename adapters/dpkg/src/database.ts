@@ -120,10 +120,18 @@ export class DpkgDatabase implements InstalledDatabase {
 
   /** Answered from the path index of this database's content (see owners-index.ts): built once, then searched. */
   async owners(paths: string[]): Promise<Map<string, PackageId[]>> {
+    return (await this.ownersIndex()).ownersOf(paths);
+  }
+
+  async prepareOwners(): Promise<void> {
+    await this.ownersIndex();
+  }
+
+  private ownersIndex(): Promise<OwnersIndex> {
     this.index ??= this.tree.derivedCachePath?.(this.location, 'dpkg-owners').then(
       (cachePath) => loadOwnersIndex(cachePath, () => this.readLists()),
     ) ?? loadOwnersIndex(null, () => this.readLists());
-    return (await this.index).ownersOf(paths);
+    return this.index;
   }
 
   /** The paths of one package's `.list` file, in file order ([] when it has none). */

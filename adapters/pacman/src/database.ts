@@ -112,10 +112,18 @@ export class PacmanDatabase implements InstalledDatabase {
    * the tree keeps derived data (core's owners index, which dpkg's lists use too), then searched.
    */
   async owners(paths: string[]): Promise<Map<string, PackageId[]>> {
+    return (await this.ownersIndex()).ownersOf(paths);
+  }
+
+  async prepareOwners(): Promise<void> {
+    await this.ownersIndex();
+  }
+
+  private ownersIndex(): Promise<OwnersIndex> {
     this.index ??= (this.tree.derivedCachePath?.(this.localDir, 'pacman-owners') ?? Promise.resolve(null)).then((cachePath) =>
       loadOwnersIndex(cachePath, () => this.readFileLists()),
     );
-    return (await this.index).ownersOf(paths);
+    return this.index;
   }
 
   /** Every package's %FILES%: what the path index is built from. */

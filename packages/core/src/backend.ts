@@ -126,6 +126,12 @@ export interface InstalledDatabase {
    * its cost follows `paths`, not the number of installed packages.
    */
   owners(paths: string[]): Promise<Map<string, PackageId[]>>;
+  /**
+   * Optional: start building what {@link owners} answers from (a path index built from file lists), so that it is
+   * ready by the time the engine asks. The engine calls it before the import, which mostly waits on decompression,
+   * and does not wait for it; an error surfaces again from `owners`.
+   */
+  prepareOwners?(): Promise<void>;
 }
 
 /** What the engine knows about a package it is layering, handed to {@link Backend.writeDatabase}. */

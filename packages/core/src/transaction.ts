@@ -182,6 +182,8 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     if (files.length > 0 && !(await confirmed(options, result))) return result;
 
     begin('import');
+    // The conflict check's path index builds while the packages import (they mostly wait on decompression).
+    void database.prepareOwners?.().catch(() => undefined);
     const placer = new PathPlacer(tree);
     const accounts = await readAccounts(tree);
     // A few side by side, layer order the request's order, cache refs moved together once all are on disk.

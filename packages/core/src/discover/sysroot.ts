@@ -3,7 +3,7 @@
  */
 import { run } from '../run.js';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PackageId } from '../backend.js';
 import { SystemStateError } from '../errors.js';
@@ -94,8 +94,17 @@ export class Sysroot {
     return new Sysroot(dir, false);
   }
 
-  /** Deployments in boot order, as `ostree admin status` lists them. */
+  /**
+   * Deployments in boot order, as `ostree admin status` lists them: read from the boot loader entries as libostree
+   * does, and from `ostree admin status` itself where that reading could differ from OSTree's (see
+   * {@link readBootLoaderDeployments}).
+   */
   async deployments(): Promise<Deployment[]> {
+    return (await readBootLoaderDeployments(this.path, this.booted ? '/' : undefined)) ?? this.adminStatusDeployments();
+  }
+
+  /** Deployments in boot order, from `ostree admin status`. */
+  async adminStatusDeployments(): Promise<Deployment[]> {
     let out: string;
     try {
       out = (await run('ostree', ['admin', 'status', `--sysroot=${this.path}`])).stdout;
@@ -107,19 +116,11 @@ export class Sysroot {
       const m = /^([* ]) (\S+) ([0-9a-f]{64})\.(\d+)(.*)$/.exec(line);
       if (!m) continue;
       const [, mark, osName, commit, serial, rest] = m;
-      const dir = join(this.path, 'ostree/deploy', osName, 'deploy', `${commit}.${serial}`);
-      const originFile = `${dir}.origin`;
-      const origin = existsSync(originFile) ? parseIni(await readFile(originFile, 'utf8')) : {};
       found.push({
-        osName,
-        commit,
-        serial: Number(serial),
-        dir,
-        originFile,
-        origin,
+        ...(await deploymentAt(this.path, osName!, commit!, Number(serial))),
         booted: mark === '*',
-        pending: rest.includes('(pending)') || rest.includes('(staged)'),
-        rollback: rest.includes('(rollback)'),
+        pending: rest!.includes('(pending)') || rest!.includes('(staged)'),
+        rollback: rest!.includes('(rollback)'),
       });
     }
     return found;
@@ -200,4 +201,91 @@ export function withRequests(state: LayerState): LayerState {
 /** The package name inside a request as typed ("foo=1.2", "foo:i386", "foo >= 2" → "foo"). */
 export function requestName(text: string): string {
   return text.trim().split(/[\s=<>:]/, 1)[0];
+}
+
+/** A deployment's directory and origin, as every listing fills them in. */
+async function deploymentAt(sysroot: string, osName: string, commit: string, serial: number): Promise<Omit<Deployment, 'booted' | 'pending' | 'rollback'>> {
+  const dir = join(sysroot, 'ostree/deploy', osName, 'deploy', `${commit}.${serial}`);
+  const originFile = `${dir}.origin`;
+  const origin = existsSync(originFile) ? parseIni(await readFile(originFile, 'utf8')) : {};
+  return { osName, commit, serial, dir, originFile, origin };
+}
+
+/**
+ * The deployments of `sysroot` in boot order, read as libostree's sysroot loading reads them, without its 40 ms
+ * process: `boot/loader` names the current boot version N (`loader.N`; absent means 0), each
+ * `boot/loader.N/entries/ostree-*.conf` is one deployment, its `options` line's `ostree=/ostree/boot.N/OS/BOOTCSUM/SERIAL`
+ * a symlink through `ostree/boot.N` to `../../../deploy/OS/deploy/COMMIT.SERIAL`, and the entries sort by their
+ * `version` line, highest first. On a booted system (`bootedRoot` is then `/`) the booted deployment is the one whose
+ * directory is `bootedRoot` (device and inode), and pending and rollback are the first deployments of its stateroot
+ * before and after it.
+ *
+ * Null, so that the caller asks `ostree admin status`, wherever this reading could differ from OSTree's or OSTree
+ * would report an error in its own words: a staged deployment (it lives in /run, in GVariant form), a booted system
+ * whose `/` is no deployment directory (composefs and overlay roots record their backing inode elsewhere), a
+ * version that is not a plain number or two entries of one version (OSTree compares with strverscmp), anything
+ * unreadable or malformed.
+ */
+export async function readBootLoaderDeployments(sysroot: string, bootedRoot?: string): Promise<Deployment[] | null> {
+  if (bootedRoot !== undefined && existsSync('/run/ostree/staged-deployment')) return null;
+  try {
+    const loader = await lstat(join(sysroot, 'boot/loader')).catch(() => null);
+    let bootVersion = '0';
+    if (loader) {
+      if (!loader.isSymbolicLink()) return null;
+      const target = await readlink(join(sysroot, 'boot/loader'));
+      if (target !== 'loader.0' && target !== 'loader.1') return null;
+      bootVersion = target.slice(-1);
+    }
+    const entriesDir = join(sysroot, 'boot', `loader.${bootVersion}`, 'entries');
+    const names = (await readdir(entriesDir).catch(() => [] as string[])).filter((n) => n.startsWith('ostree-') && n.endsWith('.conf'));
+    const entries: Array<{ version: number; osName: string; commit: string; serial: number }> = [];
+    for (const name of names) {
+      const file = join(entriesDir, name);
+      if (!(await stat(file)).isFile()) continue;
+      const keys = bootConfigKeys(await readFile(file, 'utf8'));
+      const version = keys.get('version');
+      if (version === undefined || !/^\d{1,15}$/.test(version)) return null;
+      const bootLink = (keys.get('options') ?? '').split(' ').find((o) => o.startsWith('ostree='))?.slice('ostree='.length);
+      const link = bootLink && /^\/ostree\/boot\.([01])\/([^/]+)\/([^/]+)\/([0-9]+)$/.exec(bootLink);
+      if (!link) return null;
+      const target = /^([0-9a-f]+)\.([0-9]+)$/.exec((await readlink(join(sysroot, bootLink))).split('/').pop()!);
+      if (!target || target[1]!.length !== 64) return null;
+      entries.push({ version: Number(version), osName: link[2]!, commit: target[1]!, serial: Number(target[2]) });
+    }
+    entries.sort((a, b) => b.version - a.version);
+    if (entries.some((e, i) => i > 0 && entries[i - 1]!.version === e.version)) return null;
+    const found: Deployment[] = [];
+    for (const e of entries) found.push({ ...(await deploymentAt(sysroot, e.osName, e.commit, e.serial)), booted: false, pending: false, rollback: false });
+    if (bootedRoot !== undefined) {
+      const root = await stat(bootedRoot);
+      let index = -1;
+      for (const [i, d] of found.entries()) {
+        const s = await stat(d.dir);
+        if (s.dev === root.dev && s.ino === root.ino) index = i;
+      }
+      if (index < 0) return null;
+      const current = found[index]!;
+      current.booted = true;
+      const sameOs = (d: Deployment) => d.osName === current.osName;
+      const pending = found.slice(0, index).find(sameOs);
+      const rollback = found.slice(index + 1).find(sameOs);
+      if (pending) pending.pending = true;
+      if (rollback) rollback.rollback = true;
+    }
+    return found;
+  } catch {
+    return null;
+  }
+}
+
+/** A boot loader entry's keys: each line that starts with a letter is `key value` (space or tab); the last wins. */
+function bootConfigKeys(text: string): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    if (!/^[A-Za-z]/.test(line)) continue;
+    const m = /^([^ \t]+)[ \t](.*)$/s.exec(line);
+    if (m) keys.set(m[1]!, m[2]!);
+  }
+  return keys;
 }
