@@ -3,7 +3,7 @@
  * and hand-built .debs with the `ostree-layer` command and judge the result with dpkg, chroot and ostree fsck.
  */
 import { execa } from 'execa';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -376,5 +376,27 @@ describe('failures leave the system as it was', () => {
     expect(second.stderr).toMatch(new RegExp(`another ostree-layer transaction \\(pid ${first.pid}\\)`));
     first.kill('SIGKILL');
     await first;
+  });
+
+  it('works from the deployment a transaction made just before it took the lock, not from what it read first', async () => {
+    // The lock helper starts while the target is read. A `perl` first in PATH deploys another commit at that very
+    // moment (as a transaction ending then would), then runs the real helper: the install must compose onto it.
+    const s = await sysroot();
+    const marker = join(work, 'raced-tree');
+    mkdirSync(join(marker, 'usr/share/raced'), { recursive: true });
+    writeFileSync(join(marker, 'usr/share/raced/marker'), 'deployed meanwhile\n');
+    const raced = (await execa('ostree', [`--repo=${s.repo}`, 'commit', '--orphan', `--tree=ref=${base.commit}`, `--tree=dir=${marker}`, '--owner-uid=0', '--owner-gid=0', '--no-xattrs'])).stdout.trim();
+    const bin = join(work, 'raced-bin');
+    mkdirSync(bin);
+    const once = join(work, 'raced-done');
+    writeFileSync(join(bin, 'perl'), `#!/bin/sh\nif [ ! -e ${once} ]; then touch ${once}; ostree admin deploy --sysroot=${s.sysroot} --os=${s.osName} ${raced} >/dev/null 2>&1 || exit 99; fi\nexec /usr/bin/perl "$@"\n`, { mode: 0o755 });
+    const deb = await buildDeb(join(work, 'raced'), { name: 'racy', version: '1.0', files: [{ path: '/usr/share/racy/a', content: 'a' }] });
+
+    const r = await cli(['install', ...target(s), deb], { PATH: `${bin}:${process.env.PATH}` });
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(existsSync(once), 'the racing deploy ran').toBe(true);
+    const dir = s.deploymentDir();
+    expect(readFileSync(join(dir, 'usr/share/racy/a'), 'utf8')).toBe('a');
+    expect(readFileSync(join(dir, 'usr/share/raced/marker'), 'utf8')).toBe('deployed meanwhile\n');
   });
 });

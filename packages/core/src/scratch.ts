@@ -35,6 +35,26 @@ export async function tempDir(purpose: string): Promise<string> {
   return transactionRepo ? scratchDir(transactionRepo, purpose) : mkdtemp(join(tmpdir(), `${PREFIX}${purpose}-`));
 }
 
+/** Removals {@link discardLater} started that have not finished. */
+const discarding = new Set<Promise<void>>();
+
+/**
+ * Starts removing the scratch directory `dir` and returns at once: what is left of a finished step goes while the
+ * transaction goes on (the deploy mostly waits on ostree). The transaction waits for it before it ends
+ * ({@link discarded}); a directory a kill left behind goes with the next transaction's {@link removeStaleScratch}.
+ */
+export function discardLater(dir: string): void {
+  const removal: Promise<void> = rm(dir, { recursive: true, force: true })
+    .catch(() => undefined)
+    .finally(() => discarding.delete(removal));
+  discarding.add(removal);
+}
+
+/** Waits for every removal {@link discardLater} started. */
+export async function discarded(): Promise<void> {
+  await Promise.all(discarding);
+}
+
 /** Removes scratch directories whose process no longer runs. */
 export async function removeStaleScratch(repoPath: string): Promise<void> {
   let names: string[];

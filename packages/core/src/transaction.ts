@@ -11,6 +11,7 @@ import { checkConflicts } from './compose/conflicts.js';
 import { importedDirectories, importedLayerBytes } from './compose/final-layer.js';
 import { composeLayered } from './compose/layered.js';
 import { mapBounded } from './concurrency.js';
+import { preloadDecoders } from './decompress.js';
 import { deployCommit } from './deploy/deploy.js';
 import type { LayerState } from './discover/sysroot.js';
 import { beginTransaction, type Target } from './discover/target.js';
@@ -108,7 +109,9 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 
   const { timings, lap } = phaseClock(report);
   const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
-  const opened = await beginTransaction(options, options.plugins, !options.dryRun);
+  const opening = beginTransaction(options, options.plugins, !options.dryRun);
+  if (!options.dryRun) preloadDecoders();
+  const opened = await opening;
   // The refs it creates or moves go back as they were if it fails or a signal stops it before the deploy.
   const refs = new RefLedger(opened.repo);
   try {

@@ -11,7 +11,7 @@ import { OstreeRepo } from '../ostree.js';
 import { DirectoryTree, type TreeReader } from '../tree.js';
 import { derivedCachePath, RepoTree } from './repo-tree.js';
 import { TransactionLock } from '../lock.js';
-import { removeStaleScratch, setTransactionScratch } from '../scratch.js';
+import { discarded, removeStaleScratch, setTransactionScratch } from '../scratch.js';
 import { readLayerState, Sysroot, type Deployment, type LayerState } from './sysroot.js';
 
 export interface Target {
@@ -72,13 +72,26 @@ export interface TransactionContext extends Opened {
 /**
  * Opens the target, takes its lock when `lock` (a dry run only reads), clears a killed run's scratch, and opens the
  * backend's database. The caller must `close()` the result.
+ *
+ * The lock helper starts while the target is read, both being mostly waits; once the lock is held, the target is
+ * looked up again (a few small reads), and opened again if a transaction that held the lock meanwhile changed it.
  */
 export async function beginTransaction(target: Target, plugins: readonly FormatPlugin[], lock: boolean): Promise<TransactionContext> {
-  const opened = await openTarget(target);
-  let held: TransactionLock | undefined;
+  const locking = lock ? TransactionLock.acquire(lockPathOf(target)) : undefined;
+  const [openedResult, heldResult] = await Promise.allSettled([openTarget(target), locking]);
+  const held = heldResult.status === 'fulfilled' ? heldResult.value : undefined;
+  if (openedResult.status === 'rejected') {
+    await held?.release();
+    throw openedResult.reason;
+  }
+  let opened = openedResult.value;
   try {
-    held = lock ? await TransactionLock.acquire(opened.lockPath) : undefined;
+    if (heldResult.status === 'rejected') throw heldResult.reason;
     if (held) {
+      if (!(await stillCurrent(target, opened))) {
+        await opened.cleanup();
+        opened = await openTarget(target);
+      }
       await removeStaleScratch(opened.repo.path);
       setTransactionScratch(opened.repo.path);
     }
@@ -86,6 +99,7 @@ export async function beginTransaction(target: Target, plugins: readonly FormatP
     const { backend } = plugin;
     const database = await backend.openDatabase(opened.tree, location);
     const previous = await readLayerState(opened.tree);
+    const cleanup = opened.cleanup;
     return {
       ...opened,
       plugin,
@@ -94,12 +108,14 @@ export async function beginTransaction(target: Target, plugins: readonly FormatP
       database,
       previous,
       close: async () => {
+        await discarded();
         if (held) setTransactionScratch(undefined);
         await held?.release();
-        await opened.cleanup();
+        await cleanup();
       },
     };
   } catch (err) {
+    await discarded();
     if (held) setTransactionScratch(undefined);
     await held?.release();
     await opened.cleanup();
@@ -107,3 +123,15 @@ export async function beginTransaction(target: Target, plugins: readonly FormatP
   }
 }
 
+/** The directory whose lock a transaction on `target` takes (what {@link Opened.lockPath} will say). */
+function lockPathOf(target: Target): string {
+  return target.commitOnly ? new OstreeRepo(target.commitOnly.repo).path : Sysroot.open(target.sysroot).path;
+}
+
+/** Whether `opened`, read before the lock was held, is still what `target` names. */
+async function stillCurrent(target: Target, opened: Opened): Promise<boolean> {
+  if (target.commitOnly) return (await opened.repo.resolve(target.commitOnly.ref)) === opened.fromCommit;
+  const now = await opened.sysroot!.target(target.osName);
+  const was = opened.deployment!;
+  return now.osName === was.osName && now.commit === was.commit && now.serial === was.serial && now.dir === was.dir;
+}

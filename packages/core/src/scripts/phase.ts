@@ -21,7 +21,7 @@ import { FACTORY_DIR } from '../import/placement.js';
 import type { OstreeRepo } from '../ostree.js';
 import type { RefLedger } from '../ref-ledger.js';
 import { SCRIPT_LAYER_REF_PREFIX, type LayerState } from '../discover/sysroot.js';
-import { scratchDir } from '../scratch.js';
+import { discardLater, scratchDir } from '../scratch.js';
 import { stackReadsMore } from '../compose/layer-routes.js';
 import { failedStep, runPass, type SandboxBind } from './sandbox.js';
 import { accountChanges, sysusersConf } from './sysusers.js';
@@ -106,7 +106,7 @@ export async function runScriptPhase(input: ScriptPhaseInput): Promise<ScriptPha
     }
     return { commit: layer.commit, notes: layer.notes, steps };
   } finally {
-    await rm(scratch, { recursive: true, force: true });
+    discardLater(scratch);
   }
 }
 
