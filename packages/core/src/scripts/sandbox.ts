@@ -9,7 +9,7 @@
  * hardlinked checkouts of repo objects there (writing through such a hardlink would corrupt the repo).
  */
 import { run } from '../run.js';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SCRIPT_DIR, type ScriptStep } from '../backend.js';
 import { ScriptError, ToolError, UsageError } from '../errors.js';
@@ -84,17 +84,15 @@ export async function runPass(pass: SandboxPass): Promise<StepResult[]> {
     // The overlay option string separates lowers with ':' and options with ','.
     if (/[:,\n]/.test(dir)) throw new UsageError(`${dir}: a scratch path with ':' or ',' cannot be used in an overlay mount; use a repo path without them`);
   }
-  await mkdir(pass.logDir, { recursive: true });
-  const stdinFiles = await Promise.all(
-    pass.steps.map(async (step, i) => {
-      if (step.stdin === undefined) return '/dev/null';
-      const file = join(pass.logDir, `${i}.stdin`);
-      await writeFile(file, step.stdin);
-      return file;
-    }),
-  );
+  mkdirSync(pass.logDir, { recursive: true });
+  const stdinFiles = pass.steps.map((step, i) => {
+    if (step.stdin === undefined) return '/dev/null';
+    const file = join(pass.logDir, `${i}.stdin`);
+    writeFileSync(file, step.stdin);
+    return file;
+  });
   const driver = join(pass.logDir, 'driver.sh');
-  await writeFile(driver, driverScript(pass, stdinFiles), { mode: 0o700 });
+  writeFileSync(driver, driverScript(pass, stdinFiles), { mode: 0o700 });
   // Every process of the chain dies with its parent (setpriv --pdeathsig, unshare --kill-child, bwrap
   // --die-with-parent): a killed ostree-layer leaves no script running and no overlay mounted.
   const ran = await run('setpriv', ['--pdeathsig', 'KILL', 'unshare', '--mount', '--propagation', 'private', '--kill-child', 'sh', driver], {
@@ -108,12 +106,20 @@ export async function runPass(pass: SandboxPass): Promise<StepResult[]> {
 
   const results: StepResult[] = [];
   for (const [i, step] of pass.steps.entries()) {
-    const rcText = await readFile(join(pass.logDir, `${i}.rc`), 'utf8').catch(() => null);
+    const rcText = readIfThere(join(pass.logDir, `${i}.rc`));
     if (rcText === null) break;
-    const output = await readFile(join(pass.logDir, `${i}.out`), 'utf8').catch(() => '');
+    const output = readIfThere(join(pass.logDir, `${i}.out`)) ?? '';
     results.push({ step, exitCode: Number(rcText.trim()), output });
   }
   return results;
+}
+
+function readIfThere(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 /** The first failed step as a {@link ScriptError} naming the package, the script and its output; or nothing. */

@@ -4,7 +4,7 @@
  * `trusted.overlay.opaque` xattr), so both are reported as such instead of as content.
  */
 import { run } from '../run.js';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ToolError } from '../errors.js';
 
@@ -23,26 +23,28 @@ export interface UpperEntry {
   opaque?: boolean;
 }
 
-/** Every entry of `upper`, parents before children, names sorted (so the layer is the same for the same changes). */
+/**
+ * Every entry of `upper`, parents before children, names sorted (so the layer is the same for the same changes). The
+ * walk is synchronous: a scratch directory of a few dozen entries, where a round trip per call cost more than the call.
+ */
 export async function readUpper(upper: string): Promise<UpperEntry[]> {
   const out: UpperEntry[] = [];
-  const walk = async (dir: string, treeDir: string): Promise<void> => {
-    const names = (await readdir(dir)).sort();
-    for (const name of names) {
+  const walk = (dir: string, treeDir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
       const hostPath = join(dir, name);
       const path = treeDir === '/' ? `/${name}` : `${treeDir}/${name}`;
-      const st = await lstat(hostPath);
+      const st = lstatSync(hostPath);
       const meta = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, hostPath, path };
       if (st.isDirectory()) {
         out.push({ ...meta, type: 'directory', size: 0 });
-        await walk(hostPath, path);
+        walk(hostPath, path);
       } else if (st.isFile()) out.push({ ...meta, type: 'file' });
-      else if (st.isSymbolicLink()) out.push({ ...meta, type: 'symlink', linkTarget: await readlink(hostPath) });
+      else if (st.isSymbolicLink()) out.push({ ...meta, type: 'symlink', linkTarget: readlinkSync(hostPath) });
       else if (st.isCharacterDevice() && st.rdev === 0) out.push({ ...meta, type: 'whiteout', size: 0 });
       else out.push({ ...meta, type: 'other', size: 0 });
     }
   };
-  await walk(upper, '/');
+  walk(upper, '/');
   // Only directories can be opaque: an upper without any (a pass that changed nothing) needs no getfattr.
   if (out.some((e) => e.type === 'directory')) {
     const opaque = await opaqueDirectories(upper);
