@@ -1,25 +1,36 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { LockedError, ToolError } from './errors.js';
 import { TransactionLock, yieldOstreeLock } from './lock.js';
 
+/** Temp directories of these tests, removed once they are all done. */
+const made: string[] = [];
+function temp(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 describe('TransactionLock', () => {
   it('excludes a second holder of the same directory, not of another one', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lock-'));
+    const dir = temp('lock-');
     const first = await TransactionLock.acquire(dir);
     await expect(TransactionLock.acquire(dir)).rejects.toThrow(LockedError);
     await expect(TransactionLock.acquire(dir)).rejects.toThrow(new RegExp(`pid ${process.pid}`));
-    const other = await TransactionLock.acquire(mkdtempSync(join(tmpdir(), 'lock-')));
+    const other = await TransactionLock.acquire(temp('lock-'));
     await other.release();
     await first.release();
     await (await TransactionLock.acquire(dir)).release();
   });
 
   it('is free again the moment its holder is SIGKILLed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lock-'));
+    const dir = temp('lock-');
     // The holder is another process running the built module (Node 20 cannot run .ts itself).
     const lockModule = new URL('../dist/lock.js', import.meta.url).pathname;
     const holder = spawn(process.execPath, ['--input-type=module', '-e', `
@@ -59,7 +70,7 @@ async function holdInAnotherProcess(dir: string, wrapper: string[] = []) {
 }
 
 function sysrootDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'lock-sysroot-'));
+  const dir = temp('lock-sysroot-');
   execFileSync('ostree', ['admin', 'init-fs', dir], { stdio: 'ignore' });
   return dir;
 }
@@ -67,7 +78,7 @@ function sysrootDir(): string {
 describe('TransactionLock on a sysroot', () => {
   it('is the same lock through a bind mount (the inode, not the path)', async () => {
     const dir = sysrootDir();
-    const alias = mkdtempSync(join(tmpdir(), 'lock-alias-'));
+    const alias = temp('lock-alias-');
     execFileSync('mount', ['--bind', dir, alias]);
     try {
       const first = await TransactionLock.acquire(dir);
@@ -120,7 +131,7 @@ describe('TransactionLock on a sysroot', () => {
 
 /** A directory to use as PATH holding only `tools` (linked from the host), so that perl cannot be found. */
 function pathWith(tools: string[]): string {
-  const bin = mkdtempSync(join(tmpdir(), 'lock-path-'));
+  const bin = temp('lock-path-');
   for (const tool of tools) symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
   return bin;
 }
@@ -139,7 +150,7 @@ async function withPath<T>(path: string, take: () => Promise<T>): Promise<T> {
 describe('TransactionLock without perl', () => {
   it('util-linux flock holds our lock: it and a perl holder exclude each other, through a bind mount too', async () => {
     const dir = sysrootDir();
-    const alias = mkdtempSync(join(tmpdir(), 'lock-alias-'));
+    const alias = temp('lock-alias-');
     execFileSync('mount', ['--bind', dir, alias]);
     const noPerl = pathWith(['flock', 'sh', 'cat']);
     try {
