@@ -7,7 +7,7 @@ import { ensureDebianMinbase, makeSysroot, removeTree } from '@ostree-layer/test
 
 const root = resolve(import.meta.dirname, '..');
 const demo = join(root, '.demo');
-const cli = join(root, 'packages/cli/dist/main.js');
+const cli = join(root, 'packages/cli/bin/ostree-layer.js');
 const packages = process.argv.slice(2).length ? process.argv.slice(2) : ['htop'];
 
 function step(text) {

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Benchmark (not a test): start-up of the `ostree-layer` command against a bare `node -e 0`, measured in the same
 // run, interleaved so that machine noise hits both alike. Every apt/dnf front-end call pays it. Goal: ratio ≤ 2.5.
-// Also the apt front end through its shim, and `dpkg --compare-versions` for scale. Runs: BENCH_RUNS (default 30). Needs `npx tsc -b`.
+// Also the apt front end through its shim, and `dpkg --compare-versions` for scale. Runs: BENCH_RUNS (default 30). Needs `npx tsc -b` and scripts/bundle-cli.mjs (scripts/setup runs both).
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-const CLI = join(import.meta.dirname, '../../packages/cli/dist/main.js');
+// The bin, as users run it (the bundle when current, scripts/bundle-cli.mjs).
+const CLI = join(import.meta.dirname, '../../packages/cli/bin/ostree-layer.js');
 const runs = Number(process.env.BENCH_RUNS ?? 30);
 const cases = {
   'node -e 0': ['node', ['-e', '0']],

@@ -1,4 +1,5 @@
-// Benchmark (not a test): compose cost against base size, and a whole install against the naive recipe and dpkg.
+// Benchmark (not a test): compose cost against base size, and a whole install (the library call, and the command as a
+// process) against the naive recipe and dpkg.
 // Run with scripts/bench (root, Debian's archive reachable). Prints medians of a few runs and the ratios.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -68,6 +69,21 @@ async function ours(image) {
   }
 }
 
+/** The same install as users run it: the `ostree-layer` command, a process whose start-up and module loading count. */
+const BIN = new URL('../../packages/cli/bin/ostree-layer.js', import.meta.url).pathname;
+async function oursCommand(image) {
+  const s = await makeSysroot({ base: image });
+  settle();
+  try {
+    const t = performance.now();
+    const out = execFileSync(BIN, ['install', '--sysroot', s.sysroot, '--os', s.osName, ...debs, '--json'], { encoding: 'utf8' });
+    const total = performance.now() - t;
+    return { total, deploy: JSON.parse(out).timings.deploy ?? 0 };
+  } finally {
+    await s.dispose();
+  }
+}
+
 async function naive(image) {
   const s = await makeSysroot({ base: image });
   const dir = join(work, 'naive');
@@ -104,10 +120,11 @@ async function mutableChroot(command) {
   }
 }
 
-const results = { small: [], big: [], naive: [], dpkg: [], apt: [] };
+const results = { small: [], big: [], command: [], naive: [], dpkg: [], apt: [] };
 for (let i = 0; i < RUNS; i++) {
   results.small.push(await ours(base));
   results.big.push(await ours(big));
+  results.command.push(await oursCommand(base));
   results.naive.push(await naive(base));
   results.dpkg.push(await mutableChroot('dpkg -i /tmp/debs/*.deb'));
   results.apt.push(await mutableChroot('apt-get install -y /tmp/debs/*.deb'));
@@ -128,4 +145,7 @@ console.log(`naive recipe (dpkg-deb -x + ostree commit --tree=dir + deploy): ${f
 console.log(`apt-get install of the same files in a mutable chroot (a copy of the base): ${fmt(median(results.apt))}; dpkg -i alone: ${fmt(median(results.dpkg))}`);
 console.log(`ratio whole install/naive ${pairs((r, i) => r.total / results.naive[i]).toFixed(2)} (goal ≤ 1.2)`);
 console.log(`ratio install up to the deploy/apt-get install ${pairs((r, i) => beforeDeploy(r) / results.apt[i]).toFixed(2)} (goal ≤ 1.0); whole install/apt-get install ${pairs((r, i) => r.total / results.apt[i]).toFixed(2)}`);
+const byRun = (f) => median(results.command.map((r, i) => f(r, i)));
+console.log(`the ostree-layer command (a process: node's start-up and module loading included): ${fmt(median(results.command.map((r) => r.total)))}; ` +
+  `ratio whole/naive ${byRun((r, i) => r.total / results.naive[i]).toFixed(2)}, up to the deploy/apt-get install ${byRun((r, i) => (r.total - r.deploy) / results.apt[i]).toFixed(2)}`);
 rmSync(work, { recursive: true, force: true });

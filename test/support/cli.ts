@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const CLI = join(import.meta.dirname, '../../packages/cli/dist/main.js');
+// The bin users run: the bundle when it is current (scripts/bundle-cli.mjs), dist/ otherwise.
+export const CLI = join(import.meta.dirname, '../../packages/cli/bin/ostree-layer.js');
 
 export interface CliResult {
   exitCode: number;
