@@ -5,7 +5,7 @@
  * host and the network; a failing script deploys nothing.
  */
 import { execa } from 'execa';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -151,6 +151,29 @@ exit 0
       server.close();
       await rm(hostDir, { recursive: true, force: true });
     }
+  });
+
+  it('the layer of what scripts wrote is on disk before a ref names it', async () => {
+    // A `sync` first in PATH writes down, each time the repo is flushed, which commit objects and script-layer refs
+    // exist: one flush must come after the script layer was written and before its ref.
+    const s = await sysroot();
+    const bin = mkdtempSync(join(work, 'sync-bin-'));
+    const log = join(bin, 'log');
+    writeFileSync(join(bin, 'sync'), `#!/bin/sh
+repo=$(dirname "$2")
+{ echo flush; ls "$repo"/objects/*/*.commit 2>/dev/null | sed 's|.*/objects/\\(..\\)/\\(.*\\)\\.commit$|commit \\1\\2|'; ls "$repo/refs/heads/ostree-layer/scripts" 2>/dev/null | sed 's/^/ref /'; } >> ${log}
+exec /bin/sync "$@"
+`, { mode: 0o755 });
+    const deb = await buildDeb(join(work, 'flushed'), { name: 'flushed', version: '1.0', files: [{ path: '/usr/share/doc/flushed/README', content: 'f\n' }], scripts: { postinst: '#!/bin/sh\nset -e\necho made > /usr/share/doc/flushed/by-postinst\n' } });
+    const r = await cli(['install', ...target(s), deb], { PATH: `${bin}:${process.env.PATH}` });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const layers = readdirSync(join(s.repo, 'refs/heads/ostree-layer/scripts'));
+    expect(layers).toHaveLength(1);
+    const layer = layers[0]!;
+    const flushes = readFileSync(log, 'utf8').split('flush\n').slice(1).map((f) => f.split('\n'));
+    expect(flushes.length, 'the repo was flushed at all').toBeGreaterThan(0);
+    expect(flushes.some((lines) => lines.includes(`commit ${layer}`) && !lines.includes(`ref ${layer}`))).toBe(true);
+    expect(readFileSync(join(s.deploymentDir(), 'usr/share/doc/flushed/by-postinst'), 'utf8')).toBe('made\n');
   });
 
   it('a failing postinst stops the transaction: exit 10, the package and its output named, nothing deployed', async () => {

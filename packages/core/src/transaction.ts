@@ -258,7 +258,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
         });
         if (phase.commit) {
           // A stopped or failed install takes back the script layer's ref with its other new refs.
-          await keepScriptLayer(refs, state, phase.commit);
+          await keepScriptLayer(repo, refs, state, phase.commit);
         }
         result.scripts = phase.steps;
         result.notes.push(...phase.notes);

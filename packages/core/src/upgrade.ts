@@ -299,7 +299,7 @@ async function layerOntoBase(input: LayerOntoBase): Promise<{ commit: string; st
       });
       notes.push(...phase.notes);
       lap('scripts');
-      if (phase.commit) await keepScriptLayer(input.refs, state, phase.commit, true);
+      if (phase.commit) await keepScriptLayer(repo, input.refs, state, phase.commit, true);
       return phase.commit;
     } : undefined,
   });

@@ -373,7 +373,9 @@ async function commitScriptLayer(repo: OstreeRepo, changes: Changes, lowers: str
  * Holds a script layer by its ref (`ostree admin deploy` prunes what nothing holds) and records it in `state`, after
  * the layers `state` already lists (`replace`: on a new base, where the earlier ones no longer apply).
  */
-export async function keepScriptLayer(refs: RefLedger, state: LayerState, commit: string, replace = false): Promise<void> {
+export async function keepScriptLayer(repo: OstreeRepo, refs: RefLedger, state: LayerState, commit: string, replace = false): Promise<void> {
+  // Written into the objects as an orphan: on disk before its ref names it, as ostree's own commit makes sure.
+  if (repo.objects()) await repo.flush();
   await refs.setRef(SCRIPT_LAYER_REF_PREFIX + commit, commit);
   state.scriptLayers = [...(replace ? [] : (state.scriptLayers ?? [])), commit];
 }
