@@ -23,7 +23,7 @@ import { importAll } from './import/importer.js';
 import { openPackageFor } from './import/open-package.js';
 import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
-import type { FormatPlugin } from './plugin.js';
+import { pluginForFile, type FormatPlugin } from './plugin.js';
 import { lineReport, type Phase, type Report, phaseClock } from './report.js';
 import { RefLedger } from './ref-ledger.js';
 import { planByName } from './resolve-request.js';
@@ -111,6 +111,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
   const opening = beginTransaction(options, options.plugins, !options.dryRun);
   if (!options.dryRun) preloadDecoders();
+  const openedEarly = openWhileDiscovering(options.plugins, files);
   const opened = await opening;
   // The refs it creates or moves go back as they were if it fails or a signal stops it before the deploy.
   const refs = new RefLedger(opened.repo);
@@ -161,8 +162,14 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       downloaded.push(...fetched.map((f) => f.path));
       lap('fetch');
     }
-    // Opening reads each file's control data through a decompressor process: a few side by side, in request order.
-    const packages: PackageFile[] = await mapBounded([...files, ...downloaded], IMPORT_CONCURRENCY, (file) => openPackageFor(backend, options.plugins, file));
+    // Opening reads each file's control data: a few side by side, in request order. Files named on the command line
+    // were opened while the target was read, by the backend their magic names; that is kept where it is the tree's.
+    const early = await openedEarly;
+    const packages: PackageFile[] = await mapBounded([...files, ...downloaded], IMPORT_CONCURRENCY, async (file) => {
+      const made = early.get(file);
+      early.delete(file); // a file named twice is opened twice, as before
+      return made?.backend === backend ? made.package : openPackageFor(backend, options.plugins, file);
+    });
     if (options.keys?.length) await verifyFileSignatures(backend, files, options.keys);
     const { fresh, alreadyInstalled } = await checkAgainstInstalled(backend, database, packages, previous);
 
@@ -291,6 +298,24 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
 }
 
 const IMPORT_CONCURRENCY = 3;
+
+/**
+ * Opens `files` with the backends their magic names, while the transaction's target is still being read (mostly a
+ * wait for the lock helper and small reads). Never fails: a file that cannot be opened so is opened again once the
+ * tree's backend is known, which reports what is wrong with it in request order, as without this.
+ */
+async function openWhileDiscovering(plugins: readonly FormatPlugin[], files: string[]): Promise<Map<string, { backend: Backend; package: PackageFile }>> {
+  const opened = new Map<string, { backend: Backend; package: PackageFile }>();
+  await mapBounded(files, IMPORT_CONCURRENCY, async (file) => {
+    try {
+      const plugin = await pluginForFile(plugins, file);
+      if (plugin) opened.set(file, { backend: plugin.backend, package: await plugin.backend.openPackage(file) });
+    } catch {
+      // Opened again below, where its error is reported.
+    }
+  });
+  return opened;
+}
 
 /** Asks `options.confirm` (when given) about the plan in `result`; a no marks the result aborted. */
 async function confirmed(options: InstallOptions, result: InstallResult): Promise<boolean> {
