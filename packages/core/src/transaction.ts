@@ -111,7 +111,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const begin = (phase: Phase) => report.emit({ type: 'phase-start', phase });
   const opening = beginTransaction(options, options.plugins, !options.dryRun);
   if (!options.dryRun) preloadDecoders();
-  const openedEarly = openWhileDiscovering(options.plugins, files);
+  const openedEarly = openWhileDiscovering(options.plugins, [...files]);
   const opened = await opening;
   // The refs it creates or moves go back as they were if it fails or a signal stops it before the deploy.
   const refs = new RefLedger(opened.repo);
