@@ -130,7 +130,7 @@ for (let i = 0; i < RUNS; i++) {
   results.apt.push(await mutableChroot('apt-get install -y /tmp/debs/*.deb'));
 }
 // Ratios of each run's pair, then their median: steadier than a ratio of medians on a machine others share.
-const pairs = (f) => median(results.small.map((r, i) => f(r, i)));
+const pairs = (f, series = results.small) => median(series.map((r, i) => f(r, i)));
 const composeSmall = median(results.small.map((r) => r.compose));
 const composeBig = median(results.big.map((r) => r.compose));
 const totalSmall = median(results.small.map((r) => r.total));
@@ -145,7 +145,6 @@ console.log(`naive recipe (dpkg-deb -x + ostree commit --tree=dir + deploy): ${f
 console.log(`apt-get install of the same files in a mutable chroot (a copy of the base): ${fmt(median(results.apt))}; dpkg -i alone: ${fmt(median(results.dpkg))}`);
 console.log(`ratio whole install/naive ${pairs((r, i) => r.total / results.naive[i]).toFixed(2)} (goal ≤ 1.2)`);
 console.log(`ratio install up to the deploy/apt-get install ${pairs((r, i) => beforeDeploy(r) / results.apt[i]).toFixed(2)} (goal ≤ 1.0); whole install/apt-get install ${pairs((r, i) => r.total / results.apt[i]).toFixed(2)}`);
-const byRun = (f) => median(results.command.map((r, i) => f(r, i)));
 console.log(`the ostree-layer command (a process: node's start-up and module loading included): ${fmt(median(results.command.map((r) => r.total)))}; ` +
-  `ratio whole/naive ${byRun((r, i) => r.total / results.naive[i]).toFixed(2)}, up to the deploy/apt-get install ${byRun((r, i) => (r.total - r.deploy) / results.apt[i]).toFixed(2)}`);
+  `ratio whole/naive ${pairs((r, i) => r.total / results.naive[i], results.command).toFixed(2)}, up to the deploy/apt-get install ${pairs((r, i) => (r.total - r.deploy) / results.apt[i], results.command).toFixed(2)}`);
 rmSync(work, { recursive: true, force: true });

@@ -99,7 +99,6 @@ export async function beginTransaction(target: Target, plugins: readonly FormatP
     const { backend } = plugin;
     const database = await backend.openDatabase(opened.tree, location);
     const previous = await readLayerState(opened.tree);
-    const cleanup = opened.cleanup;
     return {
       ...opened,
       plugin,
@@ -111,7 +110,7 @@ export async function beginTransaction(target: Target, plugins: readonly FormatP
         await discarded();
         if (held) setTransactionScratch(undefined);
         await held?.release();
-        await cleanup();
+        await opened.cleanup();
       },
     };
   } catch (err) {
