@@ -18,12 +18,14 @@ function fakePackage(name: string): { dir: string; info: string; run: () => stri
   for (const d of ['bin', 'dist', 'bundle']) mkdirSync(join(dir, d), { recursive: true });
   copyFileSync(BIN, join(dir, 'bin/ostree-layer.js'));
   writeFileSync(join(dir, 'dist/main.js'), "console.log('dist');\n");
-  writeFileSync(join(dir, 'bundle/main.js'), "console.log('bundle');\n");
+  writeFileSync(join(dir, 'bundle/main.cjs'), "console.log(require('./chunk.cjs'));\n");
+  writeFileSync(join(dir, 'bundle/chunk.cjs'), "module.exports = 'bundle';\n");
   const info = join(dir, 'dist/.tsbuildinfo');
   writeFileSync(info, '{}');
   const st = statSync(info);
   writeFileSync(join(dir, 'bundle/stamp.json'), JSON.stringify([{ file: 'dist/.tsbuildinfo', mtimeMs: st.mtimeMs, size: st.size }]));
-  return { dir, info, run: () => execFileSync(process.execPath, [join(dir, 'bin/ostree-layer.js')], { encoding: 'utf8' }).trim() };
+  const run = (env: NodeJS.ProcessEnv = {}) => execFileSync(process.execPath, [join(dir, 'bin/ostree-layer.js')], { encoding: 'utf8', env: { ...process.env, ...env } }).trim();
+  return { dir, info, run };
 }
 
 describe('the ostree-layer bin', () => {
@@ -46,13 +48,31 @@ describe('the ostree-layer bin', () => {
     expect(unstamped.run()).toBe('dist');
   });
 
+  it('compiles each chunk from the code cache beside it, and from source when V8 refuses that cache', () => {
+    const cached = fakePackage('cached');
+    expect(cached.run({ OSTREE_LAYER_CODE_CACHE: 'write' })).toBe('bundle');
+    const report = spawnSync(process.execPath, [join(cached.dir, 'bin/ostree-layer.js')], { encoding: 'utf8', env: { ...process.env, OSTREE_LAYER_CODE_CACHE: 'report' } });
+    expect(report.stdout.trim()).toBe('bundle');
+    expect(report.stderr).toMatch(/bundle\/main\.cjs: accepted/);
+    expect(report.stderr).toMatch(/bundle\/chunk\.cjs: accepted/);
+
+    // A cache from another Node or of other bytes: the chunk still runs, compiled from its source.
+    writeFileSync(join(cached.dir, 'bundle/chunk.cjs.cache'), Buffer.alloc(64, 7));
+    const refused = spawnSync(process.execPath, [join(cached.dir, 'bin/ostree-layer.js')], { encoding: 'utf8', env: { ...process.env, OSTREE_LAYER_CODE_CACHE: 'report' } });
+    expect(refused.stdout.trim()).toBe('bundle');
+    expect(refused.stderr).toMatch(/bundle\/chunk\.cjs: rejected/);
+  });
+
   // scripts/test bundles (scripts/setup) right before the tests and says so: they then run the bundle, as users do. A
   // plain `npx vitest` after `tsc -b` runs dist/, which the tests above show is what a stale bundle falls back to.
   it.runIf(process.env.OSTREE_LAYER_TEST_BUNDLE === 'current')('is current after scripts/setup: the tests run the bundle', () => {
-    // Node's ESM loader names each module it loads on stderr under NODE_DEBUG=esm.
-    const ran = spawnSync(process.execPath, [BIN, '--version'], { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: 'esm' } });
-    expect(ran.status).toBe(0);
-    expect(ran.stderr).toContain('packages/cli/bundle/main.js');
-    expect(ran.stderr).not.toContain('packages/cli/dist/main.js');
+    // The bin names each chunk it loads, and whether V8 took its code cache, under OSTREE_LAYER_CODE_CACHE=report;
+    // scripts/bundle-cli.mjs made those caches with a run of this very command.
+    const ran = spawnSync(process.execPath, [BIN, 'install', join(work, 'no-such.deb')], { encoding: 'utf8', env: { ...process.env, OSTREE_LAYER_CODE_CACHE: 'report' } });
+    expect(ran.status).toBe(2);
+    expect(ran.stderr).toContain('no such package file');
+    const loaded = [...ran.stderr.matchAll(/^code cache (\S+): (\w+)$/gm)];
+    expect(loaded.map(([, file]) => file)).toContain(join(import.meta.dirname, '../bundle/main.cjs'));
+    expect(loaded.filter(([, , verdict]) => verdict !== 'accepted')).toEqual([]);
   });
 });

@@ -137,16 +137,21 @@ handleInterrupts(({ deferred, message }) => {
   if (json && !deferred) process.stdout.write(JSON.stringify({ error: { kind: 'interrupted', message } }, null, 2) + '\n');
   else process.stderr.write(`ostree-layer: ${message}\n`);
 });
-try {
-  // The apt and dnf front ends parse their own syntax; commander never sees their arguments.
-  if (process.argv[2] === 'frontend') process.exitCode = await (await import('./frontends/index.js')).runFrontend(process.argv.slice(3));
-  else await program.parseAsync();
-} catch (err) {
-  const code = (err as { code?: string }).code;
-  // `help`, `--help` and `--version` exit 0; help shown because a verb is missing is a usage error.
-  if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') {
-    process.exitCode = (err as { exitCode?: number }).exitCode ? 2 : 0;
-  } else if (typeof code === 'string' && code.startsWith('commander.')) process.exitCode = 2;
-  // A signal stopping the transaction reports and sets the exit status itself; the errors of what it killed are not news.
-  else if (!stopping()) process.exitCode = (await import('./output.js')).reportError(err, json);
+// Not top-level await: the bundle (scripts/bundle-cli.mjs) is a CommonJS script, which V8 can start from a code cache.
+void main();
+
+async function main(): Promise<void> {
+  try {
+    // The apt and dnf front ends parse their own syntax; commander never sees their arguments.
+    if (process.argv[2] === 'frontend') process.exitCode = await (await import('./frontends/index.js')).runFrontend(process.argv.slice(3));
+    else await program.parseAsync();
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    // `help`, `--help` and `--version` exit 0; help shown because a verb is missing is a usage error.
+    if (code === 'commander.helpDisplayed' || code === 'commander.version' || code === 'commander.help') {
+      process.exitCode = (err as { exitCode?: number }).exitCode ? 2 : 0;
+    } else if (typeof code === 'string' && code.startsWith('commander.')) process.exitCode = 2;
+    // A signal stopping the transaction reports and sets the exit status itself; the errors of what it killed are not news.
+    else if (!stopping()) process.exitCode = (await import('./output.js')).reportError(err, json);
+  }
 }
