@@ -58,7 +58,7 @@ writeFileSync(join(out, 'stamp.json'), `${JSON.stringify(stamp, null, 1)}\n`);
 // The code caches: V8's compiled code for what a few commands run, as each process had it at exit. An install whose
 // file is missing loads every module an install loads (and fails before it touches anything).
 const bin = join(cli, 'bin/ostree-layer.js');
-for (const args of [['install', join(out, 'no-such-package.deb')], ['vercmp', '1.0~rc1', 'lt', '1.0'], ['--version']]) {
+for (const args of [['install', join(out, 'no-such-package.deb')], ['vercmp', '1.0~rc1', 'lt', '1.0'], ['--version'], ['frontend', 'apt', '--version'], ['frontend', 'dnf', '--version']]) {
   spawnSync(process.execPath, [bin, ...args], { stdio: 'ignore', env: { ...process.env, OSTREE_LAYER_CODE_CACHE: 'write' } });
 }
 const caches = readdirSync(out).filter((f) => f.endsWith('.cache')).length;
