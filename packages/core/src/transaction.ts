@@ -19,7 +19,7 @@ import { ResolutionError, UsageError } from './errors.js';
 import { faultPoint } from './fault.js';
 import { fetchAll } from './fetch/index.js';
 import { readAccounts } from './import/accounts.js';
-import { importAllPublishing } from './import/importer.js';
+import { importAll } from './import/importer.js';
 import { openPackageFor } from './import/open-package.js';
 import { PathPlacer } from './import/placement.js';
 import type { TreeReader } from './tree.js';
@@ -115,8 +115,6 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
   const opened = await opening;
   // The refs it creates or moves go back as they were if it fails or a signal stops it before the deploy.
   const refs = new RefLedger(opened.repo);
-  // The import's flush and cache refs, which finish while the install goes on (see importAllPublishing).
-  let published: Promise<void> = Promise.resolve();
   try {
     const { tree, repo, plugin, backend, location, database, previous } = opened;
     // Layers a plain `ostree admin upgrade` dropped come back with this install, as rpm-ostree would.
@@ -199,11 +197,10 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     const placer = new PathPlacer(tree);
     const accounts = await readAccounts(tree);
     // A few side by side, layer order the request's order, cache refs moved together once all are on disk.
-    const { imported, published: refsMoved } = await importAllPublishing({ backend, repo, placer, accounts, refs }, fresh, (one, ms) => {
+    const imported = await importAll({ backend, repo, placer, accounts, refs }, fresh, (one, ms) => {
       const { id } = one.package;
       say(`${one.cached ? 'cached ' : 'imported'} ${id.name} ${id.version} (${id.arch}), ${one.placed.length} entries, ${ms} ms`);
     });
-    published = refsMoved;
     for (const one of imported) {
       const name = one.package.id.name;
       if (one.tmpfiles.length > 0) result.notes.push(`${name}: ${one.tmpfiles.length} path(s) under /var or /run are created at boot by /usr/lib/tmpfiles.d/ostree-layer-${name}.conf`);
@@ -278,7 +275,6 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
       } : undefined,
     });
     result.install = imported.map((p) => ({ ...p.package.id, file: p.package.file, note: noteFor(p.package), cached: p.cached, ref: p.ref }));
-    await published;
     lap('compose');
     say(`composed ${result.commit}`);
 
@@ -292,9 +288,7 @@ export async function install(options: InstallOptions): Promise<InstallResult> {
     }
     return result;
   } catch (err) {
-    // A failed install leaves the refs as they were (cache refs it made or moved, script and hold refs), once the
-    // import has stopped moving them.
-    await published.catch(() => undefined);
+    // A failed install leaves the refs as they were (cache refs it made or moved, script and hold refs).
     await refs.takeBack();
     throw err;
   } finally {

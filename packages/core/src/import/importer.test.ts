@@ -4,7 +4,7 @@
  * that changed (the file, the base's answers to the placement, the accounts) makes a new one.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fakeBackend, makeFakeTree, writeFakePackage, type FakePackageSpec } from '@ostree-layer/testkit';
@@ -13,7 +13,7 @@ import type { PackageFile, PayloadItem } from '../backend.js';
 import { OstreeRepo } from '../ostree.js';
 import { DirectoryTree } from '../tree.js';
 import type { Accounts } from './accounts.js';
-import { importAllPublishing, importPackage, packageRef, type ImportedPackage } from './importer.js';
+import { importPackage, type ImportedPackage } from './importer.js';
 import { PathPlacer } from './placement.js';
 
 let dir: string;
@@ -144,30 +144,5 @@ describe('the layer cache', () => {
     const other = named('c2');
     expect((await importOnto(other.tree, (await counted(spec, 'f')).pkg)).cached).toBe(true);
     expect(other.asked).toContain('/lib');
-  });
-});
-
-describe('importAllPublishing', () => {
-  it('returns the layers while the flush runs, and moves their cache refs only once it is done', async () => {
-    // A `sync` first in PATH that holds the flush until the test lets it go.
-    const bin = join(dir, 'held-sync');
-    const gate = join(dir, 'flush-may-go');
-    mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, 'sync'), `#!/bin/sh\nwhile [ ! -e ${gate} ]; do sleep 0.02; done\nexec /bin/sync "$@"\n`);
-    chmodSync(join(bin, 'sync'), 0o755);
-    const path = process.env.PATH;
-    process.env.PATH = `${bin}:${path}`;
-    try {
-      const { pkg } = await counted({ ...SPEC, name: 'published-later' }, 'p');
-      const ref = packageRef(fakeBackend.name, pkg);
-      const { imported, published } = await importAllPublishing({ backend: fakeBackend, repo, placer: new PathPlacer(plainBase), accounts }, [pkg]);
-      expect(imported[0]!.cached).toBe(false);
-      expect(await repo.refCommit(ref)).toBeNull();
-      writeFileSync(gate, '');
-      await published;
-      expect(await repo.refCommit(ref)).toBe(imported[0]!.commit);
-    } finally {
-      process.env.PATH = path;
-    }
   });
 });

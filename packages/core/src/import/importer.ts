@@ -82,17 +82,6 @@ export async function importPackage(ctx: ImportContext, pkg: PackageFile): Promi
  * own commit makes sure, with one flush for the set instead of one per layer. A failure moves no ref.
  */
 export async function importAll(ctx: ImportContext, packages: readonly PackageFile[], each?: (one: ImportedPackage, ms: number) => void): Promise<ImportedPackage[]> {
-  const { imported, published } = await importAllPublishing(ctx, packages, each);
-  await published;
-  return imported;
-}
-
-/**
- * {@link importAll}, returning once the layers are written: `published` settles when the flush is done and the cache
- * refs moved. Nothing that follows an import needs those refs, only the next transaction does, so an install works on
- * while the file system flushes; it must wait for `published` before it ends, and before it takes its refs back.
- */
-export async function importAllPublishing(ctx: ImportContext, packages: readonly PackageFile[], each?: (one: ImportedPackage, ms: number) => void): Promise<{ imported: ImportedPackage[]; published: Promise<void> }> {
   const written: Array<[string, string]> = [];
   const publish = (ref: string, commit: string) => void written.push([ref, commit]);
   const imported = await mapBounded(packages, IMPORT_CONCURRENCY, async (pkg) => {
@@ -101,13 +90,11 @@ export async function importAllPublishing(ctx: ImportContext, packages: readonly
     each?.(one, Date.now() - started);
     return one;
   });
-  const published = written.length === 0 ? Promise.resolve() : (async () => {
+  if (written.length > 0) {
     await ctx.repo.flush();
     await Promise.all(written.map(([ref, commit]) => ctx.repo.setRef(ref, commit)));
-  })();
-  // Awaited by the caller, perhaps only after other steps: a failure must not count as unhandled meanwhile.
-  published.catch(() => undefined);
-  return { imported, published };
+  }
+  return imported;
 }
 
 const IMPORT_CONCURRENCY = 3;
