@@ -48,6 +48,22 @@ describe('the dpkg owners index', () => {
     for (const [path, names] of truth) expect(answers.get(path)?.map((p) => p.name), path).toEqual(names);
   });
 
+  it('keeps owners in list order past nine packages, once each, apart from paths that begin the same', async () => {
+    // Paths that are prefixes of each other, a package listing a path twice, and package numbers of one and two digits.
+    const shared = ['/p', '/p-x', '/p/x', '/p\u00e9', '/p\u{1F600}', '/p\uFF01'];
+    const many: OwnedList[] = Array.from({ length: 12 }, (_, n) => ({
+      id: { name: `q${n}`, version: '1', arch: 'all' },
+      paths: ['/.', ...shared.filter((_, i) => (n + i) % 3 !== 0), `/own/${n}`, `/own/${n}`, ...(n % 4 === 0 ? ['/p'] : [])],
+    }));
+    const index = OwnersIndex.parse(OwnersIndex.build(many))!;
+    for (const path of [...shared, '/own/3', '/own/11']) {
+      const expected = many.filter((l) => l.paths.includes(path)).map((l) => l.id.name);
+      expect((await index.lookup(path))?.map((p) => p.name), path).toEqual(expected);
+    }
+    expect(await index.lookup('/own/1')).toEqual([many[1]!.id]);
+    expect(await index.lookup('/p/')).toBeUndefined();
+  });
+
   it('refuses a file that is not an index, and rebuilds over it', async () => {
     expect(OwnersIndex.parse(Buffer.from('something else\n'))).toBeNull();
     const truncated = OwnersIndex.build(lists);

@@ -25,6 +25,10 @@ const NUL = 0x00;
 /** Path lines per block: a block is about 10 KiB, the block table 1/256 of the paths. */
 const BLOCK_LINES = 256;
 const FIRST_LINE = MAGIC.length + 1 + 12 + 1 + 12 + 1;
+const SURROGATE = /[\uD800-\uDFFF]/;
+const NON_ASCII = /[^\x00-\x7F]/;
+/** Digits of the package number that {@link OwnersIndex.build} tags each path with while sorting. */
+const TAG_DIGITS = 7;
 
 /** One package and the paths its `.list` names (the `/.` line dpkg writes for every package left out). */
 export interface OwnedList {
@@ -42,33 +46,54 @@ export class OwnersIndex {
     private readonly pathBytes: number,
   ) {}
 
-  /** The index of `lists`, as the bytes of its file. */
+  /**
+   * The index of `lists`, as the bytes of its file. Every path is tagged with its package's number and the tagged
+   * strings sorted, so that a path's owners come out next to each other, in list order: the first install onto a base
+   * builds this from every `.list` (160,000 paths in a big base), and a map of paths plus two buffers per path took
+   * 2.3 times as long (allocations and the collections they cost included).
+   */
   static build(lists: OwnedList[]): Buffer {
-    const owners = new Map<string, number[]>();
+    const tagged: string[] = [];
     lists.forEach(({ paths }, n) => {
-      for (const path of paths) {
-        if (path === '/.') continue;
-        const list = owners.get(path);
-        if (!list) owners.set(path, [n]);
-        else if (list.at(-1) !== n) list.push(n);
-      }
+      // NUL sorts before every character a path has, so "p" and its owners come before "p-x" and "p/x", as "p" does.
+      const tag = `\0${String(n).padStart(TAG_DIGITS, '0')}`;
+      for (const path of paths) if (path !== '/.') tagged.push(path + tag);
     });
-    const lines = [...owners].map(([path, ns]) => ({ path: Buffer.from(path), line: Buffer.from(`${path}\0${ns.join(',')}\n`) }));
-    // Byte order, as the search compares: JavaScript's string order differs from UTF-8's beyond the BMP.
-    lines.sort((a, b) => Buffer.compare(a.path, b.path));
-    const blocks: Buffer[] = [];
+    // Byte order, as the search compares. JavaScript compares UTF-16 units, which is UTF-8's order as long as no path
+    // has a character beyond the BMP (a surrogate pair): then, and only then, the strings are compared as bytes.
+    if (tagged.some((t) => SURROGATE.test(t))) tagged.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    else tagged.sort();
+    const lines: string[] = [];
+    let blocks = '';
     let offset = 0;
-    lines.forEach(({ path, line }, i) => {
-      if (i % BLOCK_LINES === 0) blocks.push(Buffer.concat([path, Buffer.from(`\0${offset}\n`)]));
-      offset += line.length;
-    });
-    const body = Buffer.concat([
-      Buffer.from(`${lists.length}\n${lists.map(({ id }) => `${id.name}\0${id.version}\0${id.arch}\n`).join('')}${blocks.length}\n`),
-      ...blocks,
-    ]);
-    const header = FIRST_LINE + body.length;
+    let path: string | null = null;
+    let owners = '';
+    let last = '';
+    const emit = () => {
+      const line = `${path}\0${owners}\n`;
+      if (lines.length % BLOCK_LINES === 0) blocks += `${path}\0${offset}\n`;
+      lines.push(line);
+      offset += NON_ASCII.test(line) ? Buffer.byteLength(line) : line.length;
+    };
+    for (const t of tagged) {
+      const cut = t.length - TAG_DIGITS - 1;
+      const digits = t.slice(cut + 1);
+      if (path !== null && t.length - TAG_DIGITS - 1 === path.length && t.startsWith(path)) {
+        // The same path again: another package's, or the same package listing it twice.
+        if (digits !== last) owners += `,${Number(digits)}`;
+      } else {
+        if (path !== null) emit();
+        path = t.slice(0, cut);
+        owners = String(Number(digits));
+      }
+      last = digits;
+    }
+    if (path !== null) emit();
+    const packages = lists.map(({ id }) => `${id.name}\0${id.version}\0${id.arch}\n`).join('');
+    const body = `${lists.length}\n${packages}${Math.ceil(lines.length / BLOCK_LINES)}\n${blocks}`;
+    const header = FIRST_LINE + Buffer.byteLength(body);
     const first = `${MAGIC} ${String(header).padStart(12, '0')} ${String(header + offset).padStart(12, '0')}\n`;
-    return Buffer.concat([Buffer.from(first), body, ...lines.map((l) => l.line)]);
+    return Buffer.from(first + body + lines.join(''));
   }
 
   /** Reads an index built by {@link build}; null when `buf` is not one (a truncated or foreign file). */
