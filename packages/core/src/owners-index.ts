@@ -27,7 +27,7 @@ const BLOCK_LINES = 256;
 const FIRST_LINE = MAGIC.length + 1 + 12 + 1 + 12 + 1;
 const SURROGATE = /[\uD800-\uDFFF]/;
 const NON_ASCII = /[^\x00-\x7F]/;
-/** Digits of the package number that {@link OwnersIndex.build} tags each path with while sorting. */
+/** Digits of the package number that {@link OwnersIndex.build} tags each path with while sorting (ten million packages). */
 const TAG_DIGITS = 7;
 
 /** One package and the paths its `.list` names (the `/.` line dpkg writes for every package left out). */
@@ -61,14 +61,14 @@ export class OwnersIndex {
     });
     // Byte order, as the search compares. JavaScript compares UTF-16 units, which is UTF-8's order as long as no path
     // has a character beyond the BMP (a surrogate pair): then, and only then, the strings are compared as bytes.
-    if (tagged.some((t) => SURROGATE.test(t))) tagged.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    if (tagged.some((t) => SURROGATE.test(t))) sortAsBytes(tagged);
     else tagged.sort();
     const lines: string[] = [];
     let blocks = '';
     let offset = 0;
     let path: string | null = null;
     let owners = '';
-    let last = '';
+    let previous = '';
     const emit = () => {
       const line = `${path}\0${owners}\n`;
       if (lines.length % BLOCK_LINES === 0) blocks += `${path}\0${offset}\n`;
@@ -76,17 +76,18 @@ export class OwnersIndex {
       offset += NON_ASCII.test(line) ? Buffer.byteLength(line) : line.length;
     };
     for (const t of tagged) {
+      // The same package listing a path twice: the same tagged string.
+      if (t === previous) continue;
+      previous = t;
       const cut = t.length - TAG_DIGITS - 1;
-      const digits = t.slice(cut + 1);
-      if (path !== null && t.length - TAG_DIGITS - 1 === path.length && t.startsWith(path)) {
-        // The same path again: another package's, or the same package listing it twice.
-        if (digits !== last) owners += `,${Number(digits)}`;
+      const owner = Number(t.slice(cut + 1));
+      if (path !== null && cut === path.length && t.startsWith(path)) {
+        owners += `,${owner}`;
       } else {
         if (path !== null) emit();
         path = t.slice(0, cut);
-        owners = String(Number(digits));
+        owners = String(owner);
       }
-      last = digits;
     }
     if (path !== null) emit();
     const packages = lists.map(({ id }) => `${id.name}\0${id.version}\0${id.arch}\n`).join('');
@@ -274,4 +275,11 @@ function readAt(fd: number, buf: Buffer, position: number): number {
     done += n;
   }
   return done;
+}
+
+/** Sorts `strings` in place by their UTF-8 bytes, each encoded once. */
+function sortAsBytes(strings: string[]): void {
+  const keyed = strings.map((text) => ({ text, bytes: Buffer.from(text) }));
+  keyed.sort((a, b) => Buffer.compare(a.bytes, b.bytes));
+  keyed.forEach(({ text }, i) => (strings[i] = text));
 }
