@@ -114,7 +114,7 @@ export async function databaseWithout(options: DatabaseWithoutOptions): Promise<
   });
   // Paths the remaining layered packages own: a base .list may stay without them (Replaces), and only then.
   const layeredPaths = new Set<string>();
-  for (const lines of await mapBounded([...layeredInfoNames], READS_IN_FLIGHT, (n) => db.listFile(n))) for (const l of lines) layeredPaths.add(l);
+  for (const lines of await db.listFiles([...layeredInfoNames])) for (const l of lines) layeredPaths.add(l);
 
   const differing = await mapBounded(kept, READS_IN_FLIGHT, async (f): Promise<LayerFile | null> => {
     const path = `${info}/${f}`;

@@ -1,7 +1,7 @@
 /** Finding and reading the dpkg database (`status` + `info/`) inside a deployment tree. */
 import { createHash } from 'node:crypto';
 import {
-  mapBounded,
+  readFiles,
   SystemStateError,
   type InstalledDatabase,
   type InstalledPackage,
@@ -136,9 +136,13 @@ export class DpkgDatabase implements InstalledDatabase {
 
   /** The paths of one package's `.list` file, in file order ([] when it has none). */
   async listFile(infoName: string): Promise<string[]> {
-    const path = `${this.location}/info/${infoName}.list`;
-    if (!(await this.tree.lstat(path))) return [];
-    return (await this.tree.readFile(path)).toString('utf8').split('\n').filter((l) => l !== '');
+    return (await this.listFiles([infoName]))[0]!;
+  }
+
+  /** The paths of each package's `.list` file, as {@link listFile}, read in one go. */
+  async listFiles(infoNames: readonly string[]): Promise<string[][]> {
+    const texts = await readFiles(this.tree, infoNames.map((n) => `${this.location}/info/${n}.list`));
+    return texts.map((text) => (text ? text.toString('utf8').split('\n').filter((l) => l !== '') : []));
   }
 
   /** Every present package's `.list`: what the path index is built from. */
@@ -146,8 +150,8 @@ export class DpkgDatabase implements InstalledDatabase {
     const records = this.records();
     // Every list at once: a tree read from the repo checks the directory out rather than reading file by file.
     await this.tree.prefetch?.(`${this.location}/info`);
-    // A few reads in flight at once: hundreds of small files, each one a syscall round trip.
-    return mapBounded(records, 16, async (r) => ({ id: { name: r.name, version: r.version, arch: r.arch }, paths: await this.listFile(r.infoName) }));
+    const lists = await this.listFiles(records.map((r) => r.infoName));
+    return records.map((r, i) => ({ id: { name: r.name, version: r.version, arch: r.arch }, paths: lists[i]! }));
   }
 }
 

@@ -2,10 +2,11 @@
  * Read access to a deployment's file tree. The engine and the backends read the base only through this, so the same
  * code serves a checked-out deployment on disk and (later) a commit inside a repo.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { mapBounded } from './concurrency.js';
 
 export type TreeEntryType = 'file' | 'directory' | 'symlink' | 'other';
 
@@ -33,6 +34,11 @@ export interface TreeReader {
    * costly (a commit read through `ostree ls`), so that callers asking about many paths ask once per directory.
    */
   listDirectory?(dir: string): Promise<Map<string, TreeStat>>;
+  /**
+   * Each of `paths` read whole, null where no file is there: for reading hundreds of small files at once (a package
+   * database's lists). Optional; {@link readFiles} asks each path in turn where a reader has none.
+   */
+  readFiles?(paths: readonly string[]): Promise<Array<Buffer | null>>;
   /** A hint that `dir` is about to be read in bulk (the package database); readers that fetch lazily load it now. */
   prefetch?(dir: string): Promise<void>;
   /**
@@ -42,6 +48,12 @@ export interface TreeReader {
    * file atomically (a temporary name, then rename) and must cope with it vanishing.
    */
   derivedCachePath?(dir: string, name: string): Promise<string | null>;
+}
+
+/** Each of `paths` of `tree` read whole, null where nothing is there: see {@link TreeReader.readFiles}. */
+export async function readFiles(tree: TreeReader, paths: readonly string[]): Promise<Array<Buffer | null>> {
+  if (tree.readFiles) return tree.readFiles(paths);
+  return mapBounded(paths, 16, async (path) => ((await tree.lstat(path)) ? tree.readFile(path) : null));
 }
 
 /** How a tree checked out from a commit names its cache files: see {@link TreeReader.derivedCachePath}. */
@@ -81,6 +93,22 @@ export class DirectoryTree implements TreeReader {
 
   readFile(path: string): Promise<Buffer> {
     return readFile(this.real(path));
+  }
+
+  /**
+   * One file after another without yielding: for small files a read through the thread pool costs several times the
+   * read itself (the 96 `.list` files of a minimal Debian: 26–30 ms with 16 reads in flight, 3–8 ms like this).
+   */
+  async readFiles(paths: readonly string[]): Promise<Array<Buffer | null>> {
+    return paths.map((path) => {
+      try {
+        return readFileSync(this.real(path));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+        throw err;
+      }
+    });
   }
 
   readlink(path: string): Promise<string> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ToolError } from '../errors.js';
 import { OstreeRepo } from '../ostree.js';
-import { DirectoryTree } from '../tree.js';
+import { DirectoryTree, readFiles, type TreeReader } from '../tree.js';
 import { parseLsLine, RepoTree } from './repo-tree.js';
 
 // The same tree read two ways must answer the same: from a checkout on disk, and lazily from the repo.
@@ -54,6 +54,21 @@ describe.each(['bare', 'bare-user'])('RepoTree on a %s repo', (mode) => {
     expect(await lazy.readdir('/usr/lib/sysimage/db/info')).toEqual(['a.list']);
     await lazy.dispose();
     expect(execFileSync('ls', [join(repoPath, 'tmp')], { encoding: 'utf8' })).not.toMatch(/ostree-layer-/);
+  });
+
+  it('reads many files in one call as the checkout does: bytes, or null where no file is', async () => {
+    const paths = ['/usr/lib/sysimage/db/status', '/usr/lib/sysimage/db/info/a.list', '/usr/lib/sysimage/db/info/b.list', '/usr/share/private/secret', '/usr/lib/sysimage/db/status/below'];
+    const expected = [Buffer.from('Package: a\n'), Buffer.from('/usr/bin/a\n'), null, Buffer.from('x'.repeat(5000)), null];
+    expect(await readFiles(disk, paths)).toEqual(expected);
+    const lazy = new RepoTree(new OstreeRepo(repoPath), commit);
+    expect(await lazy.readFiles(paths)).toEqual(expected);
+    // Half of the paths from a prefetched checkout, half from the repo.
+    await lazy.prefetch('/usr/lib/sysimage/db');
+    expect(await lazy.readFiles(paths)).toEqual(expected);
+    await lazy.dispose();
+    // A reader without readFiles of its own is asked path by path.
+    const plain = { description: 'plain', lstat: (p: string) => disk.lstat(p), readFile: (p: string) => disk.readFile(p) } as unknown as TreeReader;
+    expect(await readFiles(plain, paths)).toEqual(expected);
   });
 
   it('streams a file, and reports a failing ostree cat as the stream\'s error, not an unhandled rejection', async () => {
