@@ -4,7 +4,7 @@
  * (its .INSTALL). An OSTree deployment keeps the read-only copy at /usr/lib/sysimage/pacman; /var/lib/pacman is the
  * legacy place of a mutable system.
  */
-import { mapBounded, ResolutionError, type InstalledDatabase, type InstalledPackage, type LayerFile, type PackageId, type TreeReader, type WriteDatabaseOptions } from '@ostree-layer/core';
+import { readFiles, ResolutionError, type InstalledDatabase, type InstalledPackage, type LayerFile, type PackageId, type TreeReader, type WriteDatabaseOptions } from '@ostree-layer/core';
 import { loadOwnersIndex, type OwnedList, type OwnersIndex } from '@ostree-layer/core';
 import { PacmanPackage } from './archive.js';
 import { parseDep, transactionProblems, type PacmanDep, type TransactionPackage } from './dependencies.js';
@@ -78,10 +78,12 @@ export class PacmanDatabase implements InstalledDatabase {
   }
 
   private async readPackages(): Promise<LocalPackage[]> {
+    const dirs = (await this.tree.readdir(this.localDir)).sort();
+    const descs = await readFiles(this.tree, dirs.map((dir) => `${this.localDir}/${dir}/desc`));
     const out: LocalPackage[] = [];
-    for (const dir of (await this.tree.readdir(this.localDir)).sort()) {
-      if ((await this.tree.lstat(`${this.localDir}/${dir}/desc`))?.type !== 'file') continue;
-      const desc = parseDbFile((await this.tree.readFile(`${this.localDir}/${dir}/desc`)).toString('utf8'));
+    for (const [i, dir] of dirs.entries()) {
+      if (!descs[i]) continue;
+      const desc = parseDbFile(descs[i].toString('utf8'));
       const one = (key: string) => desc.get(key)?.[0] ?? '';
       const deps = (key: string) => (desc.get(key) ?? []).map(parseDep);
       out.push({
@@ -101,10 +103,13 @@ export class PacmanDatabase implements InstalledDatabase {
 
   /** The %FILES% of one package as absolute paths without the directories' trailing slash. */
   async filesOf(pkg: LocalPackage): Promise<string[]> {
-    const path = `${this.localDir}/${pkg.dir}/files`;
-    if ((await this.tree.lstat(path))?.type !== 'file') return [];
-    const files = parseDbFile((await this.tree.readFile(path)).toString('utf8')).get('FILES') ?? [];
-    return files.map((f) => '/' + f.replace(/\/+$/, ''));
+    return (await this.filesOfEach([pkg]))[0]!;
+  }
+
+  /** {@link filesOf} for each of `packages`, read in one go. */
+  private async filesOfEach(packages: readonly LocalPackage[]): Promise<string[][]> {
+    const texts = await readFiles(this.tree, packages.map((pkg) => `${this.localDir}/${pkg.dir}/files`));
+    return texts.map((text) => (parseDbFile(text?.toString('utf8') ?? '').get('FILES') ?? []).map((f) => '/' + f.replace(/\/+$/, '')));
   }
 
   /**
@@ -129,7 +134,9 @@ export class PacmanDatabase implements InstalledDatabase {
   /** Every package's %FILES%: what the path index is built from. */
   private async readFileLists(): Promise<OwnedList[]> {
     await this.tree.prefetch?.(this.localDir);
-    return mapBounded(await this.packages(), 16, async (pkg) => ({ id: { name: pkg.name, version: pkg.version, arch: pkg.arch }, paths: await this.filesOf(pkg) }));
+    const packages = await this.packages();
+    const files = await this.filesOfEach(packages);
+    return packages.map((pkg, i) => ({ id: { name: pkg.name, version: pkg.version, arch: pkg.arch }, paths: files[i]! }));
   }
 }
 

@@ -35,8 +35,8 @@ export interface TreeReader {
    */
   listDirectory?(dir: string): Promise<Map<string, TreeStat>>;
   /**
-   * Each of `paths` read whole, null where no file is there: for reading hundreds of small files at once (a package
-   * database's lists). Optional; {@link readFiles} asks each path in turn where a reader has none.
+   * Each of `paths` read whole, null where nothing or a directory is there: for reading hundreds of small files at once
+   * (a package database's lists). Optional; {@link readFiles} asks each path in turn where a reader has none.
    */
   readFiles?(paths: readonly string[]): Promise<Array<Buffer | null>>;
   /** A hint that `dir` is about to be read in bulk (the package database); readers that fetch lazily load it now. */
@@ -50,10 +50,13 @@ export interface TreeReader {
   derivedCachePath?(dir: string, name: string): Promise<string | null>;
 }
 
-/** Each of `paths` of `tree` read whole, null where nothing is there: see {@link TreeReader.readFiles}. */
+/** Each of `paths` of `tree` read whole, null where nothing or a directory is there: see {@link TreeReader.readFiles}. */
 export async function readFiles(tree: TreeReader, paths: readonly string[]): Promise<Array<Buffer | null>> {
   if (tree.readFiles) return tree.readFiles(paths);
-  return mapBounded(paths, 16, async (path) => ((await tree.lstat(path)) ? tree.readFile(path) : null));
+  return mapBounded(paths, 16, async (path) => {
+    const st = await tree.lstat(path);
+    return st && st.type !== 'directory' ? tree.readFile(path) : null;
+  });
 }
 
 /** How a tree checked out from a commit names its cache files: see {@link TreeReader.derivedCachePath}. */
@@ -105,7 +108,7 @@ export class DirectoryTree implements TreeReader {
         return readFileSync(this.real(path));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') return null;
         throw err;
       }
     });

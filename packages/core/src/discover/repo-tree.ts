@@ -187,7 +187,10 @@ export class RepoTree implements TreeReader {
       const local = this.local(path);
       if (local) out.push(...(await local.tree.readFiles([local.rest])));
       else if (this.objects) out.push(this.objectBytes(this.objects, path));
-      else out.push((await this.lstat(path)) ? await this.readFile(path) : null);
+      else {
+        const st = await this.lstat(path);
+        out.push(st && st.type !== 'directory' ? await this.readFile(path) : null);
+      }
     }
     return out;
   }
