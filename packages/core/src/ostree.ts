@@ -94,9 +94,11 @@ export class OstreeRepo {
    * the checksum and a newline; {@link refCommit} reads it the same way), made under the repo's tmp and renamed into
    * place, so a reader sees the old commit or the new one: a process per ref was most of what holding a deployment's
    * layers cost before a deploy. A name ostree's ref syntax refuses, a commit not in the repo, or a path in the way
-   * goes through `ostree refs`, which says why.
+   * goes through `ostree refs`, which says why. `durable: false` skips the file's fsync, for a ref that an
+   * `ostree admin deploy` right after puts on disk with everything else (it syncs the file system before it switches
+   * the boot loader to the new deployment).
    */
-  async setRef(ref: string, commit: string): Promise<void> {
+  async setRef(ref: string, commit: string, { durable = true }: { durable?: boolean } = {}): Promise<void> {
     if (REF_NAME.test(ref) && this.hasCommit(commit)) {
       const file = join(this.path, 'refs/heads', ref);
       const temp = join(this.path, 'tmp', `ostree-layer-ref-${process.pid}-${++refWrites}`);
@@ -105,7 +107,7 @@ export class OstreeRepo {
         const handle = await open(temp, 'wx', 0o644);
         try {
           await handle.writeFile(`${commit}\n`);
-          await handle.sync();
+          if (durable) await handle.sync();
         } finally {
           await handle.close();
         }

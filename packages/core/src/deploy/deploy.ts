@@ -30,7 +30,8 @@ export async function deployCommit(sysroot: Sysroot, from: Deployment, commit: s
   if (state) origin[ORIGIN_GROUP] = originGroup(state);
   const ledger = refs ?? new RefLedger(sysroot.repo);
   try {
-    if (state) await holdState(sysroot.repo, state, ledger);
+    // Not synced one by one: the deploy that follows syncs the file system before the new deployment can boot.
+    if (state) await holdState(sysroot.repo, state, ledger, { durable: false });
     await adminDeploy(sysroot, from.osName, commit, origin);
     ledger.settle();
   } catch (err) {

@@ -34,7 +34,7 @@ export async function layerCommitOf(repo: OstreeRepo, p: LayerState['packages'][
  * Puts refs on the base and layer commits `state` was composed from (before the deploy that would prune them); those
  * it creates are noted in `refs`, when given, so that a deploy that does not happen takes them back.
  */
-export async function holdState(repo: OstreeRepo, state: LayerState, refs?: RefLedger): Promise<void> {
+export async function holdState(repo: OstreeRepo, state: LayerState, refs?: RefLedger, options: { durable?: boolean } = {}): Promise<void> {
   const wanted = new Map<string, string>();
   if (repo.hasCommit(state.baseCommit)) wanted.set(baseRef(state.baseCommit), state.baseCommit);
   for (const p of state.packages) if (p.commit) wanted.set(`${LAYER_REFS}${p.commit}`, p.commit);
@@ -43,7 +43,7 @@ export async function holdState(repo: OstreeRepo, state: LayerState, refs?: RefL
   for (const [ref, commit] of wanted) {
     if ((await repo.refCommit(ref)) !== null) continue;
     refs?.note(ref, null);
-    missing.push(repo.setRef(ref, commit));
+    missing.push(repo.setRef(ref, commit, options));
   }
   await Promise.all(missing);
 }
