@@ -14,7 +14,7 @@ import type { DirRef, ObjectNode, ObjectReader } from '../repo-objects.js';
 import { run, runStream } from '../run.js';
 import { parentPath } from '../paths.js';
 import { scratchDir } from '../scratch.js';
-import { DirectoryTree, type TreeReader, type TreeStat } from '../tree.js';
+import { DirectoryTree, readEach, type TreeReader, type TreeStat } from '../tree.js';
 
 export interface Listed {
   path: string;
@@ -182,17 +182,13 @@ export class RepoTree implements TreeReader {
 
   /** From a prefetched checkout or the object store, without a round trip per file (see {@link DirectoryTree.readFiles}). */
   async readFiles(paths: readonly string[]): Promise<Array<Buffer | null>> {
-    const out: Array<Buffer | null> = [];
-    for (const path of paths) {
+    const objects = this.objects;
+    // Without the object store, a path outside the prefetched checkouts costs an `ostree cat`: asked as any reader is.
+    if (!objects && !paths.every((p) => this.local(p))) return readEach(this, paths);
+    return paths.map((path) => {
       const local = this.local(path);
-      if (local) out.push(...(await local.tree.readFiles([local.rest])));
-      else if (this.objects) out.push(this.objectBytes(this.objects, path));
-      else {
-        const st = await this.lstat(path);
-        out.push(st && st.type !== 'directory' ? await this.readFile(path) : null);
-      }
-    }
-    return out;
+      return local ? local.tree.readFileNow(local.rest) : this.objectBytes(objects!, path);
+    });
   }
 
   private objectBytes(objects: ObjectReader, path: string): Buffer | null {
